@@ -1,0 +1,201 @@
+"""Check a case: pick the rule sets in force, derive facts per item, run the rules, combine, explain.
+
+Data flows one way: case -> facts -> rules (durable_rules) -> findings -> decision.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import string
+
+from . import _expr
+from ._cases import Case, Request
+from ._compile import compile_ruleset, exported_types
+from ._decide import CaseDecision, Finding, ItemDecision, RuleSetRef, combine, deciding, review_outcome
+from ._durable import Firing, Registered
+from ._facts import FACT_TYPES, EPOCH, derive, regions_overlap
+from ._rules import Library, RuleSet
+
+_REGISTERED: dict[tuple, Registered] = {}
+
+
+class Checker:
+    """Checks cases against a library of rule sets. Compiles each rule set once per process."""
+
+    def __init__(self, library: Library | None = None, pins: dict[str, str] | None = None):
+        self.library = library or Library.load()
+        self.pins = pins or {}
+        for rid in self.pins:
+            self.library.get(f"{rid}@{self.pins[rid]}")
+        self.exports = exported_types(self.library)
+
+    def registered(self, rs: RuleSet) -> Registered:
+        key = (rs.key, rs.sha256, tuple(sorted(self.exports.items())))
+        reg = _REGISTERED.get(key)
+        if reg is None:
+            reg = _REGISTERED[key] = Registered(compile_ruleset(rs, self.exports))
+        return reg
+
+    def check(self, case: Case) -> CaseDecision:
+        on = case.review.date
+        sets = self.library.in_force(case.jurisdiction, on, self.pins)
+        notes = []
+        if on is None:
+            notes.append("the case has no review date: the newest rule versions for "
+                         f"{case.jurisdiction} were used")
+        items = [self._item(case, req, sets, on) for req in case.requests]
+        used = {f.ruleset for it in items for f in it.findings}
+        refs = [RuleSetRef(id=rs.id, version=rs.version, sha256=rs.sha256) for rs in sets if rs.id in used]
+        return CaseDecision(case=case.id, jurisdiction=case.jurisdiction, review_kind=case.review.kind,
+                            review_date=on.isoformat() if on else None, rulesets=refs, items=items, notes=notes)
+
+    # -- one item
+    def _item(self, case: Case, req: Request, sets: list[RuleSet], on: dt.date | None) -> ItemDecision:
+        if not req.body_regions:
+            dx_regions = _dx_regions(case)
+            if dx_regions:
+                req = req.model_copy(update={"body_regions": dx_regions})
+        facts = derive(case, req)
+        values = dict(facts.values)
+        for name, ftype in self.exports.items():       # an exported yes/no nobody set is unknown
+            if ftype == "tri":
+                values.setdefault(name, "unknown")
+        addressing = [rs for rs in sets if _addresses(rs, req)]
+        role = {rs.id: rs.spec.jurisdictions[case.jurisdiction] for rs in addressing}
+        primary = [rs for rs in addressing if role[rs.id] == "primary"]
+        fallback = [rs for rs in addressing if role[rs.id] == "fallback"] if not primary else []
+        supplemental = [rs for rs in addressing if role[rs.id] == "supplemental"]
+        findings: list[Finding] = []
+        if fallback:
+            note = self.library.fallback_note(case.jurisdiction, on)
+            if note:
+                findings.append(Finding(
+                    rule="jurisdiction.fallback", ruleset=f"jurisdictions/{case.jurisdiction}", version="-",
+                    citation=note.citation, effect="note",
+                    message=note.message.format(service=req.service.replace("_", " "),
+                                                guideline=fallback[0].spec.guideline.name)))
+        if not primary and not fallback:
+            findings.append(_engine_finding(
+                "engine.not-addressed",
+                f"No rule set in force for {case.jurisdiction}"
+                f"{' on ' + on.isoformat() if on else ''} addresses {req.service.replace('_', ' ')}"
+                f"{' for ' + ', '.join(req.body_regions) if req.body_regions else ''}: a reviewer must decide.",
+                ["a guideline that addresses this service"]))
+        for rs in _ordered(supplemental + primary + fallback):
+            findings += self._run(rs, values)
+        decisive = [f for f in findings if f.effect in ("certify", "limit", "non_certify", "pend")]
+        if (primary or fallback) and not decisive:
+            findings.append(_engine_finding(
+                "engine.no-decision",
+                "The rules in force reached no decision for this item (no rule's condition was met).",
+                ["documentation that places the request under a guideline row (diagnosis, prior visits)"]))
+        outcome, certified = combine(findings, req.visits)
+        missing = []
+        for f in deciding(findings, outcome):
+            missing += [m for m in f.missing if m not in missing]
+        return ItemDecision(
+            request=req.id, text=req.text, service=req.service, requested_visits=req.visits,
+            outcome=outcome, certified_visits=certified if outcome in ("certify", "modify") else None,
+            review_outcome=review_outcome(case.review.kind, outcome), findings=findings, missing=missing,
+            facts=facts.notes, actual=req.actual)
+
+    def _run(self, rs: RuleSet, values: dict) -> list[Finding]:
+        reg = self.registered(rs)
+        firings, session_derived = reg.run(values)
+        findings = []
+        for fi in sorted(firings, key=lambda f: f.rule_index):
+            rule = reg.compiled.rules[fi.rule_index].rule
+            env = {**values, **session_derived, **fi.derived}
+            limit = None
+            if rule.then.limit is not None:
+                lv = _expr.evaluate(rule.then.limit, env)
+                limit = None if lv is None else max(0, int(lv))
+                env["limit"] = limit
+            if rule.then.derive and rule.then.export:
+                for name, expr in rule.then.derive.items():
+                    v = expr if isinstance(expr, (bool, int, float)) else _expr.evaluate(expr, env)
+                    env[name] = values[name] = _merge_export(values.get(name), v, self.exports[name])
+            findings.append(Finding(
+                rule=rule.id, ruleset=rs.id, version=rs.version, citation=rs.citation(rule).render(),
+                effect=rule.then.kind, message=render(rule.message, env), limit=limit,
+                missing=list(rule.missing), figures=_figures(rule, env)))
+        return findings
+
+
+def _merge_export(old, new, ftype: str):
+    """Several rules may export one fact for an item: numbers keep the largest (the most generous
+    applicable guideline row), anything else keeps the first value set."""
+    if isinstance(new, bool):
+        new = "true" if new else "false"
+    if old is None or (ftype == "tri" and old == "unknown"):
+        return new
+    if ftype in ("int", "num") and new is not None:
+        return max(old, new)
+    return old
+
+
+def _engine_finding(rule: str, message: str, missing: list[str]) -> Finding:
+    return Finding(rule=rule, ruleset="engine", version="-", citation="ptcheck engine (no guideline)",
+                   effect="pend", message=message, missing=missing)
+
+
+def _dx_regions(case: Case) -> list[str]:
+    from . import _dx
+    out = []
+    for d in case.diagnoses:
+        r = d.region or _dx.classify(icd9=d.icd9, icd10=d.icd10, text=d.text).region
+        if r and r not in out:
+            out.append(r)
+    return out
+
+
+def _addresses(rs: RuleSet, req: Request) -> bool:
+    scope = rs.spec.scope
+    if req.service not in scope.services:
+        return False
+    return not scope.regions or not req.body_regions or regions_overlap(scope.regions, req.body_regions)
+
+
+def _ordered(sets: list[RuleSet]) -> list[RuleSet]:
+    """Rule sets that export facts run before the ones that use them; otherwise keep the given order."""
+    exports = {rs.id: {k for r in rs.spec.rules if r.then.derive and r.then.export for k in r.then.derive}
+               for rs in sets}
+    producers = [rs for rs in sets if exports[rs.id]]
+    return producers + [rs for rs in sets if not exports[rs.id]]
+
+
+class _Fmt(dict):
+    def __missing__(self, key):
+        return "unknown"
+
+
+def _show(name: str, v):
+    if v is None:
+        return "unknown"
+    t = FACT_TYPES.get(name)
+    if t == "date" and isinstance(v, int):
+        return (EPOCH + dt.timedelta(days=v)).isoformat()
+    if t == "str" and isinstance(v, str):
+        return v.replace("_", " ")
+    if isinstance(v, list):
+        return ", ".join(str(x).replace("_", " ") for x in v) or "none"
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def render(template: str, env: dict) -> str:
+    return string.Formatter().vformat(template, (), _Fmt({k: _show(k, v) for k, v in env.items()}))
+
+
+def template_names(template: str) -> set[str]:
+    return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def _figures(rule, env: dict) -> dict:
+    names = template_names(rule.message) | _expr.parse(rule.when).names
+    if rule.then.limit is not None:
+        names.add("limit")
+    return {n: _show(n, env.get(n)) for n in sorted(names) if n in env}
+
+
+__all__ = ["Checker", "Firing", "render", "template_names"]

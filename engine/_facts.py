@@ -1,0 +1,268 @@
+"""Facts: what the rules reason about, derived from a case for one requested item.
+
+Every fact has a type. Values are normalised before they reach durable_rules (no mixed types):
+  int / num  numbers; a number the records do not give is left out (rules see it as `unknown`)
+  str        lower-case words; left out when not known
+  tri        'true' | 'false' | 'unknown' (documentation the records may not address)
+  list       list of words (a sentinel item is added at assert time; see _expr.LIST_SENTINEL)
+  date       day number (days since 1970-01-01); date literals in rules are written 'YYYY-MM-DD'
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from . import _dx
+from ._cases import Case, Request
+
+EPOCH = dt.date(1970, 1, 1)
+
+# name -> (type, meaning). This table is the vocabulary of rule conditions; lint checks against it.
+FACTS: dict[str, tuple[str, str]] = {
+    "jurisdiction": ("str", "CA or TX, lower-case ('ca', 'tx')"),
+    "review_kind": ("str", "ur, imr or iro"),
+    "review_date": ("date", "date of the request or UR decision"),
+    "service": ("str", "requested service, e.g. physical_therapy"),
+    "regions": ("list", "body regions of the request"),
+    "request_visits": ("int", "visits requested (from visits, frequency x weeks, or the request text)"),
+    "request_frequency": ("int", "visits per week requested"),
+    "request_weeks": ("int", "weeks requested"),
+    "completed_visits": ("int", "visits completed in prior courses of the same kind of therapy for an "
+                                "overlapping region; unknown if any such course has no count"),
+    "total_visits": ("int", "completed_visits + request_visits (unknown if either is)"),
+    "service_visits_per_injury": ("int", "visits of this same service completed for this injury, any region "
+                                         "(Labor Code 4604.5 counts per service)"),
+    "visits_since_surgery": ("int", "visits of the same kind of therapy for an overlapping region in courses "
+                                    "that ended on or after the date of the most recent such surgery"),
+    "postsurgical_total_visits": ("int", "visits_since_surgery + request_visits"),
+    "prior_therapy": ("tri", "a prior course of the same kind of therapy for an overlapping region is "
+                             "documented (unknown when the history does not address therapy)"),
+    "prior_courses": ("int", "number of such prior courses"),
+    "dx_categories": ("list", "guideline diagnosis categories of the diagnoses for the request's regions"),
+    "dx_groups": ("list", "coarser diagnosis groups (myalgia, radicular, crps, disc, sprain_strain, ...)"),
+    "dx_count": ("int", "diagnoses that apply to the request's regions"),
+    "dx_unmapped_count": ("int", "applicable diagnoses that map to no guideline category"),
+    "surgery": ("tri", "a surgery on an overlapping region is documented on or before the review date"),
+    "surgery_kind": ("str", "kind of the most recent such surgery (e.g. discectomy_laminectomy)"),
+    "surgery_region": ("str", "region of that surgery"),
+    "surgery_date": ("date", "date of that surgery"),
+    "days_since_surgery": ("int", "days from that surgery to the review date"),
+    "weeks_since_surgery": ("int", "whole weeks from that surgery to the review date"),
+    "months_since_surgery": ("num", "months (days / 30.44) from that surgery to the review date"),
+    "injury_date": ("date", "date of injury"),
+    "months_since_injury": ("num", "months (days / 30.44) from the injury to the review date"),
+    "age": ("int", "patient age"),
+    "sex": ("str", "patient sex"),
+    "drug": ("str", "requested drug, generic name, lower-case (Soma -> carisoprodol)"),
+    "drug_quantity": ("int", "quantity requested"),
+    "drug_in_use": ("tri", "the records show the patient already taking the requested drug"),
+    "purpose": ("str", "purpose of an office visit, e.g. repeat_epidural_steroid_injection"),
+    "specialty": ("str", "specialty of an office visit"),
+    "injection_kind": ("str", "kind of injection requested"),
+    "prior_esi": ("tri", "a prior epidural steroid injection for an overlapping region is documented"),
+    "esi_relief_percent": ("num", "pain relief (%) after the most recent such injection"),
+    "esi_relief_weeks": ("num", "weeks that relief lasted"),
+    "esi_blocks_last_year": ("int", "epidural injections for an overlapping region in the 365 days before review"),
+    # documentation (history.documentation), tri-state
+    "functional_improvement": ("tri", "objective functional improvement from prior treatment (8 CCR 9792.20)"),
+    "objective_functional_deficits": ("tri", "measurable deficits that therapy is meant to fix"),
+    "home_exercise_program": ("tri", "already instructed in / doing a home exercise program"),
+    "unable_to_do_home_exercise": ("tri", "a documented reason a home program cannot replace supervised therapy"),
+    "new_injury_or_flare": ("tri", "new injury, re-injury or flare-up since the last course"),
+    "exceptional_factors": ("tri", "a statement of factors justifying care beyond the guideline"),
+    "medication_reduction": ("tri", "reduced use of medications after treatment"),
+    "equipment_described": ("tri", "for equipment and kits: the contents are specified"),
+}
+FACT_TYPES = {k: v[0] for k, v in FACTS.items()}
+
+# Services whose prior visits count together toward a course of physical medicine.
+FAMILIES = {
+    "physical_therapy": "therapy", "occupational_therapy": "therapy", "aquatic_therapy": "therapy",
+    "chiropractic": "chiropractic", "acupuncture": "acupuncture", "massage": "massage",
+    "work_conditioning": "work_rehab", "work_hardening": "work_rehab",
+}
+_CONTAINS = {"upper_extremity": {"shoulder", "elbow", "wrist", "hand"},
+             "lower_extremity": {"hip", "knee", "ankle", "foot"}}
+_NEIGHBOURS = [{"wrist", "hand"}]
+DRUG_NAMES = {"soma": "carisoprodol", "norco": "hydrocodone/acetaminophen", "flexeril": "cyclobenzaprine",
+              "ultram": "tramadol", "motrin": "ibuprofen", "naprosyn": "naproxen", "neurontin": "gabapentin",
+              "lyrica": "pregabalin", "skelaxin": "metaxalone", "zanaflex": "tizanidine"}
+
+
+def regions_overlap(a, b) -> bool:
+    """True when two region lists share a region (upper/lower extremity contain their joints)."""
+    ea, eb = _expand(a), _expand(b)
+    return bool(ea & eb) or any(ea & n and eb & n for n in _NEIGHBOURS)
+
+
+def _expand(regions) -> set[str]:
+    out = set()
+    for r in regions:
+        out.add(r)
+        out |= _CONTAINS.get(r, set())
+        out |= {parent for parent, kids in _CONTAINS.items() if r in kids}
+    return out
+
+
+def day_number(d: dt.date | None) -> int | None:
+    return None if d is None else (d - EPOCH).days
+
+
+def tri(v: bool | None) -> str:
+    return "unknown" if v is None else ("true" if v else "false")
+
+
+@dataclass
+class ItemFacts:
+    """Facts for one request item, plus notes on how they were derived (for the rationale)."""
+    values: dict
+    notes: list[str]
+
+
+def derive(case: Case, req: Request) -> ItemFacts:
+    f: dict = {}
+    notes: list[str] = []
+    review = case.review.date
+
+    def put(name, value):
+        if value is not None:
+            f[name] = value
+
+    put("jurisdiction", case.jurisdiction.lower())
+    put("review_kind", case.review.kind)
+    put("review_date", day_number(review))
+    put("service", req.service)
+    regions = list(req.body_regions)
+    f["regions"] = regions
+    put("request_visits", req.visits)
+    put("request_frequency", req.frequency_per_week)
+    put("request_weeks", req.duration_weeks)
+    put("age", case.patient.age)
+    put("sex", case.patient.sex)
+    put("injury_date", day_number(case.injury_date))
+    if case.injury_date and review:
+        put("months_since_injury", round((review - case.injury_date).days / 30.44, 1))
+
+    _therapy_facts(case, req, regions, f, notes)
+    _dx_facts(case, regions, f, notes)
+    _surgery_facts(case, regions, review, f)
+    _esi_facts(case, regions, review, f)
+    _postsurgical_visits(case, req, regions, f, notes)
+
+    if req.drug:
+        name = req.drug.strip().lower()
+        drug = DRUG_NAMES.get(name, name)
+        put("drug", drug)
+        used = {DRUG_NAMES.get(m.name.strip().lower(), m.name.strip().lower()) for m in case.history.medications}
+        f["drug_in_use"] = "true" if drug in used else "unknown"
+    put("drug_quantity", req.quantity)
+    put("purpose", req.purpose)
+    put("specialty", req.specialty.lower() if req.specialty else None)
+    put("injection_kind", req.kind)
+    for name, value in case.history.documentation.model_dump().items():
+        f[name] = tri(value)
+    return ItemFacts(f, notes)
+
+
+def _therapy_facts(case, req, regions, f, notes):
+    family = FAMILIES.get(req.service)
+    courses = case.history.therapy
+    if courses is None or family is None:
+        f["prior_therapy"] = "unknown"
+        if family is not None:
+            notes.append("the history does not address prior therapy: prior visits are unknown")
+        return
+    same = [c for c in courses if FAMILIES.get(c.service) == family
+            and (not c.body_regions or not regions or regions_overlap(c.body_regions, regions))]
+    f["prior_therapy"] = "true" if same else "false"
+    f["prior_courses"] = len(same)
+    if all(c.visits_completed is not None for c in same):
+        f["completed_visits"] = sum(c.visits_completed for c in same)
+        if req.visits is not None:
+            f["total_visits"] = f["completed_visits"] + req.visits
+    else:
+        notes.append("a prior course has no visit count: completed visits are unknown")
+    per_service = [c for c in courses if c.service == req.service]
+    if all(c.visits_completed is not None for c in per_service):
+        f["service_visits_per_injury"] = sum(c.visits_completed for c in per_service)
+
+
+def _dx_facts(case, regions, f, notes):
+    cats, groups, unmapped, count = [], [], [], 0
+    for d in case.diagnoses:
+        r = _dx.classify(icd9=d.icd9, icd10=d.icd10, text=d.text, region=d.region)
+        if regions and r.region and not regions_overlap([r.region], regions):
+            continue
+        count += 1
+        if r.category is None:
+            unmapped.append(r.code or (d.text or "?"))
+            continue
+        if r.category not in cats:
+            cats.append(r.category)
+        groups += [g for g in r.groups if g not in groups]
+        notes.append(f"diagnosis {d.text or r.code!r} -> {r.category} ({r.via})")
+    for u in unmapped:
+        notes.append(f"diagnosis {u!r} maps to no guideline category")
+    f["dx_categories"], f["dx_groups"] = cats, groups
+    f["dx_count"], f["dx_unmapped_count"] = count, len(unmapped)
+
+
+def _surgery_facts(case, regions, review, f):
+    cands = [s for s in case.history.surgeries
+             if (s.region is None or not regions or regions_overlap([s.region], regions))
+             and (s.date is None or review is None or s.date <= review)]
+    if not cands:
+        f["surgery"] = "false"
+        return
+    f["surgery"] = "true"
+    s = max(cands, key=lambda s: s.date or dt.date.min)
+    if s.kind:
+        f["surgery_kind"] = s.kind
+    if s.region:
+        f["surgery_region"] = s.region
+    if s.date:
+        f["surgery_date"] = day_number(s.date)
+        if review:
+            days = (review - s.date).days
+            f["days_since_surgery"] = days
+            f["weeks_since_surgery"] = days // 7
+            f["months_since_surgery"] = round(days / 30.44, 1)
+
+
+def _postsurgical_visits(case, req, regions, f, notes):
+    """Visits since the surgery: courses that ended (or started) on or after the surgery date."""
+    family = FAMILIES.get(req.service)
+    if f.get("surgery") != "true" or "surgery_date" not in f or family is None or case.history.therapy is None:
+        return
+    sdate = EPOCH + dt.timedelta(days=f["surgery_date"])
+    after, unknown = [], False
+    for c in case.history.therapy:
+        if FAMILIES.get(c.service) != family or (c.body_regions and regions and not regions_overlap(c.body_regions, regions)):
+            continue
+        when = c.end_date or c.start_date
+        if when is None:
+            unknown = True
+        elif when >= sdate:
+            after.append(c)
+    if unknown:
+        notes.append("a prior course has no dates: visits since surgery are unknown")
+        return
+    if all(c.visits_completed is not None for c in after):
+        f["visits_since_surgery"] = sum(c.visits_completed for c in after)
+        if req.visits is not None:
+            f["postsurgical_total_visits"] = f["visits_since_surgery"] + req.visits
+
+
+def _esi_facts(case, regions, review, f):
+    esis = [i for i in case.history.injections if i.kind == "epidural_steroid"
+            and (i.region is None or not regions or regions_overlap([i.region], regions))]
+    f["prior_esi"] = "true" if esis else "false"
+    if not esis:
+        return
+    last = max(esis, key=lambda i: i.date or dt.date.min)
+    if last.pain_relief_percent is not None:
+        f["esi_relief_percent"] = last.pain_relief_percent
+    if last.relief_weeks is not None:
+        f["esi_relief_weeks"] = last.relief_weeks
+    if review and all(i.date for i in esis):
+        f["esi_blocks_last_year"] = sum(1 for i in esis if 0 <= (review - i.date).days <= 365)

@@ -1,0 +1,311 @@
+"""Rule files: the YAML grammar as pydantic models, loading with line marks, and the library of rule sets.
+
+A rule set is one YAML file per guideline section and edition (rules/<family>/<edition>/<section>.yaml),
+with its tests beside it (<section>.tests.yaml). See docs/authoring.md for the grammar.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ._errors import Problem, RuleError, did_you_mean
+from ._paths import rules_dir
+from ._yamlpos import dotted, mark
+
+NOT_RULE_FILES = {"diagnoses.yaml", "jurisdictions.yaml"}
+EFFECTS = ("certify", "limit", "non_certify", "pend", "derive", "note")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Citation(_Model):
+    guideline: str | None = None     # defaults to the rule set's guideline name
+    edition: str | None = None       # defaults to the rule set's guideline edition
+    section: str
+    pages: str | None = None
+
+    def render(self) -> str:
+        parts = [f"{self.guideline} ({self.edition})" if self.edition else str(self.guideline), self.section]
+        if self.pages:
+            parts.append(("pp. " if "-" in self.pages or "," in self.pages else "p. ") + self.pages)
+        return ", ".join(parts)
+
+
+class Effect(_Model):
+    certify: Literal[True] | None = None
+    non_certify: Literal[True] | None = None
+    pend: Literal[True] | None = None
+    note: Literal[True] | None = None
+    limit: int | str | None = None                  # figure: visits that may be certified
+    derive: dict[str, int | float | str | bool] | None = None
+    export: bool = False                            # derived facts visible to later rule sets
+
+    @model_validator(mode="after")
+    def _one(self) -> "Effect":
+        chosen = [k for k in EFFECTS if getattr(self, k) is not None]
+        if len(chosen) != 1:
+            raise ValueError(f"'then' needs exactly one of {', '.join(EFFECTS)} (got {', '.join(chosen) or 'none'})")
+        if self.export and not self.derive:
+            raise ValueError("'export' goes with 'derive'")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in EFFECTS if getattr(self, k) is not None)
+
+
+class Rule(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    when: str
+    then: Effect
+    message: str
+    citation: Citation | None = None
+    missing: list[str] = []          # documentation that would change the answer
+    notes: str | None = None         # confirmation status of the numbers, reviewer practice
+    priority: int = Field(default=100, ge=0, le=65000)
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when_text(cls, v: Any) -> Any:
+        return str(v).lower() if isinstance(v, bool) else v
+
+
+class Guideline(_Model):
+    name: str
+    edition: str
+    short: str | None = None         # e.g. "MTUS CPMTG 2009"
+    source: str | None = None        # the regulation that adopts it, e.g. 8 CCR 9792.24.2
+
+
+class Scope(_Model):
+    services: list[str] = Field(min_length=1)
+    regions: list[str] = []          # empty: every region
+
+
+class RuleSetSpec(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    version: str
+    title: str
+    # where the rule set applies and with what authority: primary (the guideline the state adopts),
+    # fallback (used only when no primary rule set addresses the service: ODG where the MTUS is silent),
+    # supplemental (applies beside the others, e.g. a statutory visit cap)
+    jurisdictions: dict[Literal["CA", "TX"], Literal["primary", "fallback", "supplemental"]] = Field(min_length=1)
+    guideline: Guideline
+    effective_from: dt.date
+    effective_to: dt.date | None = None
+    scope: Scope
+    notes: str | None = None
+    rules: list[Rule] = Field(min_length=1)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, (int, float)) else v
+
+
+@dataclass
+class RuleSet:
+    """A loaded rule file: its spec, where it came from, and its content hash."""
+    spec: RuleSetSpec
+    path: Path
+    sha256: str
+    node: yaml.Node | None = field(default=None, repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def version(self) -> str:
+        return self.spec.version
+
+    @property
+    def key(self) -> str:
+        return f"{self.spec.id}@{self.spec.version}"
+
+    def in_force(self, on: dt.date) -> bool:
+        s = self.spec
+        return s.effective_from <= on and (s.effective_to is None or on <= s.effective_to)
+
+    def citation(self, rule: Rule) -> Citation:
+        c = rule.citation or Citation(section=self.spec.title)
+        return c.model_copy(update={"guideline": c.guideline or self.spec.guideline.name,
+                                    "edition": c.edition or self.spec.guideline.edition})
+
+    def rule_line(self, index: int) -> int | None:
+        if self.node is None:
+            return None
+        return mark(self.node, ["rules", index])[0]
+
+
+def parse_ruleset(text: str, path: Path | str = "<input>") -> tuple[RuleSet | None, list[Problem]]:
+    """Parse and validate one rule file. Never raises for bad content: returns its problems."""
+    path = Path(path)
+    src = str(path)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        pm = getattr(e, "problem_mark", None)
+        return None, [Problem(f"invalid YAML: {getattr(e, 'problem', e)}", file=src,
+                              line=pm.line + 1 if pm else None, column=pm.column + 1 if pm else None,
+                              code="R001")]
+    if node is None:
+        return None, [Problem("empty rule file", file=src, line=1, code="R001")]
+    data = yaml.safe_load(text)
+    try:
+        spec = RuleSetSpec.model_validate(data)
+    except ValidationError as e:
+        return None, [_problem(err, node, src) for err in e.errors(include_url=False)]
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return RuleSet(spec, path, sha, node), []
+
+
+_MODELS = {"": RuleSetSpec, "rules": Rule, "then": Effect, "citation": Citation, "guideline": Guideline,
+           "scope": Scope}
+
+
+def _problem(err: dict, node: yaml.Node, src: str) -> Problem:
+    loc = list(err["loc"])
+    kind = err["type"]
+    line, col = mark(node, loc, key=kind == "extra_forbidden")
+    msg, hint, code = err["msg"], None, "R100"
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        parent = next((str(p) for p in reversed(loc[:-1]) if isinstance(p, str)), "")
+        model = _MODELS.get(parent, RuleSetSpec)
+        msg, code = f"unknown key '{key}'", "R101"
+        hint = did_you_mean(key, model.model_fields)
+    elif kind == "missing":
+        msg, code = f"required key '{loc[-1]}' is missing", "R102"
+        if loc and loc[-1] == "citation":
+            code = "R103"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    else:
+        msg, code = f"{msg} (got {err.get('input')!r})", "R104"
+    return Problem(msg, file=src, line=line, column=col, path=dotted(loc), code=code, suggestion=hint)
+
+
+def load_ruleset(path: Path | str) -> RuleSet:
+    path = Path(path)
+    rs, problems = parse_ruleset(path.read_text(encoding="utf-8"), path)
+    if problems:
+        raise RuleError(f"{path}: not a valid rule file", problems)
+    return rs
+
+
+def rule_files(root: Path | None = None) -> list[Path]:
+    root = root or rules_dir()
+    return sorted(p for p in root.rglob("*.yaml")
+                  if p.name not in NOT_RULE_FILES and not p.name.endswith(".tests.yaml"))
+
+
+def tests_file(rule_file: Path) -> Path:
+    return rule_file.with_name(rule_file.name[: -len(".yaml")] + ".tests.yaml")
+
+
+# ---------------------------------------------------------------------------------------------
+# jurisdictions: which guideline is primary, and what to say when it is silent
+
+
+@dataclass(frozen=True)
+class FallbackNote:
+    message: str
+    citation: str
+    effective_from: dt.date
+    effective_to: dt.date | None
+
+
+def load_jurisdictions(root: Path | None = None) -> dict[str, list[FallbackNote]]:
+    data = yaml.safe_load(((root or rules_dir()) / "jurisdictions.yaml").read_text(encoding="utf-8"))
+    out = {}
+    for j, spec in data.items():
+        out[j] = [FallbackNote(n["message"], n["citation"], n["effective_from"], n.get("effective_to"))
+                  for n in spec.get("fallback_notes", [])]
+    return out
+
+
+class Library:
+    """Every rule set under a folder, and the choice of those in force for a case."""
+
+    def __init__(self, rulesets: list[RuleSet], root: Path | None = None):
+        self.rulesets = rulesets
+        self.root = root
+        self.fallback_notes = load_jurisdictions(root) if root and (root / "jurisdictions.yaml").exists() else {}
+        self._check_overlaps()
+
+    @classmethod
+    def load(cls, root: Path | str | None = None, extra: list[Path] | None = None) -> "Library":
+        root = Path(root) if root else rules_dir()
+        sets, problems = [], []
+        for f in rule_files(root) + list(extra or []):
+            rs, probs = parse_ruleset(f.read_text(encoding="utf-8"), f)
+            problems += probs
+            if rs:
+                sets.append(rs)
+        if problems:
+            raise RuleError(f"{len(problems)} problem(s) in the rule files under {root} "
+                            "(run 'ptcheck rules lint' for all checks)", problems)
+        return cls(sets, root)
+
+    def _check_overlaps(self) -> None:
+        by_id: dict[str, list[RuleSet]] = {}
+        for rs in self.rulesets:
+            by_id.setdefault(rs.id, []).append(rs)
+        problems = []
+        for rid, sets in by_id.items():
+            sets.sort(key=lambda r: r.spec.effective_from)
+            for a, b in zip(sets, sets[1:]):
+                if a.spec.effective_to is None or a.spec.effective_to >= b.spec.effective_from:
+                    problems.append(Problem(
+                        f"rule set {rid}: version {a.version} ({a.spec.effective_from} to "
+                        f"{a.spec.effective_to or 'open'}) overlaps version {b.version} (from {b.spec.effective_from})",
+                        file=str(b.path), line=mark(b.node, ["effective_from"])[0] if b.node else None,
+                        code="R201", suggestion="set effective_to of the older version to the day before"))
+        if problems:
+            raise RuleError("overlapping effective dates", problems)
+
+    def get(self, ref: str) -> RuleSet:
+        """'id@version' or 'id' (newest)."""
+        rid, _, ver = ref.partition("@")
+        cands = [r for r in self.rulesets if r.id == rid and (not ver or r.version == ver)]
+        if not cands:
+            known = sorted({r.key for r in self.rulesets} | {r.id for r in self.rulesets})
+            raise RuleError(f"no rule set {ref!r}", [Problem(f"no rule set {ref!r}", code="R300",
+                                                             suggestion=did_you_mean(ref, known))])
+        return max(cands, key=lambda r: r.spec.effective_from)
+
+    def in_force(self, jurisdiction: str, on: dt.date | None, pins: dict[str, str] | None = None) -> list[RuleSet]:
+        """Rule sets of a jurisdiction in force on a date (newest of each id when no date), pins applied."""
+        pins = pins or {}
+        chosen: dict[str, RuleSet] = {}
+        for rs in self.rulesets:
+            if jurisdiction not in rs.spec.jurisdictions:
+                continue
+            if rs.id in pins:
+                if rs.version == pins[rs.id]:
+                    chosen[rs.id] = rs
+                continue
+            if on is None:
+                if rs.id not in chosen or rs.spec.effective_from > chosen[rs.id].spec.effective_from:
+                    chosen[rs.id] = rs
+            elif rs.in_force(on):
+                chosen[rs.id] = rs
+        order = ("supplemental", "primary", "fallback")
+        return sorted(chosen.values(), key=lambda r: (order.index(r.spec.jurisdictions[jurisdiction]), r.id))
+
+    def fallback_note(self, jurisdiction: str, on: dt.date | None) -> FallbackNote | None:
+        notes = self.fallback_notes.get(jurisdiction, [])
+        for n in notes:
+            if on is None or (n.effective_from <= on and (n.effective_to is None or on <= n.effective_to)):
+                if on is not None or n.effective_to is None:
+                    return n
+        return notes[-1] if notes and on is None else None
