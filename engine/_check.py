@@ -42,14 +42,15 @@ class Checker:
         if on is None:
             notes.append("the case has no review date: the newest rule versions for "
                          f"{case.jurisdiction} were used")
-        items = [self._item(case, req, sets, on) for req in case.requests]
-        used = {f.ruleset for it in items for f in it.findings}
-        refs = [RuleSetRef(id=rs.id, version=rs.version, sha256=rs.sha256) for rs in sets if rs.id in used]
+        ran: set[str] = set()
+        items = [self._item(case, req, sets, on, ran) for req in case.requests]
+        refs = [RuleSetRef(id=rs.id, version=rs.version, sha256=rs.sha256) for rs in sets if rs.id in ran]
         return CaseDecision(case=case.id, jurisdiction=case.jurisdiction, review_kind=case.review.kind,
                             review_date=on.isoformat() if on else None, rulesets=refs, items=items, notes=notes)
 
     # -- one item
-    def _item(self, case: Case, req: Request, sets: list[RuleSet], on: dt.date | None) -> ItemDecision:
+    def _item(self, case: Case, req: Request, sets: list[RuleSet], on: dt.date | None,
+              ran: set[str]) -> ItemDecision:
         if not req.body_regions:
             dx_regions = _dx_regions(case)
             if dx_regions:
@@ -80,7 +81,9 @@ class Checker:
                 f"{' on ' + on.isoformat() if on else ''} addresses {req.service.replace('_', ' ')}"
                 f"{' for ' + ', '.join(req.body_regions) if req.body_regions else ''}: a reviewer must decide.",
                 ["a guideline that addresses this service"]))
-        for rs in _ordered(supplemental + primary + fallback):
+        consulted = _ordered(supplemental + primary + fallback)
+        for rs in consulted:
+            ran.add(rs.id)
             findings += self._run(rs, values)
         decisive = [f for f in findings if f.effect in ("certify", "limit", "non_certify", "pend")]
         if (primary or fallback) and not decisive:
@@ -96,7 +99,7 @@ class Checker:
             request=req.id, text=req.text, service=req.service, requested_visits=req.visits,
             outcome=outcome, certified_visits=certified if outcome in ("certify", "modify") else None,
             review_outcome=review_outcome(case.review.kind, outcome), findings=findings, missing=missing,
-            facts=facts.notes, actual=req.actual)
+            facts=facts.notes, rulesets_run=[rs.key for rs in consulted], actual=req.actual)
 
     def _run(self, rs: RuleSet, values: dict) -> list[Finding]:
         reg = self.registered(rs)

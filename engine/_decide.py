@@ -56,6 +56,7 @@ class ItemDecision(_Model):
     findings: list[Finding]
     missing: list[str]
     facts: list[str] = []             # how facts were derived (diagnosis mapping, unknowns)
+    rulesets_run: list[str] = []      # id@version of every rule set consulted for this item
     actual: str | None = None
 
 
