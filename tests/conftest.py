@@ -1,0 +1,26 @@
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+os.environ.setdefault("PTCHECK_RULES", str(ROOT / "rules"))
+
+
+@pytest.fixture(scope="session")
+def checker():
+    from engine import Checker
+    return Checker()
+
+
+def case_dict(**over):
+    """A small valid CA case; keyword arguments replace top-level keys."""
+    base = {
+        "id": "t1", "jurisdiction": "CA", "review": {"kind": "ur", "date": "2014-07-01"},
+        "diagnoses": [{"icd9": "729.1"}],
+        "requests": [{"id": "1", "service": "physical_therapy", "body_regions": ["lumbar"], "visits": 6}],
+        "history": {"therapy": []},
+    }
+    base.update(over)
+    return base

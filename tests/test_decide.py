@@ -1,0 +1,34 @@
+"""How findings combine: one table, every row a rule of _decide.combine."""
+import pytest
+
+from engine import Finding, combine
+from engine._decide import review_outcome
+
+
+def f(effect, limit=None):
+    return Finding(rule="r", ruleset="s", version="1", citation="c", effect=effect, message="m", limit=limit)
+
+
+@pytest.mark.parametrize("effects,requested,expected", [
+    ([], 8, ("pend", None)),                                          # nothing decides: never a silent certify
+    ([f("derive"), f("note")], 8, ("pend", None)),                   # explanations never decide
+    ([f("pend")], 8, ("pend", None)),
+    ([f("certify")], 8, ("certify", 8)),
+    ([f("certify"), f("pend")], 8, ("certify", 8)),                  # a pend only where nothing decides
+    ([f("certify"), f("limit", 6)], 8, ("modify", 6)),               # a limit over certify
+    ([f("limit", 6), f("limit", 4)], 8, ("modify", 4)),              # the smallest limit
+    ([f("limit", 10)], 8, ("certify", 8)),                           # a limit above the request does not bind
+    ([f("limit", 0)], 8, ("non_certify", None)),
+    ([f("limit", 6), f("non_certify")], 8, ("non_certify", None)),   # non-certify over a limit
+    ([f("limit", 6)], None, ("modify", 6)),                          # unknown request size
+])
+def test_combine(effects, requested, expected):
+    assert combine(effects, requested) == expected
+
+
+@pytest.mark.parametrize("kind,outcome,expected", [
+    ("imr", "non_certify", "upheld"), ("iro", "pend", "upheld"), ("imr", "certify", "overturned"),
+    ("iro", "modify", "partially_overturned"), ("ur", "certify", None),
+])
+def test_review_outcome(kind, outcome, expected):
+    assert review_outcome(kind, outcome) == expected

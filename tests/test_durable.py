@@ -1,0 +1,184 @@
+"""Each workaround for a measured durable_rules trap (../shared/durable-rules.md) has a test that fails
+when the workaround is removed."""
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from engine import EngineError, parse_ruleset
+from engine._compile import END_RULE, MAX_SHARD, compile_ruleset
+from engine._durable import Registered, _normalise
+from tests.conftest import ROOT
+
+HEAD = """id: t.{name}
+version: "1"
+title: test
+jurisdictions: {{CA: primary}}
+guideline: {{name: Test guideline, edition: "1"}}
+effective_from: 2000-01-01
+scope: {{services: [physical_therapy]}}
+rules:
+"""
+
+
+def rule(rid, when, then="{note: true}", msg="m"):
+    return f"  - {{id: {rid}, when: \"{when}\", then: {then}, message: \"{msg}\", citation: {{section: s}}}}\n"
+
+
+def registered(name, body) -> Registered:
+    rs, problems = parse_ruleset(HEAD.format(name=name) + body, f"{name}.yaml")
+    assert not problems, problems
+    return Registered(compile_ruleset(rs))
+
+
+def fired(reg, facts):
+    firings, _ = reg.run(facts)
+    return [reg.compiled.rules[f.rule_index].rule.id for f in firings]
+
+
+def test_no_timer_threads():
+    """The default Host starts timer threads that run actions out of turn (trap 13)."""
+    before = {t.ident for t in threading.enumerate()}
+    reg = registered("timers", rule("a", "request_visits > 1"))
+    fired(reg, {"request_visits": 3})
+    new = [t for t in threading.enumerate() if t.ident not in before]
+    assert not [t for t in new if isinstance(t, threading.Timer)], new
+
+
+def test_more_than_1024_sessions_on_one_ruleset():
+    """Sessions are deleted after each check: the 1025th live session would raise MemoryError (trap 3).
+    In a child process, so a crash fails the test instead of killing pytest."""
+    code = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(ROOT)!r})
+        from tests.test_durable import registered, fired
+        reg = registered("many", '  - {{id: a, when: "request_visits > 5", then: {{note: true}}, message: m, citation: {{section: s}}}}\\n')
+        for i in range(1100):
+            assert fired(reg, {{"request_visits": i % 10}}) == (["a"] if i % 10 > 5 else [])
+        print("ok")
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "ok" in p.stdout, p.stderr[-2000:]
+
+
+def test_sessions_where_nothing_matched_are_deleted_without_crashing():
+    """delete_state where no action ran segfaults (trap 2): the end marker makes one action run.
+    Run in a child process, so a crash fails the test instead of killing pytest."""
+    code = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(ROOT)!r})
+        from tests.test_durable import registered, fired
+        reg = registered("nomatch", '  - {{id: a, when: "request_visits > 1000", then: {{note: true}}, message: m, citation: {{section: s}}}}\\n')
+        for i in range(3000):
+            assert fired(reg, {{"request_visits": i % 50}}) == []
+        print("ok")
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "ok" in p.stdout, p.stderr
+    reg = registered("endrule", rule("a", "request_visits > 1"))
+    assert END_RULE in reg.compiled.durable_definition(0)
+
+
+def test_absence_alone_terminates():
+    """A rule made only of $nex matches the engine's state fact and loops forever (trap 1): every compiled
+    rule is ANDed with the {__kind: case} discriminator."""
+    code = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(ROOT)!r})
+        from tests.test_durable import registered, fired
+        reg = registered("nex", '  - {{id: a, when: "completed_visits == unknown", then: {{note: true}}, message: m, citation: {{section: s}}}}\\n')
+        print(fired(reg, {{"request_visits": 3}}))
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.stdout.strip() == "['a']", p.stderr
+    assert registered("nex2", rule("a", "completed_visits == unknown")).compiled.rules[0].patterns[0]["k"]["$and"][0] == {"__kind": "case"}
+
+
+def test_or_with_two_true_branches_is_one_finding():
+    """$or fires a rule once per true branch (trap 6): firings are deduplicated."""
+    reg = registered("or", rule("a", "request_visits > 1 or completed_visits > 1"))
+    assert fired(reg, {"request_visits": 3, "completed_visits": 3}) == ["a"]
+
+
+def test_all_matching_rules_fire():
+    """post() would fire only one rule per event (trap 4): facts are asserted."""
+    reg = registered("all", rule("a", "request_visits > 1") + rule("b", "request_visits > 2") + rule("c", "request_visits > 3"))
+    assert sorted(fired(reg, {"request_visits": 5})) == ["a", "b", "c"]
+
+
+def test_exception_in_an_action_is_raised_not_swallowed():
+    """durable swallows exceptions raised in actions (trap 7): the collector re-raises them."""
+    body = ("  - {id: a, when: \"request_visits > 0\", then: {derive: {x: \"request_visits // zero\"}}, message: m, citation: {section: s}}\n"
+            "  - {id: b, when: \"x > 0\", then: {note: true}, message: m, citation: {section: s}}\n")
+    reg = registered("boom", body.replace("zero", "completed_visits"))
+    with pytest.raises(EngineError, match="ZeroDivisionError"):
+        reg.run({"request_visits": 3, "completed_visits": 0})
+    assert fired(reg, {"request_visits": 3, "completed_visits": 1}) == ["a", "b"]   # still usable
+
+
+def test_same_rule_set_registered_twice():
+    """set_rulesets pops 'run' from the definition and names cannot be re-registered (trap 9)."""
+    a = registered("twice", rule("a", "request_visits > 1"))
+    b = Registered(a.compiled)
+    assert a.names != b.names
+    assert fired(a, {"request_visits": 2}) == fired(b, {"request_visits": 2}) == ["a"]
+
+
+def test_threads_share_a_checker_safely():
+    """The C engine is not thread-safe and collectors are shared per rule set: one lock serialises runs."""
+    reg = registered("threads", rule("a", "request_visits > 5") + rule("b", "request_visits <= 5"))
+    results, errors = {}, []
+
+    def work(k):
+        try:
+            for i in range(300):
+                v = (k * 7 + i) % 11
+                got = fired(reg, {"request_visits": v})
+                if got != (["a"] if v > 5 else ["b"]):
+                    errors.append((k, i, got))
+            results[k] = True
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 6
+
+
+def test_more_than_64_true_conditions_are_sharded():
+    """> 64 simultaneously-true sibling conditions give error 303 (trap 12): rule sets are sharded."""
+    body = "".join(rule(f"r{i}", f"request_visits > {i}") for i in range(100))
+    reg = registered("wide", body)
+    assert len(reg.compiled.shards) == 3 and max(len(s) for s in reg.compiled.shards) <= MAX_SHARD
+    assert len(fired(reg, {"request_visits": 1000})) == 100
+
+
+def test_facts_are_normalised_before_asserting():
+    """Mixed types compare undefined and booleans coerce (trap 16); dates and None cannot be sent."""
+    import datetime as dt
+    assert _normalise({"a": True, "b": None, "c": ["x"], "d": 3}) == {"a": "true", "c": ["x", "~"], "d": 3}
+    with pytest.raises(EngineError):
+        _normalise({"d": dt.date(2020, 1, 1)})
+    with pytest.raises(EngineError, match="255"):
+        _normalise({f"f{i}": i for i in range(300)})
+
+
+def test_not_in_is_true_for_an_empty_list():
+    """$iall does not fire on an empty list: a sentinel item makes `not in` true for []."""
+    reg = registered("notin", rule("a", "'crps' not in dx_groups"))
+    assert fired(reg, {"dx_groups": []}) == ["a"]
+    assert fired(reg, {"dx_groups": ["crps"]}) == []
+
+
+def test_only_one_module_imports_durable():
+    import ast
+    offenders = []
+    for f in (ROOT / "engine").rglob("*.py"):
+        tree = ast.parse(f.read_text())
+        for n in ast.walk(tree):
+            names = [a.name for a in n.names] if isinstance(n, ast.Import) else \
+                    [n.module or ""] if isinstance(n, ast.ImportFrom) else []
+            if any(x.split(".")[0] in ("durable", "durable_rules_engine") for x in names):
+                offenders.append(f.name)
+    assert sorted(set(offenders)) == ["_durable.py"]
