@@ -53,3 +53,20 @@ def markdown(lib: Library) -> str:
     for r in rows(lib):
         lines.append("| " + " | ".join(str(r[c]).replace("|", "/") for c in cols) + " |")
     return MARKDOWN_HEAD + "\n".join(lines) + "\n"
+
+
+def find_rule(lib: Library, rule_id: str) -> list[tuple[RuleSet, int]]:
+    """Every (rule set, index) holding a rule with this id, newest version first."""
+    hits = [(rs, i) for rs in lib.rulesets for i, r in enumerate(rs.spec.rules) if r.id == rule_id]
+    return sorted(hits, key=lambda h: h[0].spec.effective_from, reverse=True)
+
+
+def rule_source(rs: RuleSet, index: int) -> str:
+    """The YAML text of one rule, as written in its file."""
+    lines = rs.path.read_text(encoding="utf-8").splitlines()
+    start = rs.rule_line(index) or 1
+    end = rs.rule_line(index + 1) if index + 1 < len(rs.spec.rules) else len(lines) + 1
+    block = lines[start - 1:(end or len(lines) + 1) - 1]
+    while block and not block[-1].strip():
+        block.pop()
+    return "\n".join(block)

@@ -136,13 +136,27 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
                 figs |= _expr.figure_names(fig)
             compiled.append(CompiledRule(i, r, patterns, sorted(p.names & set(derived)), figs))
         except _expr.ExprError as e:
-            line, col = mark(rs.node, ["rules", i, "when"]) if rs.node else (None, None)
-            problems.append(Problem(str(e), file=str(rs.path), line=line,
-                                    column=(col + (e.offset or 0)) if col else None,
+            line, col = expr_position(rs, i, e.offset or 0)
+            problems.append(Problem(str(e), file=str(rs.path), line=line, column=col,
                                     path=f"rules[{i}].when", code="R110", suggestion=e.suggestion))
     if problems:
         raise RuleError(f"{rs.path}: {len(problems)} rule(s) do not compile", problems)
     return CompiledRuleSet(rs, compiled, _shards(compiled, rs), types, set(derived), exports)
+
+
+def expr_position(rs: RuleSet, index: int, offset: int) -> tuple[int | None, int | None]:
+    """Line and column of a character of a rule's condition: exact for plain and quoted scalars."""
+    if rs.node is None:
+        return None, None
+    from ._yamlpos import node_at
+    n = node_at(rs.node, ["rules", index, "when"])
+    line, col = n.start_mark.line + 1, n.start_mark.column + 1
+    style = getattr(n, "style", None)
+    if style in ('"', "'"):
+        return line, col + 1 + offset
+    if style in ("|", ">"):
+        return line + 1, None
+    return line, col + offset
 
 
 def _figures(r: Rule) -> list:

@@ -160,12 +160,28 @@ def parse_ruleset(text: str, path: Path | str = "<input>") -> tuple[RuleSet | No
     if node is None:
         return None, [Problem("empty rule file", file=src, line=1, code="R001")]
     data = yaml.safe_load(text)
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     try:
         spec = RuleSetSpec.model_validate(data)
     except ValidationError as e:
-        return None, [_problem(err, node, src) for err in e.errors(include_url=False)]
-    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        problems = [_problem(err, node, src) for err in e.errors(include_url=False)]
+        # unknown keys alone: report them, and lint the rest as if they were not there
+        if all(err["type"] == "extra_forbidden" for err in e.errors()):
+            for err in e.errors():
+                _drop(data, list(err["loc"]))
+            try:
+                return RuleSet(RuleSetSpec.model_validate(data), path, sha, node), problems
+            except ValidationError:
+                pass
+        return None, problems
     return RuleSet(spec, path, sha, node), []
+
+
+def _drop(data, loc: list) -> None:
+    cur = data
+    for part in loc[:-1]:
+        cur = cur[part]
+    cur.pop(loc[-1], None)
 
 
 _MODELS = {"": RuleSetSpec, "rules": Rule, "then": Effect, "citation": Citation, "guideline": Guideline,
@@ -192,6 +208,14 @@ def _problem(err: dict, node: yaml.Node, src: str) -> Problem:
     else:
         msg, code = f"{msg} (got {err.get('input')!r})", "R104"
     return Problem(msg, file=src, line=line, column=col, path=dotted(loc), code=code, suggestion=hint)
+
+
+def rules_schema() -> dict:
+    """JSON Schema of a rule file."""
+    schema = RuleSetSpec.model_json_schema()
+    schema["$id"] = "https://ptcheck.invalid/schema/rules-1.json"
+    schema["title"] = "ptcheck rule set"
+    return schema
 
 
 def load_ruleset(path: Path | str) -> RuleSet:

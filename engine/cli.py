@@ -22,7 +22,13 @@ from ._cases import case_schema, load_cases
 from ._check import Checker
 from ._errors import PtcheckError
 from ._explain import decision_dict, render_case, to_json
-from ._rules import Library
+from ._catalog import find_rule, rule_source
+from ._diff import diff as diff_rulesets
+from ._lint import errors as lint_errors
+from ._lint import lint_paths
+from ._rules import Library, rules_schema
+from ._ruletest import diff_text
+from ._ruletest import run_all as run_rule_tests
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -36,7 +42,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(schema_app, name="schema")
 app.add_typer(cases_app, name="cases")
 
-out = Console(soft_wrap=False)
+out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 RulesDir = typer.Option(None, "--rules", help="Folder of rule sets (default: $PTCHECK_RULES or ./rules).",
@@ -145,6 +151,174 @@ def rules_list(
         t.add_row(*(str(r[c]) for c in ("id", "version", "jurisdictions", "guideline", "effective_from",
                                          "effective_to", "services", "regions", "rules")))
     out.print(t)
+
+
+@schema_app.command("rules")
+def schema_rules() -> None:
+    """JSON Schema of rule files, for an editor's YAML language server (see docs/authoring.md)."""
+    sys.stdout.write(json.dumps(rules_schema(), indent=2) + "\n")
+
+
+@rules_app.command("lint")
+def rules_lint(
+    paths: Optional[list[Path]] = typer.Argument(None, help="Rule files or folders (default: every rule file)."),
+    as_json: bool = typer.Option(False, "--json", help="A JSON array of problems (for editors)."),
+    rules: Optional[Path] = RulesDir,
+) -> None:
+    """Check rule files: schema, unknown facts, duplicate ids, citations, overlapping dates, conditions
+    that can never be true, contradictory rules, message names. Prints file:line:column: code message."""
+    problems = lint_paths(paths or None, root=rules)
+    if as_json:
+        sys.stdout.write(json.dumps([p.as_dict() for p in problems], indent=2) + "\n")
+    else:
+        for p in problems:
+            out.print(f"{p}{' (warning)' if p.severity == 'warning' else ''}", highlight=False, markup=False)
+        n_err = len(lint_errors(problems))
+        err.print(f"{n_err} error(s), {len(problems) - n_err} warning(s)", highlight=False)
+    raise typer.Exit(EXIT_FINDINGS if lint_errors(problems) else EXIT_OK)
+
+
+@rules_app.command("test")
+def rules_test(
+    only: Optional[list[str]] = typer.Argument(None, help="Rule set ids to test (default: all)."),
+    coverage: bool = typer.Option(False, "--coverage", help="Report, per rule, whether a test made it fire and one kept it silent."),
+    min_coverage: float = typer.Option(100.0, "--min-coverage", help="With --coverage: exit 1 below this percentage."),
+    as_json: bool = typer.Option(False, "--json", help="Results (and coverage) as JSON."),
+    rules: Optional[Path] = RulesDir,
+) -> None:
+    """Run the tests beside every rule file (<name>.tests.yaml); failures show expected against actual findings."""
+    try:
+        lib = Library.load(rules)
+        results, cov, problems = run_rule_tests(lib, only)
+    except PtcheckError as e:
+        _fail(e)
+    failed = [r for r in results if not r.passed]
+    gaps = cov.missing() if coverage else []
+    if only:
+        gaps = [g for g in gaps if g[0].split("@")[0] in only]
+    if as_json:
+        doc = {"tests": len(results), "passed": len(results) - len(failed),
+               "failures": [{"test": r.test.id, "file": str(r.test.file), "line": r.test.line,
+                             "failures": r.failures, "fired": r.fired} for r in failed],
+               "problems": [p.as_dict() for p in problems]}
+        if coverage:
+            doc["coverage"] = {"percent": round(cov.percent(), 1),
+                               "rules": [{"ruleset": k[0], "rule": k[1], "fired_in": cov.fired[k],
+                                          "silent_in": cov.silent[k]} for k in cov.fired],
+                               "gaps": [{"ruleset": a, "rule": b, "why": c} for a, b, c in gaps]}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        for r in failed:
+            out.print(f"FAIL {r.test.file}:{r.test.line}: {r.test.id}", style="bold red", highlight=False, markup=False)
+            for f in r.failures:
+                out.print(f"  {f}", highlight=False, markup=False)
+            out.print(diff_text(r), highlight=False, markup=False)
+        for p in problems:
+            out.print(str(p), highlight=False, markup=False)
+        if coverage:
+            from rich.table import Table
+            t = Table(title=f"Rule coverage: {cov.percent():.1f}% (fired and silenced)")
+            for c in ("rule set", "rule", "fired in", "silent in"):
+                t.add_column(c)
+            for k in cov.fired:
+                if only and k[0].split("@")[0] not in only:
+                    continue
+                t.add_row(k[0], k[1], str(len(cov.fired[k])) if cov.fired[k] else "[red]never[/]",
+                          str(len(cov.silent[k])) if cov.silent[k] else "[red]never[/]")
+            out.print(t)
+        out.print(f"{len(results) - len(failed)} passed, {len(failed)} failed", highlight=False)
+    bad = failed or problems or (coverage and (gaps and cov.percent() < min_coverage or (only is None and cov.percent() < min_coverage)))
+    raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)
+
+
+@rules_app.command("diff")
+def rules_diff(
+    old: str = typer.Argument(..., help="Old version: a rule file, ID@VERSION, or REV:PATH from git."),
+    new: str = typer.Argument(..., help="New version: a rule file (e.g. your working copy), ID@VERSION, or REV:PATH."),
+    cases: Optional[list[Path]] = typer.Option(None, "--cases", help="Cases to measure the impact on (default: cases/)."),
+    as_json: bool = typer.Option(False, "--json", help="The diff and its impact as JSON."),
+    rules: Optional[Path] = RulesDir,
+) -> None:
+    """Rule-level changes between two versions of a rule set, and which cases change outcome, from what to what, and why."""
+    try:
+        lib = Library.load(rules)
+        report = diff_rulesets(old, new, cases or [Path("cases")], lib)
+    except PtcheckError as e:
+        _fail(e)
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), indent=2, default=str) + "\n")
+        return
+    out.print(f"--- {report.old}\n+++ {report.new}", highlight=False, markup=False)
+    for k, (a, b) in report.ruleset_changes.items():
+        out.print(f"~ rule set {k}: {a} -> {b}", highlight=False, markup=False)
+    for c in report.rules:
+        mark_ = {"added": "+", "removed": "-", "changed": "~"}[c.kind]
+        out.print(f"{mark_} {c.kind} {c.rule}", style="bold", highlight=False, markup=False)
+        for f, (a, b) in c.changes.items():
+            out.print(f"    {f}: {a}  ->  {b}", highlight=False, markup=False)
+    if not report.rules and not report.ruleset_changes:
+        out.print("no rule changes")
+    out.print(f"\nImpact on {report.cases_checked} case(s): {len(report.impact)} item(s) change outcome",
+              style="bold", highlight=False)
+    for i in report.impact:
+        out.print(f"  {i.case} [{i.request}] ({i.source}): {i.old} -> {i.new}", highlight=False, markup=False)
+        for r in i.appeared:
+            out.print(f"      + {r}", highlight=False, markup=False)
+        for r in i.disappeared:
+            out.print(f"      - {r}", highlight=False, markup=False)
+        for m in i.messages:
+            out.print(f"      {m}", highlight=False, markup=False)
+
+
+@rules_app.command("explain")
+def rules_explain(
+    rule_id: str = typer.Argument(..., help="A rule id, e.g. pm.over-course."),
+    cases: Optional[list[Path]] = typer.Option(None, "--cases", help="Cases to search for firings (default: cases/)."),
+    rules: Optional[Path] = RulesDir,
+) -> None:
+    """A rule: its YAML, citation, compiled durable_rules form, and the tests and bundled cases that make it fire."""
+    try:
+        lib = Library.load(rules)
+        hits = find_rule(lib, rule_id)
+        if not hits:
+            from ._errors import did_you_mean
+            ids = {r.id for rs in lib.rulesets for r in rs.spec.rules}
+            hint = did_you_mean(rule_id, ids)
+            raise PtcheckError(f"no rule {rule_id!r}{'; ' + hint if hint else ''}")
+        checker = Checker(lib)
+        results, cov, _ = run_rule_tests(lib)
+        firing_cases = []
+        for loaded in load_cases(cases or [Path("cases")]):
+            if loaded.ok:
+                d = checker.check(loaded.case)
+                for it in d.items:
+                    if any(f.rule == rule_id for f in it.findings):
+                        firing_cases.append(f"{loaded.case.id} [{it.request}] ({loaded.source}): {it.outcome}")
+    except PtcheckError as e:
+        _fail(e)
+    from ._compile import compile_ruleset, exported_types
+    for rs, i in hits:
+        r = rs.spec.rules[i]
+        out.print(f"{r.id}  in {rs.key}  ({rs.path}:{rs.rule_line(i)})", style="bold", highlight=False, markup=False)
+        out.print(f"  effective {rs.spec.effective_from} to {rs.spec.effective_to or 'open'}; "
+                  f"{', '.join(f'{j} {a}' for j, a in rs.spec.jurisdictions.items())}", highlight=False, markup=False)
+        out.print(f"  citation: {rs.citation(r).render()}", highlight=False, markup=False)
+        if r.notes:
+            out.print(f"  notes: {r.notes.strip()}", highlight=False, markup=False)
+        out.print("  YAML:", highlight=False)
+        out.print("\n".join("    " + ln for ln in rule_source(rs, i).splitlines()), highlight=False, markup=False)
+        compiled = compile_ruleset(rs, exported_types(lib))
+        out.print("  durable_rules form:", highlight=False)
+        form = {r.id: {"all": compiled.rules[i].patterns, "pri": r.priority}}
+        out.print("\n".join("    " + ln for ln in json.dumps(form, indent=2).splitlines()), highlight=False, markup=False)
+        key = (rs.key, r.id)
+        out.print(f"  tests that make it fire ({len(cov.fired.get(key, []))}):", highlight=False)
+        for t in cov.fired.get(key, []):
+            out.print(f"    {t}", highlight=False, markup=False)
+        out.print(f"  tests where it stays silent: {len(cov.silent.get(key, []))}", highlight=False)
+    out.print(f"bundled cases where it fires ({len(firing_cases)}):", highlight=False)
+    for c in firing_cases:
+        out.print(f"  {c}", highlight=False, markup=False)
 
 
 def main() -> None:

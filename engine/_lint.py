@@ -1,0 +1,151 @@
+"""`ptcheck rules lint`: every problem in rule files as file:line:column: code message.
+
+Codes
+  R001 invalid YAML / empty file          R101 unknown or misspelt key          R102 required key missing
+  R103 rule without a citation            R104 wrong type or value              R110 condition does not compile
+                                                                                     (unknown fact, type mismatch)
+  R111 figure names an unknown fact       R201 overlapping effective dates      R202 duplicate rule id
+  R301 condition can never be true        R302 same condition, contradictory effects
+  R303 message names a fact the rule cannot have
+  R304 a rule set uses a fact it exports itself (exports reach only later rule sets)       (warning)
+  T001 no tests file beside the rule file (warning)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import _expr
+from ._check import template_names
+from ._compile import compile_ruleset, derive_type, exported_types
+from ._errors import Problem, RuleError
+from ._facts import FACT_TYPES
+from ._rules import Library, RuleSet, parse_ruleset, rule_files, tests_file
+from ._yamlpos import mark
+
+_DECIDING = {"certify", "limit", "non_certify", "pend"}
+
+
+def lint_paths(paths: list[Path] | None = None, root: Path | None = None) -> list[Problem]:
+    """Lint rule files (default: every rule file under the rules folder). Returns problems, sorted."""
+    files: list[Path] = []
+    for p in paths or [root] if (paths or root) else [None]:
+        if p is None:
+            files += rule_files()
+        elif Path(p).is_dir():
+            files += rule_files(Path(p))
+        else:
+            files.append(Path(p))
+    problems: list[Problem] = []
+    sets: list[RuleSet] = []
+    for f in files:
+        try:
+            text = f.read_text(encoding="utf-8")
+        except OSError as e:
+            problems.append(Problem(f"cannot read: {e}", file=str(f), code="R001"))
+            continue
+        rs, probs = parse_ruleset(text, f)
+        problems += probs
+        if rs:
+            sets.append(rs)
+    # exports of the whole library are facts for every rule set (they come from earlier rule sets)
+    try:
+        library_sets = Library.load().rulesets if not paths else sets
+    except RuleError:
+        library_sets = sets
+    exports = exported_types(library_sets + sets)
+    for rs in sets:
+        problems += lint_ruleset(rs, exports)
+    problems += _overlaps(sets)
+    return sorted(problems, key=lambda p: (p.file or "", p.line or 0, p.column or 0, p.code))
+
+
+def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
+    out: list[Problem] = []
+    src = str(rs.path)
+
+    def at(i: int, *path) -> tuple[int | None, int | None]:
+        return mark(rs.node, ["rules", i, *path]) if rs.node is not None else (None, None)
+
+    try:
+        compiled = compile_ruleset(rs, exports)
+        types = compiled.types
+    except RuleError as e:
+        out += e.problems
+        own = {k for r in rs.spec.rules if r.then.derive and not r.then.export for k in r.then.derive}
+        types = {**FACT_TYPES, **exports, **{k: "int" for k in own}}
+    seen: dict[str, int] = {}
+    conditions: dict[str, list[tuple[int, str]]] = {}
+    own_exports = {k for r in rs.spec.rules if r.then.derive and r.then.export for k in r.then.derive}
+    for i, r in enumerate(rs.spec.rules):
+        if r.id in seen:
+            line, col = at(i, "id")
+            out.append(Problem(f"duplicate rule id '{r.id}' (first at rule {seen[r.id] + 1})", file=src,
+                               line=line, column=col, code="R202"))
+        seen.setdefault(r.id, i)
+        if r.citation is None:
+            line, col = at(i)
+            out.append(Problem(f"rule '{r.id}' has no citation", file=src, line=line, column=col, code="R103",
+                               suggestion="add citation: {section: ..., pages: ...}"))
+        try:
+            parsed = _expr.parse(r.when)
+        except _expr.ExprError:
+            continue                                 # reported by compile (R110)
+        why = _expr.impossible(parsed)
+        if why:
+            line, col = at(i, "when")
+            out.append(Problem(f"condition can never be true: {why}", file=src, line=line, column=col, code="R301"))
+        used_own = parsed.names & own_exports
+        if used_own:
+            line, col = at(i, "when")
+            out.append(Problem(f"uses {', '.join(sorted(used_own))}, which this rule set exports: exported facts "
+                               "reach only later rule sets", file=src, line=line, column=col, code="R304",
+                               severity="warning", suggestion="drop 'export: true' to chain inside the rule set"))
+        if r.then.kind in _DECIDING:
+            conditions.setdefault(_expr.canonical(parsed), []).append((i, r.then.kind))
+        available = set(types) | {"limit"} if r.then.limit is not None else set(types)
+        for name in sorted(template_names(r.message) - available):
+            line, col = at(i, "message")
+            out.append(Problem(f"message names '{name}', a fact this rule cannot have", file=src, line=line,
+                               column=col, code="R303", suggestion=_hint(name, available)))
+        figs = ([r.then.limit] if r.then.limit is not None else []) + \
+               [v for v in (r.then.derive or {}).values() if not isinstance(v, bool)]
+        for fig in figs:
+            try:
+                names = _expr.figure_names(fig) if derive_type(fig) != "str" else set()
+            except _expr.ExprError as e:
+                line, col = at(i, "then")
+                out.append(Problem(str(e), file=src, line=line, column=col, code="R111"))
+                continue
+            for name in sorted(names - set(types)):
+                line, col = at(i, "then")
+                out.append(Problem(f"figure names unknown fact '{name}'", file=src, line=line, column=col,
+                                   code="R111", suggestion=_hint(name, types)))
+    for cond, rules in conditions.items():
+        kinds = {k for _, k in rules}
+        if len(kinds) > 1 and not kinds <= {"limit"}:
+            i = rules[-1][0]
+            line, col = at(i, "then")
+            names = ", ".join(f"{rs.spec.rules[j].id} ({k})" for j, k in rules)
+            out.append(Problem(f"same condition, contradictory effects: {names}", file=src, line=line,
+                               column=col, code="R302"))
+    if not tests_file(rs.path).exists():
+        out.append(Problem(f"no tests file beside the rule file (expected {tests_file(rs.path).name})", file=src,
+                           line=1, column=1, code="T001", severity="warning"))
+    return out
+
+
+def _overlaps(sets: list[RuleSet]) -> list[Problem]:
+    try:
+        Library(sets)
+    except RuleError as e:
+        return e.problems
+    return []
+
+
+def _hint(name: str, choices) -> str | None:
+    from ._errors import did_you_mean
+    return did_you_mean(name, choices)
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]
