@@ -1,0 +1,54 @@
+"""The three situations the engine issue names: within the guideline, partly within, and unknown prior
+visits with no documented improvement; plus determinism and isolation between cases."""
+from engine import to_json, validate_case
+from tests.conftest import case_dict
+
+
+def decide(checker, **over):
+    loaded = validate_case(case_dict(**over))
+    assert loaded.ok, loaded.problems
+    return checker.check(loaded.case)
+
+
+def test_within_the_guideline_is_certified(checker):
+    d = decide(checker, history={"therapy": [{"service": "physical_therapy", "body_regions": ["lumbar"], "visits_completed": 4}]})
+    it = d.items[0]
+    assert (it.outcome, it.certified_visits, it.missing) == ("certify", 6, [])
+
+
+def test_partly_within_is_modified_to_the_remainder(checker):
+    d = decide(checker, history={"therapy": [{"service": "physical_therapy", "body_regions": ["lumbar"], "visits_completed": 7}],
+                                 "documentation": {"functional_improvement": True}})
+    it = d.items[0]
+    assert (it.outcome, it.certified_visits) == ("modify", 3)             # 10 - 7
+    assert any("7 visits completed + 6 requested = 13" in f.message for f in it.findings)
+
+
+def test_unknown_prior_visits_without_improvement_names_the_missing_documentation(checker):
+    d = decide(checker, history={"therapy": [{"service": "physical_therapy", "body_regions": ["lumbar"]}]})
+    it = d.items[0]
+    assert it.outcome in ("non_certify", "pend")
+    assert "the number of physical medicine visits already completed" in it.missing
+    assert any("functional improvement" in m for m in it.missing)
+
+
+def test_unaddressed_service_pends_with_the_reason(checker):
+    d = decide(checker, requests=[{"id": "1", "service": "hypnotherapy", "visits": 4}])
+    it = d.items[0]
+    assert it.outcome == "pend" and it.findings[0].rule == "engine.not-addressed"
+    assert "hypnotherapy" in it.findings[0].message
+
+
+def test_no_review_date_uses_the_newest_rules_and_says_so(checker):
+    d = decide(checker, review={"kind": "ur"})
+    assert d.review_date is None and "newest rule versions" in d.notes[0]
+
+
+def test_same_input_same_json_and_no_state_between_cases(checker):
+    a = validate_case(case_dict(id="a")).case
+    b = validate_case(case_dict(id="b", jurisdiction="TX", diagnoses=[{"icd9": "847.2"}],
+                                history={"therapy": [{"service": "physical_therapy", "visits_completed": 20}]})).case
+    first = to_json(checker.check(a))
+    for _ in range(5):
+        checker.check(b)
+    assert to_json(checker.check(a)) == first
