@@ -5,6 +5,7 @@ Data flows one way: case -> facts -> rules (durable_rules) -> findings -> decisi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import string
 
 from . import _expr
@@ -187,18 +188,26 @@ def _show(name: str, v):
 
 
 def render(template: str, env: dict) -> str:
-    return string.Formatter().vformat(template, (), _Fmt({k: _show(k, v) for k, v in env.items()}))
+    return string.Formatter().vformat(template, (), _Fmt({k: _show(k, env[k]) for k in template_names(template)
+                                                          if k in env}))
 
 
-def template_names(template: str) -> set[str]:
-    return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
+@functools.lru_cache(maxsize=4096)
+def template_names(template: str) -> frozenset[str]:
+    return frozenset(name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _figure_names(message: str, when: str, has_limit: bool) -> tuple[str, ...]:
+    names = set(template_names(message)) | _expr.parse(when).names
+    if has_limit:
+        names.add("limit")
+    return tuple(sorted(names))
 
 
 def _figures(rule, env: dict) -> dict:
-    names = template_names(rule.message) | _expr.parse(rule.when).names
-    if rule.then.limit is not None:
-        names.add("limit")
-    return {n: _show(n, env.get(n)) for n in sorted(names) if n in env}
+    return {n: _show(n, env.get(n)) for n in _figure_names(rule.message, rule.when, rule.then.limit is not None)
+            if n in env}
 
 
 __all__ = ["Checker", "Firing", "render", "template_names"]

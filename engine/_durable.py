@@ -71,7 +71,7 @@ class _Collector:
             m = c._m
             case = dict(m["k"])
             derived = {k[2:]: v["value"] for k, v in m.items() if k.startswith("d_")}
-            key = (index, json.dumps(derived, sort_keys=True))
+            key = (index, tuple(sorted(derived.items())))
             if key in self.seen:                     # $or fired the rule twice
                 return
             self.seen.add(key)

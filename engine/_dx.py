@@ -133,7 +133,9 @@ def group_ids() -> set[str]:
     return {g for c in categories() for g in c.groups}
 
 
+@functools.lru_cache(maxsize=8192)
 def _by_icd9(code9: str) -> Category | None:
+    """The category whose ICD-9 prefix is the longest match of the code (840.7 before 840)."""
     best, best_len = None, -1
     for cat in categories():
         for prefix in cat.icd9:
@@ -166,6 +168,7 @@ def _spine_compatible(a: str, b: str) -> bool:
     return {a, b} <= {"lumbar", "thoracic"}
 
 
+@functools.lru_cache(maxsize=16384)
 def classify(*, icd9: str | None = None, icd10: str | None = None, text: str | None = None,
              region: str | None = None) -> DxResult:
     """The guideline category of one diagnosis. Codes win over text; invalid codes are not checked here."""
