@@ -104,6 +104,8 @@ class Checker:
 
     def _run(self, rs: RuleSet, values: dict) -> list[Finding]:
         reg = self.registered(rs)
+        if not reg.compiled.may_fire(values):
+            return []
         firings, session_derived = reg.run(values)
         findings = []
         for fi in sorted(firings, key=lambda f: f.rule_index):

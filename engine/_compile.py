@@ -30,6 +30,8 @@ class CompiledRule:
     patterns: list[dict]
     derived_used: list[str]
     figure_names: set[str]
+    requires: frozenset = frozenset()       # case facts that must be present for the rule to fire
+    requires_derived: frozenset = frozenset()
 
 
 @dataclass
@@ -40,6 +42,24 @@ class CompiledRuleSet:
     types: dict[str, str]
     derived: set[str]
     exports: dict[str, str] = field(default_factory=dict)   # name -> type
+
+    def may_fire(self, facts: dict) -> bool:
+        """False only when no rule can fire: each lacks a fact its condition requires (a sound skip)."""
+        producers: dict[str, list[CompiledRule]] = {}
+        for cr in self.rules:
+            for name in (cr.rule.then.derive or {}) if not cr.rule.then.export else ():
+                producers.setdefault(name, []).append(cr)
+        memo: dict[int, bool] = {}
+
+        def can(cr: CompiledRule, depth: int = 0) -> bool:
+            if cr.index in memo:
+                return memo[cr.index]
+            memo[cr.index] = False            # cycles cannot help
+            ok = all(f in facts for f in cr.requires) and all(
+                any(can(p, depth + 1) for p in producers.get(d, ())) for d in cr.requires_derived)
+            memo[cr.index] = ok
+            return ok
+        return any(can(cr) for cr in self.rules)
 
     def durable_definition(self, shard: int) -> dict:
         """The durable ruleset JSON of one shard, without actions (for `rules explain`)."""
@@ -134,7 +154,8 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
             figs = set()
             for fig in _figures(r):
                 figs |= _expr.figure_names(fig)
-            compiled.append(CompiledRule(i, r, patterns, sorted(p.names & set(derived)), figs))
+            need, deps = _expr.required_facts(p, types, set(derived))
+            compiled.append(CompiledRule(i, r, patterns, sorted(p.names & set(derived)), figs, need, deps))
         except _expr.ExprError as e:
             line, col = expr_position(rs, i, e.offset or 0)
             problems.append(Problem(str(e), file=str(rs.path), line=line, column=col,

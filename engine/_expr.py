@@ -253,6 +253,26 @@ def impossible(p: Parsed) -> str | None:
     return None
 
 
+def required_facts(p: Parsed, types: dict[str, str], derived: set[str]) -> tuple[frozenset, frozenset]:
+    """(case facts that must be present, derived facts that must exist) for the condition to be true.
+
+    Only top-level conjuncts count; a comparison with a fact that is absent is false, except
+    `== unknown` and three-valued facts (always present)."""
+    need, deps = set(), set()
+    for c in _split_and(p.tree):
+        if not isinstance(c, ast.Compare):
+            continue
+        if any(isinstance(n, ast.Name) and n.id == "unknown" for n in ast.walk(c)):
+            continue
+        for n in [c.left, *c.comparators]:
+            if isinstance(n, ast.Name) and n.id not in KEYWORDS:
+                if n.id in derived:
+                    deps.add(n.id)
+                elif types.get(n.id) not in ("tri", "list", None):
+                    need.add(n.id)
+    return frozenset(need), frozenset(deps)
+
+
 def canonical(p: Parsed) -> str:
     """A normal form of a condition, to compare two rules' conditions."""
     parts = sorted(ast.unparse(c) for c in _split_and(p.tree))

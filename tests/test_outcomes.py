@@ -52,3 +52,18 @@ def test_same_input_same_json_and_no_state_between_cases(checker):
     for _ in range(5):
         checker.check(b)
     assert to_json(checker.check(a)) == first
+
+
+def test_skipping_rule_sets_that_cannot_fire_never_changes_a_decision(checker, monkeypatch):
+    """CompiledRuleSet.may_fire skips sessions where no rule can fire; it must be sound."""
+    import random
+    import sys
+    from engine._compile import CompiledRuleSet
+    sys.path.insert(0, str(__import__("tests.conftest").conftest.ROOT / "bench"))
+    from bench_batch import synthetic
+    rnd = random.Random(11)
+    cases = [validate_case(synthetic(i, rnd)).case for i in range(400)]
+    fast = [to_json(checker.check(c)) for c in cases]
+    monkeypatch.setattr(CompiledRuleSet, "may_fire", lambda self, facts: True)
+    slow = [to_json(checker.check(c)) for c in cases]
+    assert fast == slow
