@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import string
+import threading
 
 from . import _expr
 from ._cases import Case, Request
@@ -17,6 +18,7 @@ from ._facts import FACT_TYPES, EPOCH, derive, regions_overlap
 from ._rules import Library, RuleSet
 
 _REGISTERED: dict[tuple, Registered] = {}
+_REGISTER_LOCK = threading.Lock()       # first use from several threads registers each rule set once
 
 
 class Checker:
@@ -33,7 +35,10 @@ class Checker:
         key = (rs.key, rs.sha256, tuple(sorted(self.exports.items())))
         reg = _REGISTERED.get(key)
         if reg is None:
-            reg = _REGISTERED[key] = Registered(compile_ruleset(rs, self.exports))
+            with _REGISTER_LOCK:
+                reg = _REGISTERED.get(key)
+                if reg is None:
+                    reg = _REGISTERED[key] = Registered(compile_ruleset(rs, self.exports))
         return reg
 
     def check(self, case: Case) -> CaseDecision:

@@ -182,3 +182,34 @@ def test_only_one_module_imports_durable():
             if any(x.split(".")[0] in ("durable", "durable_rules_engine") for x in names):
                 offenders.append(f.name)
     assert sorted(set(offenders)) == ["_durable.py"]
+
+
+def test_first_use_from_many_threads_registers_each_rule_set_once(monkeypatch, tmp_path):
+    """Registration is not thread-safe in durable_rules: the first check from several threads at once
+    must compile and register a rule set exactly once (the set_rulesets call is slowed to widen the race)."""
+    import time
+    from engine import Checker, Library
+    from engine import _check
+    from engine._durable import _Host
+    calls = []
+    real = _Host.set_rulesets
+
+    def slow(self, defs):
+        calls.append(list(defs))
+        time.sleep(0.02)
+        return real(self, defs)
+    monkeypatch.setattr(_Host, "set_rulesets", slow)
+    rs, _ = parse_ruleset(HEAD.format(name="race") + rule("a", "request_visits > 1"), tmp_path / "race.yaml")
+    lib = Library([rs])
+    checker = Checker(lib)
+    barrier = threading.Barrier(8)
+
+    def go():
+        barrier.wait()
+        checker.registered(rs)
+    threads = [threading.Thread(target=go) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
