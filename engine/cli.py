@@ -85,25 +85,26 @@ def check(
     documentation that would change the answer."""
     try:
         checker = _checker(rules, pins)
-        decisions, bad = [], 0
-        for loaded in load_cases(paths):
+        bad, first, count = 0, None, 0
+        for loaded in load_cases(paths):                 # streamed: a batch is never held in memory
             if not loaded.ok:
                 bad += 1
                 for p in loaded.problems:
                     err.print(str(p), highlight=False, markup=False)
                 continue
-            decisions.append(checker.check(loaded.case))
-            if as_json and len(decisions) > 1:
-                pass
-        if as_json:
-            if len(decisions) == 1:
-                sys.stdout.write(to_json(decisions[0]) + "\n")
-            else:
-                for d in decisions:
-                    sys.stdout.write(json.dumps(decision_dict(d), ensure_ascii=False) + "\n")
-        else:
-            for d in decisions:
+            d = checker.check(loaded.case)
+            count += 1
+            if not as_json:
                 out.print(render_case(d, show_derive=not brief, show_facts=facts))
+            elif count == 1:
+                first = d                                # one case: one pretty object
+            else:
+                if first is not None:
+                    sys.stdout.write(json.dumps(decision_dict(first), ensure_ascii=False) + "\n")
+                    first = None
+                sys.stdout.write(json.dumps(decision_dict(d), ensure_ascii=False) + "\n")
+        if first is not None:
+            sys.stdout.write(to_json(first) + "\n")
         if bad:
             err.print(f"{bad} case(s) not checked: invalid input (see above)", highlight=False)
             raise typer.Exit(EXIT_FINDINGS)
