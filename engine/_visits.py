@@ -20,7 +20,7 @@ _UNIT = r"(?:visits?|sessions?|treatments?|appointments?|times?)"
 _FXW = re.compile(rf"(?<![\w#/.]){_NUM}\s*[x×]\s*{_NUM}(?!\s*(?:mg|ml|units?)\b)(?![\w/.])", re.I)
 # "2 times a week for 4 weeks", "2 times per week x 6 weeks", "twice weekly for 3 weeks", "2 times 8"
 _TIMES = re.compile(
-    rf"\b{_NUM}\s*(?:times?|x)?\s*(?:a|per|/|each)?\s*(?:week|wk|weekly)s?\b[^\d]{{0,12}}?"
+    rf"\b{_NUM}\s*(?:times?|x|visits?|sessions?|treatments?)?\s*(?:a|per|/|each)?\s*(?:week|wk|weekly)s?\b[^\d]{{0,12}}?"
     rf"(?:for|x|times|over)?\s*{_NUM}\s*(?:weeks?|wks?)\b",
     re.I,
 )

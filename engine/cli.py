@@ -322,6 +322,36 @@ def rules_explain(
         out.print(f"  {c}", highlight=False, markup=False)
 
 
+@cases_app.command("import")
+def cases_import(
+    letters: list[Path] = typer.Argument(..., help="IMR (MAXIMUS) or Texas IRO decision letters, as text files.", exists=True, dir_okay=False),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Write one <name>.yaml per letter here (default: print to stdout)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing files in --out."),
+) -> None:
+    """Draft a case from each decision letter. Facts the letter does not give are left out and listed as
+    `# TODO` comments; the reviewer's conclusions are never copied into the history."""
+    from ._letters import import_letter, render_case_yaml
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    for path in letters:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as e:
+            _fail(e)
+        imported = import_letter(text, source=str(path))
+        rendered = render_case_yaml(imported)
+        if out_dir is None:
+            sys.stdout.write(rendered if len(letters) == 1 else rendered + "---\n")
+        else:
+            target = out_dir / f"{imported.case['id']}.yaml"
+            if target.exists() and not force:
+                err.print(f"error: {target} exists (use --force to overwrite)", highlight=False, markup=False)
+                raise typer.Exit(EXIT_ERROR)
+            target.write_text(rendered, encoding="utf-8")
+        err.print(f"{path}: {len(imported.case.get('requests', []))} item(s), {len(imported.todos)} TODO(s)"
+                  + (f" -> {out_dir / (imported.case['id'] + '.yaml')}" if out_dir else ""), highlight=False, markup=False)
+
+
 def main() -> None:
     app()
 

@@ -17,6 +17,8 @@ TABLE = [
     ("PT twice a week for 3 weeks", ParsedVisits(6, 2, 3)),
     ("PT 3x4 (12 visits)", ParsedVisits(12, 3, 4)),
     ("chiropractic 1x6", ParsedVisits(6, 1, 6)),
+    ("PT 3 visits per week for 4 weeks", ParsedVisits(12, 3, 4)),      # regression: was read as 3 visits
+    ("aquatic therapy 2 sessions a week x 6 weeks", ParsedVisits(12, 2, 6)),
     ("Home Exercise Kit for Lumbar Spine", ParsedVisits()),
     ("", ParsedVisits()),
 ]
