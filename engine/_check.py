@@ -122,9 +122,10 @@ class Checker:
                 limit = None if lv is None else max(0, int(lv))
                 env["limit"] = limit
             if rule.then.derive and rule.then.export:
-                for name, expr in rule.then.derive.items():
-                    v = expr if isinstance(expr, (bool, int, float)) else _expr.evaluate(expr, env)
-                    env[name] = values[name] = _merge_export(values.get(name), v, self.exports[name])
+                new = {name: (expr if isinstance(expr, (bool, int, float)) else _expr.evaluate(expr, env))
+                       for name, expr in rule.then.derive.items()}
+                for name, v in _merge_exports(values, new, self.exports).items():
+                    env[name] = values[name] = v
             findings.append(Finding(
                 rule=rule.id, ruleset=rs.id, version=rs.version, citation=rs.citation(rule).render(),
                 effect=rule.then.kind, message=render(rule.message, env), limit=limit,
@@ -132,16 +133,21 @@ class Checker:
         return findings
 
 
-def _merge_export(old, new, ftype: str):
-    """Several rules may export one fact for an item: numbers keep the largest (the most generous
-    applicable guideline row), anything else keeps the first value set."""
-    if isinstance(new, bool):
-        new = "true" if new else "false"
-    if old is None or (ftype == "tri" and old == "unknown"):
-        return new
-    if ftype in ("int", "num") and new is not None:
-        return max(old, new)
-    return old
+def _merge_exports(values: dict, new: dict, types: dict) -> dict:
+    """Several rules may export the same facts for an item (two guideline rows apply). Numbers keep the
+    largest, the most generous applicable row; the words a rule exports with its numbers (the row's label)
+    follow the numbers: they are replaced when that rule's number wins, otherwise kept if already set."""
+    new = {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in new.items()}
+    numeric = [k for k in new if types.get(k) in ("int", "num") and new[k] is not None]
+    wins = any(values.get(k) is None or new[k] > values[k] for k in numeric)
+    out = {}
+    for k, v in new.items():
+        old = values.get(k)
+        if k in numeric:
+            out[k] = v if old is None else max(old, v)
+        elif old is None or (types.get(k) == "tri" and old == "unknown") or (wins and numeric):
+            out[k] = v
+    return out
 
 
 def _engine_finding(rule: str, message: str, missing: list[str]) -> Finding:

@@ -158,9 +158,12 @@ class ConditionCompiler:
             raise ExprError("unknown compares only with == or !=", whole.col_offset)
         rv = self._rvalue(right, pattern, ftype, whole)
         cond = _cmp(lf, op, rv)
+        # durable compares with an absent fact on the right as if it were there (measured: `x <= y` with y
+        # absent can fire), and a missing fact is not "different": every fact on either side must exist
+        guards = [{"$ex": {f: 1}} for f in sorted(_same_fact_refs(rv))]
         if op == "!=" and ftype != "tri":
-            return {"$and": [{"$ex": {lf: 1}}, cond]}      # a missing fact is not "different"
-        return cond
+            guards.insert(0, {"$ex": {lf: 1}})
+        return {"$and": [*guards, cond]} if guards else cond
 
     def _rvalue(self, node, pattern, ftype, whole):
         if isinstance(node, ast.Constant) or (isinstance(node, ast.Name) and node.id in KEYWORDS) \
@@ -198,6 +201,15 @@ class ConditionCompiler:
         if op == "in":
             return {"$iany": {rf: {"$i": item}}}
         return {"$iall": {rf: {"$neq": {"$i": item}}}}
+
+
+def _same_fact_refs(rv) -> set[str]:
+    """Fields of the same fact ({'$m': name}) that a right-hand value reads."""
+    if isinstance(rv, dict):
+        if "$m" in rv and len(rv) == 1:
+            return {rv["$m"]}
+        return set().union(*(_same_fact_refs(v) for v in rv.values())) if rv else set()
+    return set()
 
 
 def _cmp(field_name: str, op: str, rv) -> dict:

@@ -32,3 +32,16 @@ def test_combine(effects, requested, expected):
 ])
 def test_review_outcome(kind, outcome, expected):
     assert review_outcome(kind, outcome) == expected
+
+
+def test_exports_keep_the_largest_row_and_its_label():
+    from engine._check import _merge_exports
+    types = {"course_visits": "int", "course_row": "str", "flag": "tri"}
+    values = {}
+    values.update(_merge_exports(values, {"course_visits": 9, "course_row": "lumbago 9/8"}, types))
+    values.update(_merge_exports(values, {"course_visits": 12, "course_row": "radiculitis 12/8"}, types))
+    values.update(_merge_exports(values, {"course_visits": 10, "course_row": "sprain 10/8"}, types))
+    assert values == {"course_visits": 12, "course_row": "radiculitis 12/8"}
+    values["flag"] = "unknown"
+    values.update(_merge_exports(values, {"flag": True}, types))
+    assert values["flag"] == "true"

@@ -213,3 +213,13 @@ def test_first_use_from_many_threads_registers_each_rule_set_once(monkeypatch, t
     for t in threads:
         t.join()
     assert len(calls) == 1
+
+
+def test_comparison_with_an_absent_fact_on_the_right_is_false():
+    """Measured (found by a rule author): durable fires `x <= y` when y is absent and the comparison is not
+    the first condition. Every fact a right-hand side reads is guarded with $ex."""
+    reg = registered("rhs", rule("a", "request_visits > 3 and total_visits <= completed_visits")
+                     + rule("b", "request_visits > 3 and total_visits > completed_visits + 1"))
+    assert fired(reg, {"request_visits": 5, "total_visits": 4}) == []
+    assert fired(reg, {"request_visits": 5, "total_visits": 4, "completed_visits": 4}) == ["a"]
+    assert fired(reg, {"request_visits": 5, "total_visits": 9, "completed_visits": 4}) == ["b"]
