@@ -23,6 +23,7 @@ from ._check import Checker
 from ._errors import PtcheckError
 from ._explain import decision_dict, render_case, to_json
 from ._catalog import find_rule, rule_source
+from ._cli_audit import register as _register_audit
 from ._diff import diff as diff_rulesets
 from ._lint import errors as lint_errors
 from ._lint import lint_paths
@@ -350,6 +351,9 @@ def cases_import(
             target.write_text(rendered, encoding="utf-8")
         err.print(f"{path}: {len(imported.case.get('requests', []))} item(s), {len(imported.todos)} TODO(s)"
                   + (f" -> {out_dir / (imported.case['id'] + '.yaml')}" if out_dir else ""), highlight=False, markup=False)
+
+
+_register_audit(app)
 
 
 def main() -> None:

@@ -1,0 +1,374 @@
+"""The audit: numbers checked against independent hand computations, streaming with bad inputs, engine
+failures on one case, the HTML report, jobs=2 vs jobs=1, and the `audit` command's exit codes."""
+import json
+import os
+import re
+from fractions import Fraction
+
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+import engine._audit as audit_mod
+from engine._audit import AuditAborted, audit, cohen_kappa
+from engine._cli_audit import register
+from engine._decide import CaseDecision, Finding, ItemDecision
+from engine._report_html import render_html
+from tests.conftest import ROOT, case_dict
+
+SEEDS = ROOT / "cases/seeds"
+REVIEW = {"non_certify": "upheld", "pend": "upheld", "certify": "overturned", "modify": "partially_overturned"}
+
+
+# ---------------------------------------------------------------------------------------------
+# a checker whose predictions are planned, so the expected numbers are known independently
+
+
+class Planned:
+    """Predicts plan[(case id, request id)]; raises for the case ids in `explode`."""
+
+    def __init__(self, plan, explode=(), die=()):
+        self.plan, self.explode, self.die = plan, set(explode), set(die)
+
+    def check(self, case):
+        if case.id in self.explode:
+            raise RuntimeError(f"boom on {case.id}")
+        if case.id in self.die:
+            os._exit(3)                                     # a crash of the inference engine
+        items = []
+        for r in case.requests:
+            out = self.plan[(case.id, r.id)]
+            items.append(ItemDecision(
+                request=r.id, text=r.text, service=r.service, requested_visits=r.visits, outcome=out,
+                certified_visits=4 if out == "modify" else None,
+                review_outcome=REVIEW[out] if case.review.kind in ("imr", "iro") else None,
+                findings=[Finding(rule=f"t.{out}", ruleset="t.rs", version="1", citation="Test Guide p. 1",
+                                  effect="limit" if out == "modify" else out, message=f"planned {out} <b>")],
+                missing=[], rulesets_run=["t.rs@1"] + (["t.extra@2"] if r.service == "chiropractic" else []),
+                actual=r.actual))
+        return CaseDecision(case=case.id, jurisdiction=case.jurisdiction, review_kind=case.review.kind,
+                            review_date=None, rulesets=[], items=items)
+
+
+# (predicted, actual, count): a UR table of 13 items
+UR_TABLE = [("certify", "certify", 3), ("non_certify", "non_certify", 4), ("certify", "non_certify", 1),
+            ("non_certify", "certify", 2), ("modify", "modify", 1), ("pend", "non_certify", 1),
+            ("modify", "certify", 1)]
+
+
+def _ur_batch(tmp_path, name="ur.jsonl"):
+    """One case per item; TX for the first 5 items, CA after; chiropractic for every third."""
+    lines, plan, n = [], {}, 0
+    for pred, act, count in UR_TABLE:
+        for _ in range(count):
+            cid = f"u{n:02d}"
+            service = "chiropractic" if n % 3 == 0 else "physical_therapy"
+            d = case_dict(id=cid, jurisdiction="TX" if n < 5 else "CA",
+                          requests=[{"id": "1", "service": service, "body_regions": ["lumbar"], "visits": 6,
+                                     "actual": act}])
+            lines.append(json.dumps(d))
+            plan[(cid, "1")] = pred
+            n += 1
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path, plan
+
+
+def test_numbers_match_a_hand_computation(tmp_path):
+    path, plan = _ur_batch(tmp_path)
+    r = audit([path], jobs=1, checker_factory=lambda: Planned(plan))
+    n = sum(c for _, _, c in UR_TABLE)
+    agree = sum(c for p, a, c in UR_TABLE if p == a)
+    assert (r.cases, r.items, r.agree, r.error_count) == (13, n, agree, 0)
+    assert r.accuracy == pytest.approx(agree / n)                               # 8/13
+    # Cohen's kappa from its definition, with exact fractions
+    labels = sorted({p for p, _, _ in UR_TABLE} | {a for _, a, _ in UR_TABLE})
+    pred_tot = {lab: sum(c for p, _, c in UR_TABLE if p == lab) for lab in labels}
+    act_tot = {lab: sum(c for _, a, c in UR_TABLE if a == lab) for lab in labels}
+    p_o = Fraction(agree, n)
+    p_e = sum(Fraction(pred_tot[lab] * act_tot[lab], n * n) for lab in labels)
+    kappa = (p_o - p_e) / (1 - p_e)
+    assert r.kappa == pytest.approx(float(kappa), abs=1e-12)
+    # by hand: predicted totals certify 4, modify 2, non_certify 6, pend 1; actual 6, 1, 6, 0
+    # p_o = 8/13 = 104/169, p_e = (4*6 + 2*1 + 6*6 + 1*0)/169 = 62/169, kappa = (104 - 62)/(169 - 62) = 42/107
+    assert kappa == Fraction(42, 107)
+    # baseline: always the majority actual label; certify 3+2+1 = 6 and non_certify 4+1+1 = 6 tie,
+    # broken by label order (certify first)
+    assert act_tot == {"certify": 6, "modify": 1, "non_certify": 6, "pend": 0}
+    assert r.baseline_accuracy == pytest.approx(6 / 13) and r.baseline_label == "certify"
+    # confusion: rows predicted, columns actual; the UR label space in full
+    assert r.confusion.labels == ["certify", "modify", "non_certify", "pend"]
+    for p, a, c in UR_TABLE:
+        assert r.confusion.count(p, a) == c
+    assert sum(map(sum, r.confusion.matrix)) == n
+    assert r.confusion.count("pend", "certify") == 0
+    # breakdowns
+    by = {dim: {t.key: (t.items, t.agree) for t in tallies} for dim, tallies in r.breakdowns.items()}
+    expect_tx = sum(1 for i in range(5) if _item_agrees(i))
+    assert by["jurisdiction"] == {"TX": (5, expect_tx), "CA": (8, agree - expect_tx)}
+    chiro = [i for i in range(n) if i % 3 == 0]
+    assert by["service"]["chiropractic"] == (len(chiro), sum(_item_agrees(i) for i in chiro))
+    assert by["ruleset"]["t.rs@1"] == (n, agree) and by["ruleset"]["t.extra@2"] == by["service"]["chiropractic"]
+    assert by["review_kind"] == {"ur": (n, agree)}
+    # disagreements: every one, with its rationale
+    assert r.disagreement_count == len(r.disagreements) == n - agree
+    d0 = r.disagreements[0]
+    assert (d0.case, d0.request, d0.predicted, d0.actual, d0.line) == ("u07", "1", "certify", "non_certify", 8)
+    assert d0.file == str(path)
+    assert d0.rationale[0].rule == "t.certify" and d0.rationale[0].citation == "Test Guide p. 1"
+    j = r.to_json_dict()
+    assert set(j) >= {"items", "agree", "accuracy", "kappa", "baseline_accuracy", "confusion", "disagreements",
+                      "errors"}
+    json.dumps(j)
+
+
+def _item_agrees(i: int) -> bool:
+    flat = [(p, a) for p, a, c in UR_TABLE for _ in range(c)]
+    return flat[i][0] == flat[i][1]
+
+
+def test_kappa_against_a_published_example():
+    # Cohen's kappa, textbook 2x2 example: 20 yes/yes, 5 yes/no, 10 no/yes, 15 no/no -> p_o .7, p_e .5
+    assert cohen_kappa([[20, 5], [10, 15]]) == pytest.approx(0.4)
+    assert cohen_kappa([[5, 0], [0, 5]]) == pytest.approx(1.0)
+    assert cohen_kappa([[7]]) is None and cohen_kappa([[0, 0], [0, 0]]) is None
+
+
+def test_review_outcomes_are_compared_in_review_space(tmp_path):
+    plan, lines = {}, []
+    for cid, kind, pred, act in [("i1", "imr", "non_certify", "upheld"), ("i2", "imr", "pend", "upheld"),
+                                 ("i3", "imr", "certify", "upheld"), ("i4", "imr", "modify", "partially_overturned"),
+                                 ("i5", "imr", "non_certify", "overturned"), ("u1", "ur", "certify", "certify")]:
+        lines.append(json.dumps(case_dict(id=cid, review={"kind": kind, "date": "2014-07-01"}, requests=[
+            {"id": "1", "service": "physical_therapy", "body_regions": ["lumbar"], "visits": 6, "actual": act}])))
+        plan[(cid, "1")] = pred
+    path = tmp_path / "imr.jsonl"
+    path.write_text("\n".join(lines))
+    r = audit([path], jobs=1, checker_factory=lambda: Planned(plan))
+    assert (r.items, r.agree) == (6, 4)
+    assert r.confusion.labels == ["certify", "modify", "non_certify", "pend", "upheld", "overturned",
+                                  "partially_overturned"]
+    assert r.confusion.count("upheld", "upheld") == 2 and r.confusion.count("overturned", "upheld") == 1
+    assert r.confusion.count("upheld", "overturned") == 1 and r.confusion.count("certify", "certify") == 1
+    assert {(d.case, d.predicted, d.outcome) for d in r.disagreements} == {("i3", "overturned", "certify"),
+                                                                           ("i5", "upheld", "non_certify")}
+    assert {t.key: t.items for t in r.breakdowns["review_kind"]} == {"imr": 5, "ur": 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# the real engine
+
+
+def test_seed_cases_with_the_engine():
+    r = audit([SEEDS], jobs=1)
+    assert (r.files, r.cases, r.cases_checked, r.items, r.agree) == (5, 5, 5, 8, 8)
+    assert r.accuracy == 1.0 and r.kappa is None          # one label on both sides: kappa undefined
+    assert r.baseline_label == "upheld" and r.baseline_accuracy == 1.0
+    assert {t.key for t in r.breakdowns["jurisdiction"]} == {"CA", "TX"}
+    assert "mtus.cpmtg.physical-medicine@2009.1" in {t.key for t in r.breakdowns["ruleset"]}
+
+
+def test_real_disagreement_has_the_rationale(tmp_path):
+    d = yaml.safe_load((SEEDS / "seed-001.yaml").read_text())
+    d["requests"][0]["actual"] = "overturned"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
+    r = audit([tmp_path], jobs=1)
+    assert r.items == 1 and r.agree == 0 and r.kappa == 0.0
+    dis = r.disagreements[0]
+    assert (dis.case, dis.predicted, dis.actual, dis.outcome) == ("seed-001", "upheld", "overturned", "non_certify")
+    rules = {f.rule for f in dis.rationale}
+    assert "pm.over-course" in rules
+    assert any("98-99" in f.citation for f in dis.rationale) and all(f.message for f in dis.rationale)
+
+
+def test_malformed_jsonl_lines_are_reported_and_the_rest_audited(tmp_path):
+    good = case_dict(id="g1", requests=[{"id": "1", "service": "physical_therapy", "body_regions": ["lumbar"],
+                                          "visits": 6, "actual": "certify"}])
+    unknown = case_dict(id="bad-key")
+    unknown["requests"][0]["vists"] = 3
+    no_requests = case_dict(id="no-req")
+    del no_requests["requests"]
+    lines = [json.dumps(good), '{"id": "x", "jurisdiction": ', json.dumps(unknown), json.dumps(no_requests), "",
+             json.dumps(dict(good, id="g2")), "[1, 2]"]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    r = audit([path], jobs=1)
+    assert (r.cases, r.cases_valid, r.cases_checked, r.items, r.error_count) == (6, 2, 2, 2, 4)
+    by_line = {e.line: e for e in r.errors}
+    assert sorted(by_line) == [2, 3, 4, 7]
+    assert all(e.file == str(path) and e.kind == "invalid" for e in r.errors)
+    assert "invalid JSON" in by_line[2].messages[0] and by_line[2].case is None
+    assert by_line[3].case == "bad-key" and "unknown key 'vists'" in by_line[3].messages[0]
+    assert "did you mean 'visits'" in by_line[3].messages[0]
+    assert by_line[4].case == "no-req" and "required key 'requests' is missing" in by_line[4].messages[0]
+    assert "mapping" in by_line[7].messages[0]
+
+
+def test_invalid_yaml_document_reports_the_document_line(tmp_path):
+    a = case_dict(id="y1")
+    b = case_dict(id="y2")
+    b["requests"][0]["body_regions"] = ["neck"]
+    text = "---\n" + yaml.safe_dump(a) + "---\n" + yaml.safe_dump(b)
+    (tmp_path / "multi.yaml").write_text(text)
+    r = audit([tmp_path], jobs=1)
+    assert (r.cases, r.cases_checked, r.error_count) == (2, 1, 1)
+    e = r.errors[0]
+    second_doc = text.splitlines().index("---", 1) + 2    # the document's first line after its '---'
+    assert e.case == "y2" and e.line == second_doc and "unknown body region 'neck'" in e.messages[0]
+
+
+def test_engine_exception_on_one_case_is_an_error_not_a_crash(tmp_path):
+    path, plan = _ur_batch(tmp_path)
+    for jobs in (1, 2):
+        r = audit([path], jobs=jobs, checker_factory=lambda: Planned(plan, explode={"u03"}))
+        assert (r.cases, r.cases_checked, r.items, r.error_count) == (13, 12, 12, 1)
+        e = r.errors[0]
+        assert (e.kind, e.case, e.line) == ("engine", "u03", 4) and "boom on u03" in e.messages[0]
+
+
+def test_a_dead_worker_aborts_instead_of_hanging(tmp_path, monkeypatch):
+    monkeypatch.setattr(audit_mod, "CHUNK_LINES", 2)
+    path, plan = _ur_batch(tmp_path)
+    with pytest.raises(AuditAborted, match="worker process died"):
+        audit([path], jobs=2, checker_factory=lambda: Planned(plan, die={"u05"}))
+
+
+def test_missing_path_raises():
+    from engine import PtcheckError
+    with pytest.raises(PtcheckError, match="no such file"):
+        audit(["no/such/dir"], jobs=1)
+
+
+def test_jobs_2_gives_the_same_report_as_jobs_1(tmp_path, monkeypatch):
+    monkeypatch.setattr(audit_mod, "CHUNK_LINES", 7)     # several chunks, so both workers take some
+    monkeypatch.setattr(audit_mod, "CHUNK_FILES", 2)
+    lines = []
+    for i in range(40):
+        visits = [4, 6, 8, 12, 20][i % 5]
+        prior = [[], [{"service": "physical_therapy", "body_regions": ["lumbar"], "visits_completed": 12}],
+                 [{"service": "physical_therapy", "body_regions": ["lumbar"], "visits_completed": None}]][i % 3]
+        d = case_dict(id=f"v{i}", jurisdiction="TX" if i % 4 == 0 else "CA",
+                      review={"kind": ["ur", "imr", "iro"][i % 3] if i % 4 == 0 else ["ur", "imr"][i % 2],
+                              "date": "2014-07-01"},
+                      diagnoses=[{"icd9": "847.2"}] if i % 2 else [{"icd10": "M54.16"}],
+                      requests=[{"id": "1", "service": "physical_therapy", "body_regions": ["lumbar"],
+                                 "visits": visits, "actual": ["certify", "modify", "non_certify"][i % 3]
+                                 if (["ur", "imr", "iro"][i % 3] if i % 4 == 0 else ["ur", "imr"][i % 2]) == "ur"
+                                 else ["upheld", "overturned"][i % 2]}],
+                      history={"therapy": prior})
+        lines.append(json.dumps(d))
+    lines.insert(13, "not json")
+    (tmp_path / "batch.jsonl").write_text("\n".join(lines) + "\n")
+    for f in SEEDS.iterdir():
+        (tmp_path / f.name).write_text(f.read_text())
+    seen = []
+    one = audit([tmp_path], jobs=1)
+    two = audit([tmp_path], jobs=2, progress=lambda done, total: seen.append((done, total)))
+    assert one.cases == 46 and one.error_count == 1 and one.disagreement_count > 0
+    assert one.to_json_dict() == two.to_json_dict()
+    assert seen[-1] == (46, 46) and [s[0] for s in seen] == sorted(s[0] for s in seen)
+
+
+def test_max_listed_caps_the_lists_but_not_the_counts(tmp_path):
+    path, plan = _ur_batch(tmp_path)
+    r = audit([path], jobs=1, checker_factory=lambda: Planned(plan), max_listed=2)
+    assert r.disagreement_count == 5 and len(r.disagreements) == 2 and r.truncated
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+
+
+def test_html_report_is_self_contained_and_escaped(tmp_path):
+    path, plan = _ur_batch(tmp_path)
+    lines = path.read_text().splitlines()
+    d = json.loads(lines[7])
+    d["requests"][0]["text"] = "<script>alert('x')</script> PT"
+    lines[7] = json.dumps(d)
+    lines.append("{broken")
+    path.write_text("\n".join(lines) + "\n")
+    r = audit([path], jobs=1, checker_factory=lambda: Planned(plan))
+    html = render_html(r)
+    assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
+    assert "<svg" in html and 'id="confusion"' in html and "background-color: #" in html
+    assert not re.search(r"https?://", html)
+    assert not re.search(r"<(script|link|img|iframe)\b", html, re.I) and "@import" not in html
+    assert "&lt;script&gt;" in html and "planned certify &lt;b&gt;" in html
+    assert "Test Guide p. 1" in html and "u07" in html and "invalid JSON" in html
+    assert "61.5%" in html                                   # accuracy 8/13
+
+
+def test_html_report_with_no_items():
+    from engine._audit import _Partial, _report
+    html = render_html(_report(_Partial(), 0, False))
+    assert "nothing to compare" in html and "<svg" not in html
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """test app"""
+
+    register(app)
+    return app
+
+
+runner = CliRunner()
+
+
+def test_cli_summary_and_exit_0(tmp_path):
+    d = yaml.safe_load((SEEDS / "seed-001.yaml").read_text())
+    d["requests"][0]["actual"] = "overturned"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
+    (tmp_path / "s.yaml").write_text((SEEDS / "seed-000.yaml").read_text())
+    html = tmp_path / "out" / "report.html"
+    html.parent.mkdir()
+    r = runner.invoke(_app(), ["audit", str(tmp_path / "c.yaml"), str(tmp_path / "s.yaml"), "--jobs", "1",
+                               "--html", str(html)])
+    assert r.exit_code == 0, r.output
+    for word in ("accuracy", "kappa", "baseline", "Confusion matrix", "Agreement by jurisdiction", "seed-001",
+                 "pm.over-course", "Disagreements (1)"):
+        assert word in r.stdout
+    assert html.exists() and "<svg" in html.read_text() and f"wrote {html}" in r.stderr
+
+
+def test_cli_json_and_exit_1_on_invalid_input(tmp_path):
+    good = case_dict(id="g1", requests=[{"id": "1", "service": "physical_therapy", "body_regions": ["lumbar"],
+                                          "visits": 6, "actual": "certify"}])
+    (tmp_path / "b.jsonl").write_text(json.dumps(good) + "\n{nope\n")
+    r = runner.invoke(_app(), ["audit", str(tmp_path / "b.jsonl"), "--json", "--jobs", "2"])
+    assert r.exit_code == 1
+    j = json.loads(r.stdout)
+    assert j["items"] == 1 and j["errors"][0]["line"] == 2 and "invalid JSON" in j["errors"][0]["messages"][0]
+    assert "b.jsonl:2" in r.stderr and "1 case(s) not audited" in r.stderr
+
+
+def test_cli_max_listed(tmp_path):
+    d = yaml.safe_load((SEEDS / "seed-001.yaml").read_text())
+    d["requests"][0]["actual"] = "overturned"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
+    r = runner.invoke(_app(), ["audit", str(tmp_path), "--json", "--jobs", "1", "--max-listed", "0"])
+    assert r.exit_code == 0
+    j = json.loads(r.stdout)
+    assert j["disagreement_count"] == 1 and j["disagreements"] == [] and j["truncated"] is True
+
+
+def test_cli_exit_2_when_it_cannot_run(tmp_path):
+    r = runner.invoke(_app(), ["audit", str(tmp_path / "missing.jsonl")])
+    assert r.exit_code == 2 and "no such file" in r.stderr
+    r = runner.invoke(_app(), ["audit", str(SEEDS), "--rules", str(tmp_path / "nope")])
+    assert r.exit_code == 2
+    r = runner.invoke(_app(), ["audit", str(SEEDS), "--jobs", "0"])
+    assert r.exit_code == 2
+    bad_rules = tmp_path / "rules"
+    bad_rules.mkdir()
+    (bad_rules / "broken.yaml").write_text("id: [unclosed\n")
+    r = runner.invoke(_app(), ["audit", str(SEEDS), "--rules", str(bad_rules), "--jobs", "1"])
+    assert r.exit_code == 2 and "error" in r.stderr
