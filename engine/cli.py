@@ -33,7 +33,7 @@ from ._ruletest import run_all as run_rule_tests
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
                   help="Check physical therapy requests (US workers' compensation) against guideline rules: "
                        "CA MTUS (ODG where the MTUS is silent) and TX ODG.")
 rules_app = typer.Typer(no_args_is_help=True, help="Rule sets: list, lint, test, diff, explain.")
@@ -357,7 +357,12 @@ _register_audit(app)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as e:        # a bug or a broken install: one line and exit 2, never a silent answer
+        err.print(f"internal error: {type(e).__name__}: {e}", highlight=False, markup=False)
+        err.print("please report it with the command you ran", highlight=False, markup=False)
+        sys.exit(EXIT_ERROR)
 
 
 if __name__ == "__main__":

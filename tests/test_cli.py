@@ -98,3 +98,16 @@ def _commands(typer_app, prefix=()):
 def test_every_command_has_help(path):
     r = runner.invoke(app, [*path, "--help"])
     assert r.exit_code == 0 and len(r.stdout) > 100
+
+
+def test_an_unexpected_error_is_one_line_and_exit_2(monkeypatch, capsys):
+    import engine.cli as cli
+    def boom(*a, **k):
+        raise RuntimeError("simulated")
+    monkeypatch.setattr(cli, "load_cases", boom)
+    monkeypatch.setattr(sys, "argv", ["ptcheck", "check", SEED])
+    with pytest.raises(SystemExit) as e:
+        cli.main()
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: simulated" in err and "Traceback" not in err
