@@ -13,7 +13,7 @@ from . import _expr
 from ._cases import Case, Request
 from ._compile import compile_ruleset, exported_types
 from ._decide import CaseDecision, Finding, ItemDecision, RuleSetRef, combine, deciding, review_outcome
-from ._durable import Firing, Registered
+from ._durable import Firing, Registered, encode
 from ._facts import FACT_TYPES, EPOCH, derive, regions_overlap
 from ._rules import Library, RuleSet
 
@@ -88,9 +88,10 @@ class Checker:
                 f"{' for ' + ', '.join(req.body_regions) if req.body_regions else ''}: a reviewer must decide.",
                 ["a guideline that addresses this service"]))
         consulted = _ordered(supplemental + primary + fallback)
+        cache: dict = {}                       # the encoded facts, until an export changes them
         for rs in consulted:
             ran.add(rs.id)
-            findings += self._run(rs, values)
+            findings += self._run(rs, values, cache)
         decisive = [f for f in findings if f.effect in ("certify", "limit", "non_certify", "pend")]
         if (primary or fallback) and not decisive:
             findings.append(_engine_finding(
@@ -107,11 +108,13 @@ class Checker:
             review_outcome=review_outcome(case.review.kind, outcome), findings=findings, missing=missing,
             facts=facts.notes, rulesets_run=[rs.key for rs in consulted], actual=req.actual)
 
-    def _run(self, rs: RuleSet, values: dict) -> list[Finding]:
+    def _run(self, rs: RuleSet, values: dict, cache: dict) -> list[Finding]:
         reg = self.registered(rs)
         if not reg.compiled.may_fire(values):
             return []
-        firings, session_derived = reg.run(values)
+        if "body" not in cache:
+            cache["body"] = encode(values)
+        firings, session_derived = reg.run(values, cache["body"])
         findings = []
         for fi in sorted(firings, key=lambda f: f.rule_index):
             rule = reg.compiled.rules[fi.rule_index].rule
@@ -126,8 +129,9 @@ class Checker:
                        for name, expr in rule.then.derive.items()}
                 for name, v in _merge_exports(values, new, self.exports).items():
                     env[name] = values[name] = v
-            findings.append(Finding(
-                rule=rule.id, ruleset=rs.id, version=rs.version, citation=rs.citation(rule).render(),
+                    cache.pop("body", None)
+            findings.append(Finding.model_construct(       # fields are ours and typed: no re-validation
+                rule=rule.id, ruleset=rs.id, version=rs.version, citation=rs.cited(rule),
                 effect=rule.then.kind, message=render(rule.message, env), limit=limit,
                 missing=list(rule.missing), figures=_figures(rule, env)))
         return findings

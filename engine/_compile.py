@@ -45,10 +45,16 @@ class CompiledRuleSet:
 
     def may_fire(self, facts: dict) -> bool:
         """False only when no rule can fire: each lacks a fact its condition requires (a sound skip)."""
-        producers: dict[str, list[CompiledRule]] = {}
-        for cr in self.rules:
-            for name in (cr.rule.then.derive or {}) if not cr.rule.then.export else ():
-                producers.setdefault(name, []).append(cr)
+        producers = self.__dict__.get("_producers")
+        if producers is None:
+            producers = {}
+            for cr in self.rules:
+                for name in (cr.rule.then.derive or {}) if not cr.rule.then.export else ():
+                    producers.setdefault(name, []).append(cr)
+            self.__dict__["_producers"] = producers
+        for cr in self.rules:                     # the common case: a rule needing no derived fact can fire
+            if not cr.requires_derived and all(f in facts for f in cr.requires):
+                return True
         memo: dict[int, bool] = {}
 
         def can(cr: CompiledRule, depth: int = 0) -> bool:

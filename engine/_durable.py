@@ -97,11 +97,12 @@ class Registered:
                 self.names.append(name)
                 self.handles.append(_host().get_ruleset(name)._handle)
 
-    def run(self, facts: dict) -> tuple[list[Firing], dict]:
+    def run(self, facts: dict, encoded: str | None = None) -> tuple[list[Firing], dict]:
         """Evaluate one item's facts in a fresh session per shard; always clean up; raise on any error.
 
+        `encoded` is encode(facts), when the caller already has it (it runs several rule sets per item).
         Returns the firings and every derived fact the session asserted (first value of each name)."""
-        body = json.dumps(dict(_normalise(facts), __kind="case"), ensure_ascii=False)[:-1]
+        body = encoded if encoded is not None else encode(facts)
         out: list[Firing] = []
         derived: dict = {}
         with _LOCK:
@@ -157,6 +158,11 @@ class Registered:
                 if dname in self.used:                 # a fact no rule reads would only be "not handled"
                     fact = {"__kind": "derived", "name": dname, "value": value, "by": rule.id, "sid": sid}
                     E.assert_fact(handle, json.dumps(fact, ensure_ascii=False))
+
+
+def encode(facts: dict) -> str:
+    """The case fact as durable JSON, without its closing brace (the session id is appended)."""
+    return json.dumps(dict(_normalise(facts), __kind="case"), ensure_ascii=False)[:-1]
 
 
 def _normalise(facts: dict) -> dict:

@@ -140,6 +140,13 @@ class RuleSet:
         return c.model_copy(update={"guideline": c.guideline or self.spec.guideline.name,
                                     "edition": c.edition or self.spec.guideline.edition})
 
+    def cited(self, rule: Rule) -> str:
+        """The rendered citation of a rule (cached: rule sets do not change once loaded)."""
+        cache = self.__dict__.setdefault("_cited", {})
+        if rule.id not in cache:
+            cache[rule.id] = self.citation(rule).render()
+        return cache[rule.id]
+
     def rule_line(self, index: int) -> int | None:
         if self.node is None:
             return None
@@ -309,7 +316,13 @@ class Library:
 
     def in_force(self, jurisdiction: str, on: dt.date | None, pins: dict[str, str] | None = None) -> list[RuleSet]:
         """Rule sets of a jurisdiction in force on a date (newest of each id when no date), pins applied."""
-        pins = pins or {}
+        key = (jurisdiction, on, tuple(sorted((pins or {}).items())))
+        cache = self.__dict__.setdefault("_in_force", {})
+        if key not in cache:
+            cache[key] = self._select(jurisdiction, on, pins or {})
+        return cache[key]
+
+    def _select(self, jurisdiction: str, on: dt.date | None, pins: dict[str, str]) -> list[RuleSet]:
         chosen: dict[str, RuleSet] = {}
         for rs in self.rulesets:
             if jurisdiction not in rs.spec.jurisdictions:

@@ -18,6 +18,8 @@ def one(text, fmt="yaml"):
 def test_case_format_example_is_accepted(tmp_path):
     # the example of ../shared/case-format.md, verbatim
     from tests.conftest import SHARED
+    if not (SHARED / "case-format.md").exists():
+        pytest.skip("../shared/case-format.md is not beside the repo")
     md = (SHARED / "case-format.md").read_text()
     example = md.split("```yaml", 1)[1].split("```", 1)[0]
     loaded = one(example)
