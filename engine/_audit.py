@@ -181,7 +181,11 @@ class _Partial:
         self.cases_valid += 1
         case = loaded.case
         try:
-            decision = checker.check(case)
+            # outcomes first, without rendering explanations; a case with a disagreement is checked again
+            # in full, since its rationale is listed (most items agree, so most explanations are skipped)
+            decision = checker.check(case, explain=False)
+            if any(item.actual is not None and agrees(item) is not True for item in decision.items):
+                decision = checker.check(case)
         except Exception as e:         # one case's engine failure is an error entry, never a crash
             self.error_count += 1
             label = "engine error" if isinstance(e, EngineError) else f"engine error ({type(e).__name__})"

@@ -41,7 +41,9 @@ class Checker:
                     reg = _REGISTERED[key] = Registered(compile_ruleset(rs, self.exports))
         return reg
 
-    def check(self, case: Case) -> CaseDecision:
+    def check(self, case: Case, *, explain: bool = True) -> CaseDecision:
+        """Decide every requested item. explain=False skips rendering messages and figures (the outcome,
+        certified visits, fired rules, limits and missing documentation are the same)."""
         on = case.review.date
         sets = self.library.in_force(case.jurisdiction, on, self.pins)
         notes = []
@@ -49,14 +51,14 @@ class Checker:
             notes.append("the case has no review date: the newest rule versions for "
                          f"{case.jurisdiction} were used")
         ran: set[str] = set()
-        items = [self._item(case, req, sets, on, ran) for req in case.requests]
+        items = [self._item(case, req, sets, on, ran, explain) for req in case.requests]
         refs = [RuleSetRef(id=rs.id, version=rs.version, sha256=rs.sha256) for rs in sets if rs.id in ran]
         return CaseDecision(case=case.id, jurisdiction=case.jurisdiction, review_kind=case.review.kind,
                             review_date=on.isoformat() if on else None, rulesets=refs, items=items, notes=notes)
 
     # -- one item
     def _item(self, case: Case, req: Request, sets: list[RuleSet], on: dt.date | None,
-              ran: set[str]) -> ItemDecision:
+              ran: set[str], explain: bool = True) -> ItemDecision:
         if not req.body_regions:
             dx_regions = _dx_regions(case)
             if dx_regions:
@@ -91,7 +93,7 @@ class Checker:
         cache: dict = {}                       # the encoded facts, until an export changes them
         for rs in consulted:
             ran.add(rs.id)
-            findings += self._run(rs, values, cache)
+            findings += self._run(rs, values, cache, explain)
         decisive = [f for f in findings if f.effect in ("certify", "limit", "non_certify", "pend")]
         if (primary or fallback) and not decisive:
             findings.append(_engine_finding(
@@ -108,7 +110,7 @@ class Checker:
             review_outcome=review_outcome(case.review.kind, outcome), findings=findings, missing=missing,
             facts=facts.notes, rulesets_run=[rs.key for rs in consulted], actual=req.actual)
 
-    def _run(self, rs: RuleSet, values: dict, cache: dict) -> list[Finding]:
+    def _run(self, rs: RuleSet, values: dict, cache: dict, explain: bool = True) -> list[Finding]:
         reg = self.registered(rs)
         if not reg.compiled.may_fire(values):
             return []
@@ -132,8 +134,8 @@ class Checker:
                     cache.pop("body", None)
             findings.append(Finding.model_construct(       # fields are ours and typed: no re-validation
                 rule=rule.id, ruleset=rs.id, version=rs.version, citation=rs.cited(rule),
-                effect=rule.then.kind, message=render(rule.message, env), limit=limit,
-                missing=list(rule.missing), figures=_figures(rule, env)))
+                effect=rule.then.kind, message=render(rule.message, env) if explain else "", limit=limit,
+                missing=list(rule.missing), figures=_figures(rule, env) if explain else {}))
         return findings
 
 

@@ -31,7 +31,7 @@ class Planned:
     def __init__(self, plan, explode=(), die=()):
         self.plan, self.explode, self.die = plan, set(explode), set(die)
 
-    def check(self, case):
+    def check(self, case, *, explain=True):
         if case.id in self.explode:
             raise RuntimeError(f"boom on {case.id}")
         if case.id in self.die:

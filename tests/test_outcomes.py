@@ -67,3 +67,19 @@ def test_skipping_rule_sets_that_cannot_fire_never_changes_a_decision(checker, m
     monkeypatch.setattr(CompiledRuleSet, "may_fire", lambda self, facts: True)
     slow = [to_json(checker.check(c)) for c in cases]
     assert fast == slow
+
+
+def test_unexplained_check_decides_the_same(checker):
+    """Audits check without rendering explanations first; the decision itself must not change."""
+    import random
+    import sys
+    sys.path.insert(0, str(__import__("tests.conftest").conftest.ROOT / "bench"))
+    from bench_batch import synthetic
+    rnd = random.Random(5)
+    for i in range(300):
+        case = validate_case(synthetic(i, rnd)).case
+        full, bare = checker.check(case), checker.check(case, explain=False)
+        for a, b in zip(full.items, bare.items):
+            assert (a.outcome, a.certified_visits, a.review_outcome, a.missing, a.rulesets_run) == \
+                   (b.outcome, b.certified_visits, b.review_outcome, b.missing, b.rulesets_run)
+            assert [(f.rule, f.effect, f.limit) for f in a.findings] == [(f.rule, f.effect, f.limit) for f in b.findings]
