@@ -211,9 +211,9 @@ def raw_durable(path: Path, n_cases: int) -> dict:
     calls: list = []
     original = _durable.Registered.run
 
-    def recording(self, facts):
-        calls.append((self, dict(facts)))
-        return original(self, facts)
+    def recording(self, facts, encoded=None):
+        calls.append((self, dict(facts), encoded))
+        return original(self, facts, encoded)
 
     checker = Checker()
     _durable.Registered.run = recording
@@ -232,13 +232,15 @@ def raw_durable(path: Path, n_cases: int) -> dict:
         check_time = time.perf_counter() - t0
     finally:
         _durable.Registered.run = original
-    for reg, facts in calls[:200]:              # warm-up
-        reg.run(facts)
+    if not calls:
+        raise RuntimeError("no Registered.run call was recorded: the engine's call changed")
+    for reg, facts, encoded in calls[:200]:     # warm-up
+        reg.run(facts, encoded)
     best = float("inf")
     for _ in range(3):
         t = time.perf_counter()
-        for reg, facts in calls:
-            reg.run(facts)
+        for reg, facts, encoded in calls:
+            reg.run(facts, encoded)
         best = min(best, time.perf_counter() - t)
     return {"cases": done, "runs": len(calls), "seconds": best, "cases_per_s": done / best,
             "runs_per_s": len(calls) / best, "us_per_run": best / len(calls) * 1e6,

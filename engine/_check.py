@@ -53,7 +53,7 @@ class Checker:
         ran: set[str] = set()
         items = [self._item(case, req, sets, on, ran, explain) for req in case.requests]
         refs = [RuleSetRef(id=rs.id, version=rs.version, sha256=rs.sha256) for rs in sets if rs.id in ran]
-        return CaseDecision(case=case.id, jurisdiction=case.jurisdiction, review_kind=case.review.kind,
+        return CaseDecision.model_construct(case=case.id, jurisdiction=case.jurisdiction, review_kind=case.review.kind,
                             review_date=on.isoformat() if on else None, rulesets=refs, items=items, notes=notes)
 
     # -- one item
@@ -104,7 +104,7 @@ class Checker:
         missing = []
         for f in deciding(findings, outcome):
             missing += [m for m in f.missing if m not in missing]
-        return ItemDecision(
+        return ItemDecision.model_construct(            # our own typed values: no re-validation
             request=req.id, text=req.text, service=req.service, requested_visits=req.visits,
             outcome=outcome, certified_visits=certified if outcome in ("certify", "modify") else None,
             review_outcome=review_outcome(case.review.kind, outcome), findings=findings, missing=missing,
@@ -172,18 +172,27 @@ def _dx_regions(case: Case) -> list[str]:
 
 
 def _addresses(rs: RuleSet, req: Request) -> bool:
+    return _in_scope(rs, req.service, tuple(req.body_regions))
+
+
+@functools.lru_cache(maxsize=16384)
+def _in_scope(rs: RuleSet, service: str, regions: tuple) -> bool:
     scope = rs.spec.scope
-    if req.service not in scope.services:
+    if service not in scope.services:
         return False
-    return not scope.regions or not req.body_regions or regions_overlap(scope.regions, req.body_regions)
+    return not scope.regions or not regions or regions_overlap(scope.regions, regions)
+
+
+def _exports(rs: RuleSet) -> bool:
+    cache = rs.__dict__.setdefault("_exports", [])
+    if not cache:
+        cache.append(any(r.then.derive and r.then.export for r in rs.spec.rules))
+    return cache[0]
 
 
 def _ordered(sets: list[RuleSet]) -> list[RuleSet]:
     """Rule sets that export facts run before the ones that use them; otherwise keep the given order."""
-    exports = {rs.id: {k for r in rs.spec.rules if r.then.derive and r.then.export for k in r.then.derive}
-               for rs in sets}
-    producers = [rs for rs in sets if exports[rs.id]]
-    return producers + [rs for rs in sets if not exports[rs.id]]
+    return [rs for rs in sets if _exports(rs)] + [rs for rs in sets if not _exports(rs)]
 
 
 class _Fmt(dict):

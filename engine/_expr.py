@@ -15,6 +15,7 @@ Figures (`limit:`, `derive:` values) are arithmetic over facts: + - * //, min(),
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass, field
 
 from ._errors import did_you_mean
@@ -299,8 +300,12 @@ def evaluate(expr: str | int | float, env: dict):
     """Value of a figure expression over facts; None when a fact it needs is unknown."""
     if isinstance(expr, (int, float)):
         return expr
-    node = ast.parse(str(expr).strip(), mode="eval").body
-    return _eval(node, env)
+    return _eval(_figure_tree(str(expr)), env)
+
+
+@functools.lru_cache(maxsize=4096)
+def _figure_tree(expr: str) -> ast.AST:
+    return ast.parse(expr.strip(), mode="eval").body
 
 
 def figure_names(expr) -> set[str]:

@@ -111,9 +111,9 @@ class RuleSetSpec(_Model):
         return str(v) if isinstance(v, (int, float)) else v
 
 
-@dataclass
+@dataclass(eq=False)
 class RuleSet:
-    """A loaded rule file: its spec, where it came from, and its content hash."""
+    """A loaded rule file: its spec, where it came from, and its content hash (hashed by identity)."""
     spec: RuleSetSpec
     path: Path
     sha256: str
