@@ -178,7 +178,7 @@ def test_real_disagreement_has_the_rationale(tmp_path):
     dis = r.disagreements[0]
     assert (dis.case, dis.predicted, dis.actual, dis.outcome) == ("seed-001", "upheld", "overturned", "non_certify")
     rules = {f.rule for f in dis.rationale}
-    assert "pm.over-course" in rules
+    assert "pm.over-course-without-improvement" in rules
     assert any("98-99" in f.citation for f in dis.rationale) and all(f.message for f in dis.rationale)
 
 

@@ -139,7 +139,7 @@ def test_diff_of_identical_versions_has_no_impact():
 
 
 def test_explain_shows_rule_citation_compiled_form_tests_and_cases():
-    r = runner.invoke(app, ["rules", "explain", "pm.over-course"])
+    r = runner.invoke(app, ["rules", "explain", "pm.over-course-without-improvement"])
     assert r.exit_code == 0, r.output
     assert "pp. 98-99" in r.stdout and '"d_course_visits"' in r.stdout
     assert "seed 001 arithmetic" in r.stdout and "seed-001 [1]" in r.stdout
