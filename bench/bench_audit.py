@@ -125,6 +125,34 @@ def make_case(rng: random.Random, i: int) -> dict:
             "injury_date": injury.isoformat(), "diagnoses": dx, "requests": requests, "history": history}
 
 
+def set_agreement(path: Path, share: float, seed: int = 9) -> None:
+    """Rewrite each item's random `actual` so that about `share` of the items agree with ptcheck's own
+    prediction (real audits are mostly agreement; random actuals make ~60% disagree, and each disagreeing
+    case is checked twice). Done before any timing."""
+    from engine import Checker, validate_case
+    from engine._audit import predicted_label
+    rng = random.Random(seed)
+    checker = Checker()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    with path.open("w", encoding="utf-8") as fh:
+        for line in lines:
+            data = json.loads(line)
+            loaded = validate_case(data)
+            if loaded.ok and rng.random() < share:
+                items = checker.check(loaded.case, explain=False).items
+                for req, item in zip(data["requests"], items):
+                    if "actual" not in req:
+                        continue
+                    if req["actual"] in REVIEW:
+                        req["actual"] = predicted_label(item)
+                    elif item.outcome != "pend":           # a UR decision is never recorded as "pend"
+                        req["actual"] = item.outcome
+            fh.write(json.dumps(data, separators=(",", ":")) + "\n")
+
+
+REVIEW = ("upheld", "overturned", "partially_overturned")
+
+
 def write_cases(path: Path, n: int, seed: int = 5) -> int:
     rng = random.Random(seed)
     size = 0
@@ -360,6 +388,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="memory mode: list at most K disagreements/errors (-1 = all; counts stay exact)")
     ap.add_argument("--profile", action="store_true", help="cProfile an in-process audit of --cases cases")
     ap.add_argument("--raw-cases", type=int, default=5000, help="cases replayed for the raw durable rate")
+    ap.add_argument("--agree", type=float, default=None, metavar="P",
+                    help="make about P (0-1) of the items agree with ptcheck (default: random actual outcomes)")
     args = ap.parse_args(argv)
     m = machine()
     jobs = args.jobs or m["nproc"]
@@ -373,7 +403,10 @@ def main(argv: list[str] | None = None) -> None:
         path = tmp / "cases.jsonl"
         t = time.perf_counter()
         size = write_cases(path, args.cases)
-        print(f"generated {args.cases:,} cases ({size / 2**20:.1f} MB JSONL) in {time.perf_counter() - t:.1f} s")
+        if args.agree is not None:
+            set_agreement(path, args.agree)
+        print(f"generated {args.cases:,} cases ({size / 2**20:.1f} MB JSONL) in {time.perf_counter() - t:.1f} s"
+              + (f", about {args.agree:.0%} of the items set to agree with ptcheck" if args.agree is not None else ""))
         if args.profile:
             profile(path)
             return
@@ -416,7 +449,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name:<62} {v:>10.1f} {v / total:>9.0%}")
         items, acc, kappa, n_errors, first_errors = summary
         print(f"report: {items:,} items compared, accuracy {acc:.3f}, kappa "
-              f"{'n/a' if kappa is None else f'{kappa:.3f}'}, {n_errors} errors (synthetic outcomes are random)")
+              f"{'n/a' if kappa is None else f'{kappa:.3f}'}, {n_errors} errors"
+              + (" (synthetic outcomes are random)" if args.agree is None else ""))
         if first_errors:
             print("first errors:", *[f"  {e.line}: {e.messages}" for e in first_errors], sep="\n")
 
