@@ -15,7 +15,7 @@ from ._compile import compile_ruleset, exported_types
 from ._decide import CaseDecision, Finding, ItemDecision, RuleSetRef, combine, deciding, review_outcome
 from ._durable import Firing, Registered, encode
 from ._facts import FACT_TYPES, EPOCH, derive, regions_overlap
-from ._rules import Library, RuleSet
+from ._rules import Library, RuleSet, template_names
 
 _REGISTERED: dict[tuple, Registered] = {}
 _REGISTER_LOCK = threading.Lock()       # first use from several threads registers each rule set once
@@ -119,7 +119,8 @@ class Checker:
         firings, session_derived = reg.run(values, cache["body"])
         findings = []
         for fi in sorted(firings, key=lambda f: f.rule_index):
-            rule = reg.compiled.rules[fi.rule_index].rule
+            compiled = reg.compiled.rules[fi.rule_index]
+            rule = compiled.rule
             env = {**values, **session_derived, **fi.derived}
             limit = None
             if rule.then.limit is not None:
@@ -127,15 +128,14 @@ class Checker:
                 limit = None if lv is None else max(0, int(lv))
                 env["limit"] = limit
             if rule.then.derive and rule.then.export:
-                new = {name: (expr if isinstance(expr, (bool, int, float)) else _expr.evaluate(expr, env))
-                       for name, expr in rule.then.derive.items()}
+                new = {name: _expr.fact_value(expr, env) for name, expr in rule.then.derive.items()}
                 for name, v in _merge_exports(values, new, self.exports).items():
                     env[name] = values[name] = v
                     cache.pop("body", None)
             findings.append(Finding.model_construct(       # fields are ours and typed: no re-validation
                 rule=rule.id, ruleset=rs.id, version=rs.version, citation=rs.cited(rule),
                 effect=rule.then.kind, message=render(rule.message, env) if explain else "", limit=limit,
-                missing=list(rule.missing), figures=_figures(rule, env) if explain else {}))
+                missing=list(rule.missing), figures=_figures(compiled.shown, env) if explain else {}))
         return findings
 
 
@@ -220,22 +220,8 @@ def render(template: str, env: dict) -> str:
                                                           if k in env}))
 
 
-@functools.lru_cache(maxsize=4096)
-def template_names(template: str) -> frozenset[str]:
-    return frozenset(name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name)
-
-
-@functools.lru_cache(maxsize=4096)
-def _figure_names(message: str, when: str, has_limit: bool) -> tuple[str, ...]:
-    names = set(template_names(message)) | _expr.parse(when).names
-    if has_limit:
-        names.add("limit")
-    return tuple(sorted(names))
-
-
-def _figures(rule, env: dict) -> dict:
-    return {n: _show(n, env.get(n)) for n in _figure_names(rule.message, rule.when, rule.then.limit is not None)
-            if n in env}
+def _figures(names: tuple[str, ...], env: dict) -> dict:
+    return {n: _show(n, env.get(n)) for n in names if n in env}
 
 
 __all__ = ["Checker", "Firing", "render", "template_names"]

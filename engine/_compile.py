@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from . import _expr
 from ._errors import Problem, RuleError
 from ._facts import EPOCH, FACT_TYPES
-from ._rules import Library, Rule, RuleSet
-from ._yamlpos import mark
+from ._rules import Library, Rule, RuleSet, template_names
 
 MAX_SHARD = 40          # durable-rules.md §4: 64 simultaneously-true siblings / 511 distinct break it
 END_RULE = "__end"      # lowest-priority rule matching the end marker (durable-rules.md §3, trap 2)
@@ -29,7 +28,7 @@ class CompiledRule:
     rule: Rule
     patterns: list[dict]
     derived_used: list[str]
-    figure_names: set[str]
+    shown: tuple[str, ...]                  # facts a finding of this rule reports (message, condition, limit)
     requires: frozenset = frozenset()       # case facts that must be present for the rule to fire
     requires_derived: frozenset = frozenset()
 
@@ -157,11 +156,12 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
             if unknown:
                 raise unknown[0]
             patterns = cc.compile(p)
-            figs = set()
             for fig in _figures(r):
-                figs |= _expr.figure_names(fig)
+                _expr.figure_names(fig)                       # refuses what a figure may not contain
+            shown = template_names(r.message) | p.names | ({"limit"} if r.then.limit is not None else set())
             need, deps = _expr.required_facts(p, types, set(derived))
-            compiled.append(CompiledRule(i, r, patterns, sorted(p.names & set(derived)), figs, need, deps))
+            compiled.append(CompiledRule(i, r, patterns, sorted(p.names & set(derived)), tuple(sorted(shown)),
+                                         need, deps))
         except _expr.ExprError as e:
             line, col = expr_position(rs, i, e.offset or 0)
             problems.append(Problem(str(e), file=str(rs.path), line=line, column=col,

@@ -55,14 +55,6 @@ class Firing:
     derived: dict             # derived name -> value bound in this firing
 
 
-def _derive_value(expr, env):
-    if isinstance(expr, bool):
-        return "true" if expr else "false"
-    if isinstance(expr, (int, float)):
-        return expr
-    return _expr.evaluate(expr, env)
-
-
 def _noop(c):                 # set_rulesets wants a callable; the agenda is drained below, never through it
     return None
 
@@ -151,7 +143,7 @@ class Registered:
         if rule.then.derive and not rule.then.export:
             env = {**case, **values}
             for dname, expr in rule.then.derive.items():
-                value = _derive_value(expr, env)
+                value = _expr.fact_value(expr, env)
                 if value is None:
                     continue
                 derived.setdefault(dname, value)

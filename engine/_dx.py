@@ -125,14 +125,6 @@ def load_categories(path: Path) -> tuple[Category, ...]:
     )
 
 
-def category_ids() -> set[str]:
-    return {c.id for c in categories()}
-
-
-def group_ids() -> set[str]:
-    return {g for c in categories() for g in c.groups}
-
-
 @functools.lru_cache(maxsize=8192)
 def _by_icd9(code9: str) -> Category | None:
     """The category whose ICD-9 prefix is the longest match of the code (840.7 before 840)."""

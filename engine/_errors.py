@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -61,16 +61,7 @@ class EngineError(PtcheckError):
     """The inference engine failed while evaluating a case (never a silent wrong answer)."""
 
 
-@dataclass
-class Suggest:
-    """'did you mean ...?' for misspelt names."""
-
-    choices: list[str] = field(default_factory=list)
-
-    def __call__(self, word: str) -> str | None:
-        close = difflib.get_close_matches(word, self.choices, n=1, cutoff=0.6)
-        return f"did you mean '{close[0]}'?" if close else None
-
-
 def did_you_mean(word: str, choices) -> str | None:
-    return Suggest(sorted(choices))(word)
+    """'did you mean ...?' for a misspelt name, or None when nothing is close."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None

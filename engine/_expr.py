@@ -37,14 +37,6 @@ class ExprError(ValueError):
 
 
 @dataclass
-class Comparison:
-    """A normalised atom: field OP rhs, where rhs is a constant, a keyword, a field or arithmetic."""
-    left: str
-    op: str
-    right: object                      # ast node
-
-
-@dataclass
 class Parsed:
     text: str
     tree: ast.AST
@@ -306,6 +298,16 @@ def evaluate(expr: str | int | float, env: dict):
 @functools.lru_cache(maxsize=4096)
 def _figure_tree(expr: str) -> ast.AST:
     return ast.parse(expr.strip(), mode="eval").body
+
+
+def fact_value(expr, env: dict):
+    """The value a `derive` gives a fact: true/false become 'true'/'false', numbers stay, figures are
+    evaluated over env (None when a fact they need is unknown)."""
+    if isinstance(expr, bool):
+        return "true" if expr else "false"
+    if isinstance(expr, (int, float)):
+        return expr
+    return evaluate(expr, env)
 
 
 def figure_names(expr) -> set[str]:

@@ -15,11 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import _expr
-from ._check import template_names
 from ._compile import compile_ruleset, derive_type, exported_types
 from ._errors import Problem, RuleError
 from ._facts import FACT_TYPES
-from ._rules import Library, RuleSet, parse_ruleset, rule_files, tests_file
+from ._rules import Library, RuleSet, parse_ruleset, rule_files, template_names, tests_file
 from ._yamlpos import mark
 
 _DECIDING = {"certify", "limit", "non_certify", "pend"}
@@ -28,11 +27,9 @@ _DECIDING = {"certify", "limit", "non_certify", "pend"}
 def lint_paths(paths: list[Path] | None = None, root: Path | None = None) -> list[Problem]:
     """Lint rule files (default: every rule file under the rules folder). Returns problems, sorted."""
     files: list[Path] = []
-    for p in paths or [root] if (paths or root) else [None]:
-        if p is None:
-            files += rule_files()
-        elif Path(p).is_dir():
-            files += rule_files(Path(p))
+    for p in paths or [root]:                  # root None: the default rules folder
+        if p is None or Path(p).is_dir():
+            files += rule_files(Path(p) if p else None)
         else:
             files.append(Path(p))
     problems: list[Problem] = []

@@ -6,7 +6,9 @@ with its tests beside it (<section>.tests.yaml). See docs/authoring.md for the g
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -217,20 +219,18 @@ def _problem(err: dict, node: yaml.Node, src: str) -> Problem:
     return Problem(msg, file=src, line=line, column=col, path=dotted(loc), code=code, suggestion=hint)
 
 
+@functools.lru_cache(maxsize=4096)
+def template_names(template: str) -> frozenset[str]:
+    """The fact names a message template renders: '{total_visits} of {course_visits}' -> both."""
+    return frozenset(name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
 def rules_schema() -> dict:
     """JSON Schema of a rule file."""
     schema = RuleSetSpec.model_json_schema()
     schema["$id"] = "https://ptcheck.invalid/schema/rules-1.json"
     schema["title"] = "ptcheck rule set"
     return schema
-
-
-def load_ruleset(path: Path | str) -> RuleSet:
-    path = Path(path)
-    rs, problems = parse_ruleset(path.read_text(encoding="utf-8"), path)
-    if problems:
-        raise RuleError(f"{path}: not a valid rule file", problems)
-    return rs
 
 
 def rule_files(root: Path | None = None) -> list[Path]:
@@ -340,9 +340,9 @@ class Library:
         return sorted(chosen.values(), key=lambda r: (order.index(r.spec.jurisdictions[jurisdiction]), r.id))
 
     def fallback_note(self, jurisdiction: str, on: dt.date | None) -> FallbackNote | None:
+        """The note in force on a date; with no date, the newest."""
         notes = self.fallback_notes.get(jurisdiction, [])
-        for n in notes:
-            if on is None or (n.effective_from <= on and (n.effective_to is None or on <= n.effective_to)):
-                if on is not None or n.effective_to is None:
-                    return n
-        return notes[-1] if notes and on is None else None
+        if on is None:
+            return max(notes, key=lambda n: n.effective_from, default=None)
+        return next((n for n in notes if n.effective_from <= on and (n.effective_to is None or on <= n.effective_to)),
+                    None)

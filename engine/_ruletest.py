@@ -80,6 +80,13 @@ class Coverage:
     fired: dict[tuple[str, str], list[str]] = field(default_factory=dict)    # (ruleset key, rule) -> tests
     silent: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
+    def only(self, ids) -> "Coverage":
+        """Coverage of the named rule sets (ids or id@version); all when ids is empty."""
+        if not ids:
+            return self
+        keep = [k for k in self.fired if k[0] in ids or k[0].split("@")[0] in ids]
+        return Coverage({k: self.fired[k] for k in keep}, {k: self.silent[k] for k in keep})
+
     def missing(self) -> list[tuple[str, str, str]]:
         """(ruleset key, rule id, 'never fires' | 'never silent') for every gap."""
         out = []
