@@ -14,6 +14,7 @@ from ._cases import Case, Request
 from ._compile import compile_ruleset, exported_types
 from ._decide import CaseDecision, Finding, ItemDecision, RuleSetRef, combine, deciding, review_outcome
 from ._durable import Firing, Registered, encode
+from ._errors import EngineError
 from ._facts import FACT_TYPES, EPOCH, derive, regions_overlap
 from ._rules import Library, RuleSet, template_names
 
@@ -51,7 +52,12 @@ class Checker:
             notes.append("the case has no review date: the newest rule versions for "
                          f"{case.jurisdiction} were used")
         ran: set[str] = set()
-        items = [self._item(case, req, sets, on, ran, explain) for req in case.requests]
+        items = []
+        for req in case.requests:
+            try:
+                items.append(self._item(case, req, sets, on, ran, explain))
+            except EngineError as e:          # name the case and item; the caller's batch carries on
+                raise EngineError(f"case {case.id!r}, item {req.id!r}: {e}", e.problems) from e
         refs = [RuleSetRef(id=rs.id, version=rs.version, sha256=rs.sha256) for rs in sets if rs.id in ran]
         return CaseDecision.model_construct(case=case.id, jurisdiction=case.jurisdiction, review_kind=case.review.kind,
                             review_date=on.isoformat() if on else None, rulesets=refs, items=items, notes=notes)

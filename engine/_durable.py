@@ -12,6 +12,20 @@ Measured traps (../shared/durable-rules.md) and what this module does about each
   * $or with two true branches fires twice (trap 6)                      -> firings deduplicated
   * post() fires one rule only (trap 4)                                  -> assert_fact only
   * "not handled" means nothing matched (trap 5)                         -> not an error; session still deleted
+  * a failed assert leaves a session in which no action ran (trap 2)     -> _finish: the end marker still runs
+    before the delete, and a cleanup error never replaces the real one
+Found here (not in durable-rules.md), the root cause of the crash on derived facts:
+  * durable's reduceExpressionSequence (events.c), when the LAST comparison of a join's `$and` is false,
+    skips forward to the sequence's OP_END starting from the expression it just evaluated, so it steps
+    over the OP_END and reads past the end of the expression array until it meets a byte that happens to
+    be OP_END: a segfault or a wrong match whenever memory there is unlucky (valgrind: "Conditional jump
+    or move depends on uninitialised value(s)" in reduceExpressionSequence <- isBetaMatch). -> every
+    joined pattern's `$and` ends with JOIN_SENTINEL, a comparison that is always true, so the last
+    comparison never short-circuits and a false one before it stops at the real OP_END. The same skip
+    stops at the first OP_END it meets, so a nested `$and`/`$or` in a joined pattern would end the outer
+    sequence early: such patterns are refused (the compiler never makes them).
+The wrapper uses durable internals (Ruleset._handle, start_action_for_state, complete_and_start_action,
+the action message format): SUPPORTED is the one version it was written and tested against.
 """
 from __future__ import annotations
 
@@ -19,6 +33,7 @@ import itertools
 import json
 import threading
 from dataclasses import dataclass
+from importlib import metadata
 
 import durable_rules_engine as E
 from durable.engine import Host
@@ -26,6 +41,45 @@ from durable.engine import Host
 from . import _expr
 from ._compile import END_RULE, CompiledRuleSet
 from ._errors import EngineError
+
+
+SUPPORTED = "2.0.28"
+
+
+def _check_version() -> None:
+    try:
+        found = metadata.version("durable-rules")
+    except metadata.PackageNotFoundError:       # pragma: no cover - the import above would have failed
+        found = "unknown"
+    missing = [f for f in ("assert_fact", "start_action_for_state", "complete_and_start_action",
+                           "abandon_action", "delete_state") if not hasattr(E, f)]
+    if found != SUPPORTED or missing:
+        raise ImportError(f"ptcheck's durable_rules wrapper (engine/_durable.py) supports durable-rules {SUPPORTED} "
+                          f"only, and durable-rules {found} is installed"
+                          + (f" (missing: {', '.join(missing)})" if missing else "")
+                          + f": install it with `pip install durable-rules=={SUPPORTED}`")
+
+
+_check_version()
+
+# Always true in a joined pattern: its fact is a derived fact, the joined case fact `k` is not.
+JOIN_SENTINEL = {"$neq": {"__kind": {"k": "__kind"}}}
+
+
+def durable_patterns(patterns: list[dict]) -> list[dict]:
+    """The patterns as registered: a fresh copy (set_rulesets keeps what it is given) in which every
+    joined pattern's `$and` ends with JOIN_SENTINEL (see the module docstring for the durable bug)."""
+    out = json.loads(json.dumps(patterns))
+    for pattern in out[1:]:
+        (alias, cond), = pattern.items()
+        terms = cond.get("$and") if isinstance(cond, dict) and len(cond) == 1 else None
+        if terms is None:
+            terms = [cond]
+            pattern[alias] = {"$and": terms}
+        if any(isinstance(t, dict) and ("$and" in t or "$or" in t) for t in terms):
+            raise EngineError(f"joined pattern {alias} nests $and/$or, which durable_rules evaluates wrongly")
+        terms.append(JOIN_SENTINEL)
+    return out
 
 
 class _Host(Host):
@@ -82,7 +136,7 @@ class Registered:
                 definition = {}
                 for i in idxs:
                     cr = compiled.rules[i]
-                    definition[cr.rule.id] = {"all": json.loads(json.dumps(cr.patterns)),
+                    definition[cr.rule.id] = {"all": durable_patterns(cr.patterns),
                                               "pri": cr.rule.priority, "run": _noop}
                 definition[END_RULE] = {"pri": 65535, "all": [{"m": {"__kind": "end"}}], "run": _noop}
                 _host().set_rulesets({name: definition})
@@ -106,14 +160,17 @@ class Registered:
                     if code == 2:
                         raise EngineError(f"rule set {self.compiled.ruleset.key}: the case fact was asserted twice")
                     self._drain(handle, code, off, sid, out, derived, seen)
-                    code, off = E.assert_fact(handle, f'{{"__kind": "end", "sid": "{sid}"}}')   # trap 2
-                    self._drain(handle, code, off, sid, out, derived, seen)
-                except EngineError:
+                except EngineError as e:
+                    _finish(handle, sid, e)
                     raise
                 except Exception as e:                     # engine error (e.g. 302/303) or ours
-                    raise EngineError(f"rule set {self.compiled.ruleset.key}: {type(e).__name__}: {e}") from e
-                finally:
-                    E.delete_state(handle, sid)                                                 # trap 3
+                    err = EngineError(f"rule set {self.compiled.ruleset.key}: {type(e).__name__}: {e}")
+                    _finish(handle, sid, err)
+                    raise err from e
+                except BaseException as e:                 # KeyboardInterrupt, SystemExit: clean up, go on
+                    _finish(handle, sid, e)
+                    raise
+                _finish(handle, sid, None)
         return out, derived
 
     def _drain(self, handle, code, off, sid, out, derived, seen) -> None:
@@ -150,6 +207,35 @@ class Registered:
                 if dname in self.used:                 # a fact no rule reads would only be "not handled"
                     fact = {"__kind": "derived", "name": dname, "value": value, "by": rule.id, "sid": sid}
                     E.assert_fact(handle, json.dumps(fact, ensure_ascii=False))
+
+
+def _finish(handle: int, sid: str, error: Exception | None) -> None:
+    """End a session the safe way, whatever happened in it: assert the end marker so that at least one
+    action runs (delete_state after a session with no action frees uninitialised pointers, trap 2; after
+    a failed assert the session may exist with no action run), drain what is left without recording it,
+    then delete. With `error` set (the session already failed), a cleanup failure is added to that error
+    as a note and never replaces it; without, it is raised as an EngineError."""
+    problems = []
+    try:
+        code, off = E.assert_fact(handle, f'{{"__kind": "end", "sid": "{sid}"}}')
+        if code == 0:
+            res = E.start_action_for_state(handle, off)
+            msg = res[1] if res else None
+            while msg:
+                msg = E.complete_and_start_action(handle, off)
+    except Exception as e:                                 # pragma: no cover - needs a broken engine
+        problems.append(f"ending the session: {type(e).__name__}: {e}")
+    try:
+        E.delete_state(handle, sid)                                                             # trap 3
+    except Exception as e:                                 # pragma: no cover - needs a broken engine
+        problems.append(f"deleting the session: {type(e).__name__}: {e}")
+    if not problems:
+        return
+    if error is not None:
+        for p in problems:
+            error.add_note(f"cleanup after the error also failed: {p}")
+        return
+    raise EngineError("durable_rules session cleanup failed: " + "; ".join(problems))
 
 
 def encode(facts: dict) -> str:
