@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import string
 import threading
+from dataclasses import dataclass
 
-from . import _expr
+from . import _expr, _readings
 from ._cases import Case, Request
 from ._compile import compile_ruleset, exported_types
 from ._decide import CaseDecision, Finding, ItemDecision, RuleSetRef, combine, deciding, review_outcome
@@ -31,6 +33,7 @@ class Checker:
         for rid in self.pins:
             self.library.get(f"{rid}@{self.pins[rid]}")
         self.exports = exported_types(self.library)
+        self.presumptions = _readings.load_presumptions(self.library.root) if self.library.root else []
 
     def registered(self, rs: RuleSet) -> Registered:
         key = (rs.key, rs.sha256, tuple(sorted(self.exports.items())))
@@ -69,52 +72,144 @@ class Checker:
             dx_regions = _dx_regions(case)
             if dx_regions:
                 req = req.model_copy(update={"body_regions": dx_regions})
-        facts = derive(case, req)
-        values = dict(facts.values)
-        for name, ftype in self.exports.items():       # an exported yes/no nobody set is unknown
-            if ftype == "tri":
-                values.setdefault(name, "unknown")
         addressing = [rs for rs in sets if _addresses(rs, req)]
         role = {rs.id: rs.spec.jurisdictions[case.jurisdiction] for rs in addressing}
         primary = [rs for rs in addressing if role[rs.id] == "primary"]
         fallback = [rs for rs in addressing if role[rs.id] == "fallback"] if not primary else []
         supplemental = [rs for rs in addressing if role[rs.id] == "supplemental"]
-        findings: list[Finding] = []
+        pre: list[Finding] = []
         if fallback:
             note = self.library.fallback_note(case.jurisdiction, on)
             if note:
-                findings.append(Finding(
+                pre.append(Finding(
                     rule="jurisdiction.fallback", ruleset=f"jurisdictions/{case.jurisdiction}", version="-",
                     citation=note.citation, effect="note",
                     message=note.message.format(service=req.service.replace("_", " "),
                                                 guideline=fallback[0].spec.guideline.name)))
         if not primary and not fallback:
-            findings.append(_engine_finding(
+            pre.append(_engine_finding(
                 "engine.not-addressed",
                 f"No rule set in force for {case.jurisdiction}"
                 f"{' on ' + on.isoformat() if on else ''} addresses {req.service.replace('_', ' ')}"
                 f"{' for ' + ', '.join(req.body_regions) if req.body_regions else ''}: a reviewer must decide.",
                 ["a guideline that addresses this service"]))
         consulted = _ordered(supplemental + primary + fallback)
+        ran.update(rs.id for rs in consulted)
+        addressed = bool(primary or fallback)
+        d = self._decide(case, req, consulted, addressed, pre, explain)
+        changes: list[dict] = []
+        missing: list[str] = []
+        if addressed:
+            changes = self._would_change(case, req, consulted, pre, d)
+            missing = [c["documentation"] for c in changes]
+        for f in deciding(d.findings, d.outcome):        # what the rules name that no fact can show
+            missing += [m for m in f.missing if m not in missing and not _about_a_flag(m)]
+        return ItemDecision.model_construct(            # our own typed values: no re-validation
+            request=req.id, text=req.text, service=req.service, requested_visits=req.visits,
+            outcome=d.outcome, certified_visits=d.certified if d.outcome in ("certify", "modify") else None,
+            review_outcome=review_outcome(case.review.kind, d.outcome, case.jurisdiction),
+            findings=d.findings, missing=missing, would_change=changes,
+            facts=d.notes, rulesets_run=[rs.key for rs in consulted], actual=req.actual)
+
+    def _decide(self, case: Case, req: Request, consulted: list[RuleSet], addressed: bool,
+                pre: list[Finding], explain: bool) -> "_Evaluated":
+        """The item's answer: one evaluation, or one per reading of the unknowns the rules read."""
+        reads, numbers = self._reads(consulted)
+        high = max([n for n in numbers if n < 500] or [24]) + 1
+        found = _readings.readings(case, req, numbers, high, reads) if addressed else None
+        base = self._evaluate(case, req, consulted, addressed, pre, explain)
+        if found is None:
+            return base
+        # A rule set may decide for an unknown itself: a rule whose condition tests `== unknown` and that
+        # certifies, limits or non-certifies (a rule that only pends on an unknown is what readings replace).
+        if base.outcome != "pend" and any(f.rule in self._unknown_rules(consulted)
+                                          for f in deciding(base.findings, base.outcome) or base.findings
+                                          if f.effect in ("certify", "limit", "non_certify")):
+            return base
+        unknown_list, rds = found
+        for r in rds:
+            ev = self._evaluate(r.case, r.request, consulted, addressed, pre, explain)
+            r.findings, r.outcome, r.certified = ev.findings, ev.outcome, ev.certified
+        given = derive(case, req)
+        presumed = [(p, u) for u in unknown_list for p in self.presumptions
+                    if p.unknown == u.kind and p.applies([rs.id for rs in consulted], given.values)]
+        comb = _readings.combine_readings(unknown_list, rds, presumed)
+        findings = _reading_findings(comb, unknown_list, rds)
+        if comb.outcome != "pend":
+            findings += _prefixed(comb.basis[0].findings, comb.basis[0])
+        else:                     # the rules' own words on the facts as given (what they say is missing)
+            findings += [f for f in base.findings if f.effect in ("pend", "note", "derive")]
+        return _Evaluated(findings, comb.outcome, comb.certified, given.notes, comb)
+
+    def _would_change(self, case: Case, req: Request, consulted: list[RuleSet], pre: list[Finding],
+                      d: "_Evaluated") -> list[dict]:
+        """The documentation whose presence changes the answer, found by deciding again with it (never
+        a flag the case already documents), and the unknowns that flip a pended answer."""
+        reads, _ = self._reads(consulted)
+        out = []
+        doc = case.history.documentation
+        for flag in DOC_FLAGS:
+            if flag not in reads or getattr(doc, flag) is True:
+                continue
+            alt = case.model_copy(update={"history": case.history.model_copy(
+                update={"documentation": doc.model_copy(update={flag: True})})})
+            e = self._decide(alt, req, consulted, True, pre, False)
+            if (e.outcome, e.certified) != (d.outcome, d.certified):
+                out.append({"documentation": DOC_WORDS[flag], "fact": flag, "value": True,
+                            "outcome": e.outcome, "certified_visits": e.certified,
+                            "message": f"with {DOC_WORDS[flag]}: {_answer(e.outcome, e.certified)}"})
+        comb = d.combined
+        if comb is not None and comb.outcome == "pend":
+            for u in comb.flipping:
+                out.append({"documentation": u.label.split(" (")[0], "fact": u.kind, "value": None,
+                            "outcome": None, "certified_visits": None,
+                            "message": f"{u.label.split(' (')[0]}: the answer depends on it"})
+        elif comb is not None:
+            for p, u in comb.presumed:
+                other = {r.answer for r in comb.rebutted}
+                out.append({"documentation": f"{u.label.split(' (')[0]} (rebutting the presumption {p.id})",
+                            "fact": u.kind, "value": None, "outcome": None, "certified_visits": None,
+                            "message": "were the presumption rebutted: "
+                                       + " or ".join(_answer(*a) for a in sorted(other, key=str))})
+        return out
+
+    def _unknown_rules(self, consulted: list[RuleSet]) -> frozenset:
+        """Ids of the rules that decide on a fact being unknown (their condition tests `== unknown`)."""
+        out: set = set()
+        for rs in consulted:
+            out |= _ruleset_unknown_rules(rs)
+        return frozenset(out)
+
+    def _reads(self, consulted: list[RuleSet]) -> tuple[frozenset, frozenset]:
+        """The case facts the rule sets read, and the numbers they state (for the readings)."""
+        reads: set = set()
+        numbers: set = set()
+        for rs in consulted:
+            r, n = _ruleset_reads(rs)
+            reads |= r
+            numbers |= n
+        return frozenset(reads), frozenset(numbers)
+
+    def _evaluate(self, case: Case, req: Request, consulted: list[RuleSet], addressed: bool,
+                  pre: list[Finding], explain: bool) -> "_Evaluated":
+        """One evaluation of the item's facts by the rule sets consulted (in durable_rules), combined."""
+        facts = derive(case, req)
+        values = dict(facts.values)
+        for name, ftype in self.exports.items():       # an exported yes/no nobody set is unknown
+            if ftype == "tri":
+                values.setdefault(name, "unknown")
+        findings = list(pre)
         cache: dict = {}                       # the encoded facts, until an export changes them
         for rs in consulted:
-            ran.add(rs.id)
             findings += self._run(rs, values, cache, explain)
         decisive = [f for f in findings if f.effect in ("certify", "limit", "non_certify", "pend")]
-        if (primary or fallback) and not decisive:
+        if addressed and not decisive:
             findings.append(_engine_finding(
                 "engine.no-decision",
                 "The rules in force reached no decision for this item (no rule's condition was met).",
                 ["documentation that places the request under a guideline row (diagnosis, prior visits)"]))
         outcome, certified = combine(findings, req.visits)
-        missing = []
-        for f in deciding(findings, outcome):
-            missing += [m for m in f.missing if m not in missing]
-        return ItemDecision.model_construct(            # our own typed values: no re-validation
-            request=req.id, text=req.text, service=req.service, requested_visits=req.visits,
-            outcome=outcome, certified_visits=certified if outcome in ("certify", "modify") else None,
-            review_outcome=review_outcome(case.review.kind, outcome), findings=findings, missing=missing,
-            facts=facts.notes, rulesets_run=[rs.key for rs in consulted], actual=req.actual)
+        return _Evaluated(findings, outcome, certified, facts.notes)
 
     def _run(self, rs: RuleSet, values: dict, cache: dict, explain: bool = True) -> list[Finding]:
         reg = self.registered(rs)
@@ -143,6 +238,110 @@ class Checker:
                 effect=rule.then.kind, message=render(rule.message, env) if explain else "", limit=limit,
                 missing=list(rule.missing), figures=_figures(compiled.shown, env) if explain else {}))
         return findings
+
+
+@dataclass
+class _Evaluated:
+    findings: list
+    outcome: str
+    certified: int | None
+    notes: list
+    combined: object = None          # the readings' combination, when the item had unknowns
+
+
+# Documentation flags (history.documentation) and the words for "what would change the answer".
+DOC_WORDS = {
+    "functional_improvement": "documented objective functional improvement from the prior treatment",
+    "objective_functional_deficits": "documented measurable functional deficits that therapy is to address",
+    "home_exercise_program": "a documented home exercise program",
+    "unable_to_do_home_exercise": "a documented reason a home program cannot replace supervised therapy",
+    "new_injury_or_flare": "a documented new injury, re-injury or flare-up since the last course",
+    "exceptional_factors": "a documented statement of exceptional factors justifying care beyond the guideline",
+    "medication_reduction": "documented reduction of medication after treatment",
+    "equipment_described": "a description of the equipment's contents",
+}
+DOC_FLAGS = tuple(DOC_WORDS)
+_FLAG_WORDS = ("functional improvement", "functional deficit", "home exercise", "home program", "flare",
+               "new injury", "exceptional factor", "medication", "contents", "equipment")
+
+
+def _about_a_flag(text: str) -> bool:
+    """Is a rule's 'missing' entry about documentation that the flags (and so the computed list) cover?"""
+    t = text.lower()
+    return any(w in t for w in _FLAG_WORDS)
+
+
+_IDENT = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _ruleset_reads(rs: RuleSet) -> tuple[frozenset, frozenset]:
+    cached = rs.__dict__.get("_reads")
+    if cached is None:
+        texts = []
+        for r in rs.spec.rules:
+            texts.append(r.when)
+            if r.then.limit is not None:
+                texts.append(str(r.then.limit))
+            texts += [str(v) for v in (r.then.derive or {}).values()]
+        names = {w for t in texts for w in _IDENT.findall(t) if w in FACT_TYPES}
+        cached = rs.__dict__["_reads"] = (frozenset(names), _readings.rule_numbers(texts))
+    return cached
+
+
+_UNKNOWN_TEST = re.compile(r"==\s*unknown\b")
+
+
+def _ruleset_unknown_rules(rs: RuleSet) -> frozenset:
+    cached = rs.__dict__.get("_unknown_rules")
+    if cached is None:
+        cached = rs.__dict__["_unknown_rules"] = frozenset(
+            r.id for r in rs.spec.rules if r.then.kind in ("certify", "limit", "non_certify") and _UNKNOWN_TEST.search(r.when))
+    return cached
+
+
+def _answer(outcome: str, certified: int | None) -> str:
+    return {"certify": "certify", "non_certify": "non-certify", "pend": "pend",
+            "modify": f"modify to {certified}"}[outcome]
+
+
+def _reading_findings(comb, unknown_list, rds) -> list[Finding]:
+    """The rationale of a decision over readings: what is unknown, and the answer under each reading."""
+    what = "; ".join(u.label for u in unknown_list)
+
+    def answers(rs) -> str:
+        groups = _readings.group_answers(rs)
+        shown = [f"{_answer(*a)} for {_readings.describe(unknown_list, g)}" for a, g in groups[:5]]
+        if len(groups) > 5:
+            shown.append(f"... {len(groups) - 5} more answers")
+        return "; ".join(shown)
+    engine_note = dict(rule="engine.readings", ruleset="engine", version="-",
+                       citation="ptcheck engine: decision under unknown facts", effect="note")
+    if comb.outcome == "pend":
+        flipping = "; ".join(u.label for u in comb.flipping)
+        return [_engine_finding("engine.unknown-flips",
+                                f"The answer depends on what the records leave unknown: {flipping}. "
+                                f"{answers(rds) if rds else 'Too many readings to evaluate.'}",
+                                [u.label.split(" (")[0] for u in comb.flipping])]
+    basis = _readings.describe(unknown_list, comb.basis[:1])
+    if not comb.presumed:
+        return [Finding(**engine_note, message=f"The records leave unknown: {what}. Every reading they allow "
+                        f"gives the same answer ({_answer(comb.outcome, comb.certified)}); the rules' findings "
+                        f"are shown for {basis}.")]
+    out = [Finding(rule=f"presumption.{p.id}", ruleset="presumptions", version="-", citation=p.citation,
+                   effect="note", message=f"Presumed: {p.reason} ({u.label}).") for p, u in comb.presumed]
+    out.append(Finding(**engine_note, message=f"The records leave unknown: {what}. On the presumption the answer "
+                       f"is {_answer(comb.outcome, comb.certified)} (findings shown for {basis}); were it "
+                       f"rebutted: {answers(comb.rebutted)}."))
+    return out
+
+
+def _prefixed(findings: list[Finding], reading) -> list[Finding]:
+    """Findings of one reading, each message saying which values the reading filled in."""
+    if not reading.labels:
+        return findings
+    lead = "If " + ", ".join(reading.labels) + ": "
+    return [f.model_copy(update={"message": lead + f.message}) if f.effect != "note" and f.message else f
+            for f in findings]
 
 
 def _merge_exports(values: dict, new: dict, types: dict) -> dict:

@@ -9,8 +9,11 @@ How findings combine, per requested item (documented in README and docs/authorin
   5. else                                           -> pend: no rule in force reached a decision (never a
                                                        silent certify)
 `derive` and `note` findings explain; they never decide.
-For IMR/IRO reviews of a UR denial: non_certify and pend -> upheld, certify -> overturned,
-modify -> partially_overturned.
+For IMR/IRO reviews of a UR denial (REVIEW_OF, per jurisdiction): non_certify and pend -> upheld,
+certify -> overturned; modify -> partially_overturned for a Texas IRO (its decision form has Upheld /
+Overturned / Partially Overturned), but upheld for a California IMR: the reviewer "shall state whether
+the disputed medical treatment is medically necessary" (8 CCR 9792.10.6(d); Labor Code 4610.6), one answer
+for the treatment as requested, so a request of which only part is necessary is not overturned.
 """
 from __future__ import annotations
 
@@ -20,7 +23,11 @@ from pydantic import BaseModel, ConfigDict
 
 Outcome = Literal["certify", "modify", "non_certify", "pend"]
 ReviewOutcome = Literal["upheld", "overturned", "partially_overturned"]
-REVIEW_OF = {"non_certify": "upheld", "pend": "upheld", "certify": "overturned", "modify": "partially_overturned"}
+REVIEW_BY_JURISDICTION = {
+    "TX": {"non_certify": "upheld", "pend": "upheld", "certify": "overturned", "modify": "partially_overturned"},
+    "CA": {"non_certify": "upheld", "pend": "upheld", "certify": "overturned", "modify": "upheld"},
+}
+REVIEW_OF = REVIEW_BY_JURISDICTION["TX"]        # where the jurisdiction is not known
 
 
 class _Model(BaseModel):
@@ -55,6 +62,7 @@ class ItemDecision(_Model):
     review_outcome: ReviewOutcome | None
     findings: list[Finding]
     missing: list[str]
+    would_change: list[dict] = []     # computed: documentation that changes the answer, and to what
     facts: list[str] = []             # how facts were derived (diagnosis mapping, unknowns)
     rulesets_run: list[str] = []      # id@version of every rule set consulted for this item
     actual: str | None = None
@@ -102,5 +110,5 @@ def deciding(findings: list[Finding], outcome: str) -> list[Finding]:
     return picked
 
 
-def review_outcome(kind: str, outcome: str) -> str | None:
-    return REVIEW_OF[outcome] if kind in ("imr", "iro") else None
+def review_outcome(kind: str, outcome: str, jurisdiction: str = "TX") -> str | None:
+    return REVIEW_BY_JURISDICTION[jurisdiction][outcome] if kind in ("imr", "iro") else None

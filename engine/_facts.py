@@ -32,11 +32,16 @@ FACTS: dict[str, tuple[str, str]] = {
     "total_visits": ("int", "completed_visits + request_visits (unknown if either is)"),
     "service_visits_per_injury": ("int", "visits of this same service completed for this injury, any region "
                                          "(Labor Code 4604.5 counts per service)"),
+    "service_visits_outside_postsurgical": ("int", "service_visits_per_injury less the visits of courses in a "
+                                                   "postsurgical period (dated on or after a surgery on their "
+                                                   "region and within POSTSURGICAL_MONTHS of it): the visits "
+                                                   "Labor Code 4604.5's cap counts"),
     "visits_since_surgery": ("int", "visits of the same kind of therapy for an overlapping region in courses "
                                     "that ended on or after the date of the most recent such surgery"),
     "postsurgical_total_visits": ("int", "visits_since_surgery + request_visits"),
     "prior_therapy": ("tri", "a prior course of the same kind of therapy for an overlapping region is "
-                             "documented (unknown when the history does not address therapy)"),
+                             "documented (unknown when the history does not address therapy); a course "
+                             "recorded with 0 visits is no prior care"),
     "prior_courses": ("int", "number of such prior courses"),
     "dx_categories": ("list", "guideline diagnosis categories of the diagnoses for the request's regions"),
     "dx_groups": ("list", "coarser diagnosis groups (myalgia, radicular, crps, disc, sprain_strain, ...)"),
@@ -172,7 +177,7 @@ def _therapy_facts(case, req, regions, f, notes):
         if family is not None:
             notes.append("the history does not address prior therapy: prior visits are unknown")
         return
-    same = [c for c in courses if FAMILIES.get(c.service) == family
+    same = [c for c in courses if FAMILIES.get(c.service) == family and c.visits_completed != 0
             and (not c.body_regions or not regions or regions_overlap(c.body_regions, regions))]
     f["prior_therapy"] = "true" if same else "false"
     f["prior_courses"] = len(same)
@@ -185,6 +190,30 @@ def _therapy_facts(case, req, regions, f, notes):
     per_service = [c for c in courses if c.service == req.service]
     if all(c.visits_completed is not None for c in per_service):
         f["service_visits_per_injury"] = sum(c.visits_completed for c in per_service)
+        inside = [_in_postsurgical_window(c, case) for c in per_service]
+        if None not in inside:
+            f["service_visits_outside_postsurgical"] = sum(
+                c.visits_completed for c, ins in zip(per_service, inside) if not ins)
+
+
+# The postsurgical physical medicine period taken for the Labor Code 4604.5 exemption: 8 CCR 9792.24.3
+# gives each surgery its own period; six months is its period for surgeries it does not list ([C1],
+# guidelines.md corrections) and the longest of the listed periods we hold, so no postsurgical visit is
+# counted against the cap (a course up to six months after a surgery with a shorter period is exempted too).
+POSTSURGICAL_MONTHS = 6
+
+
+def _in_postsurgical_window(c, case) -> bool | None:
+    """True when the course is dated on or after a surgery on its region and within POSTSURGICAL_MONTHS of
+    it; None when that depends on dates the records do not give."""
+    when = c.end_date or c.start_date
+    relevant = [s for s in case.history.surgeries
+                if s.region is None or not c.body_regions or regions_overlap([s.region], c.body_regions)]
+    if not relevant:
+        return False
+    if when is None or any(s.date is None for s in relevant):
+        return None
+    return any(s.date <= when <= s.date + dt.timedelta(days=round(POSTSURGICAL_MONTHS * 30.44)) for s in relevant)
 
 
 def _dx_facts(case, regions, f, notes):

@@ -20,7 +20,7 @@ from ._errors import Problem, RuleError, did_you_mean
 from ._paths import rules_dir
 from ._yamlpos import dotted, mark
 
-NOT_RULE_FILES = {"diagnoses.yaml", "jurisdictions.yaml"}
+NOT_RULE_FILES = {"diagnoses.yaml", "jurisdictions.yaml", "presumptions.yaml"}
 EFFECTS = ("certify", "limit", "non_certify", "pend", "derive", "note")
 
 

@@ -28,8 +28,22 @@ def test_unknown_prior_visits_without_improvement_names_the_missing_documentatio
     d = decide(checker, history={"therapy": [{"service": "physical_therapy", "body_regions": ["lumbar"]}]})
     it = d.items[0]
     assert it.outcome in ("non_certify", "pend")
+    # the rule set decides on the unknown count itself (pm.prior-count-and-improvement-undocumented)
     assert "the number of physical medicine visits already completed" in it.missing
-    assert any("functional improvement" in m for m in it.missing)
+
+
+def test_what_would_change_the_answer_is_computed_and_holds(checker):
+    """4 visits given + 8 requested = 12 > 10 without documented improvement: non-certify. Documenting the
+    improvement is listed with the answer it leads to, and deciding again with it gives exactly that."""
+    history = {"therapy": [{"service": "physical_therapy", "body_regions": ["lumbar"], "visits_completed": 4}]}
+    reqs = [{"id": "1", "service": "physical_therapy", "body_regions": ["lumbar"], "visits": 8}]
+    it = decide(checker, history=history, requests=reqs).items[0]
+    assert it.outcome == "non_certify"
+    change = next(c for c in it.would_change if c["fact"] == "functional_improvement")
+    assert (change["outcome"], change["certified_visits"]) == ("modify", 6)
+    again = decide(checker, history={**history, "documentation": {"functional_improvement": True}}, requests=reqs).items[0]
+    assert (again.outcome, again.certified_visits) == ("modify", 6)
+    assert not any(c["fact"] == "functional_improvement" for c in again.would_change)   # documented: never listed
 
 
 def test_unaddressed_service_pends_with_the_reason(checker):

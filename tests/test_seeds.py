@@ -43,11 +43,14 @@ def test_seed_002_postsurgical_over_then_chronic_and_odg_for_the_kit(checker):
     assert "pm.transition-to-home-program" in rules(pt)      # ... so the chronic pain guideline applies
     home = next(f for f in pt.findings if f.rule == "pm.transition-to-home-program")
     assert "24 visits" in home.message and "home" in home.message
-    assert any("cannot continue with a self-directed home program" in m for m in pt.missing)
+    # no single piece of documentation changes the answer (two guideline reasons deny it), and the
+    # computed list never names documentation the case has
+    assert not [c for c in pt.would_change if c["fact"] == "unable_to_do_home_exercise"]
     fallback = next(f for f in kit.findings if f.rule == "jurisdiction.fallback")
     assert "MTUS does not address home exercise kit" in fallback.message and "9792" in fallback.citation
     assert any(f.ruleset.startswith("odg.") and f.effect in ("pend", "non_certify") for f in kit.findings)
-    assert any("contents of the kit" in m for m in kit.missing)
+    change = next(c for c in kit.would_change if c["fact"] == "equipment_described")   # computed, with its answer
+    assert change["outcome"] == "certify" and "contents" in change["documentation"]
 
 
 def test_seed_003_both_items(checker):
