@@ -156,6 +156,16 @@ class Request(_Model):
     frequency_per_week: Count | None = None
     duration_weeks: Count | None = None
     actual: Actual | None = None
+    visits_range: tuple[Count, Count] | None = Field(default=None, description=(
+        "a range of visits requested, [low, high] ('2-3x/wk x 4-6 wks' is [8, 18]); visits is then the "
+        "high end. Read from the text when not given"))
+    hours: Count | None = Field(default=None, description="total hours requested (work conditioning/hardening)")
+    hours_per_day: Count | None = Field(default=None, description="hours per day or session requested")
+    reading: str | None = Field(default=None, description=(
+        "set by ptcheck: which words or fields gave the number of visits, e.g. '\"2x4\" -> 8 visits'"))
+    text_notes: tuple[str, ...] = Field(default=(), description=(
+        "set by ptcheck: what the request text said that was not counted (a bracketed note about the "
+        "original request), or that it gives no number of visits that could be read"))
     # medication
     drug: str | None = None
     strength: str | None = None
@@ -179,30 +189,69 @@ class Request(_Model):
 
     @model_validator(mode="after")
     def _derive_visits(self) -> "Request":
-        """visits = frequency x weeks, or what the text says; any two that disagree are an error."""
+        """visits = frequency x weeks, or what the text says; any two that disagree are an error.
+
+        A range ("2-3x/wk x 4-6 wks", or visits_range given) sets visits to its HIGH end (the amount
+        requested, read as "up to") and visits_range to (low, high); a single stated count must lie
+        within the range. reading says which words or fields gave the count; text_notes what the text
+        said that was not counted, or that it gave no count that could be read."""
         stated: dict[str, int] = {}
+        reading = None
         if self.visits is not None:
             stated["visits"] = self.visits
+            reading = f"visits: {self.visits}"
         if self.frequency_per_week is not None and self.duration_weeks is not None:
-            stated["frequency_per_week x duration_weeks"] = self.frequency_per_week * self.duration_weeks
+            product = self.frequency_per_week * self.duration_weeks
+            stated["frequency_per_week x duration_weeks"] = product
+            reading = reading or (f"frequency_per_week x duration_weeks: {self.frequency_per_week}x"
+                                  f"{self.duration_weeks} -> {product} visits")
         freq, weeks = self.frequency_per_week, self.duration_weeks
+        ranges: dict[str, tuple[int, int]] = {}
+        if self.visits_range is not None:
+            lo, hi = self.visits_range
+            if lo > hi:
+                raise ValueError("visits_range must be [low, high] with low <= high")
+            ranges["visits_range"] = (lo, hi)
+        hours, per_day, notes = self.hours, self.hours_per_day, ()
         if self.service in VISIT_SERVICES:
             try:
                 parsed = parse_visits(self.text)
             except VisitTextError as e:
                 raise ValueError(str(e)) from None
-            if parsed.visits is not None:
+            if parsed.visits_range is not None:
+                ranges["text"] = parsed.visits_range
+            elif parsed.visits is not None:
                 stated["text"] = parsed.visits
+            if parsed.reading and (parsed.visits is not None or not reading):
+                reading = f"text: {parsed.reading}"
             freq = freq if freq is not None else parsed.frequency_per_week
             weeks = weeks if weeks is not None else parsed.duration_weeks
+            for name, given, read in (("hours", hours, parsed.hours), ("hours_per_day", per_day, parsed.hours_per_day)):
+                if given is not None and read is not None and given != read:
+                    raise ValueError(f"the number of hours contradicts itself: {name} = {given}, text = {read}")
+            hours = hours if hours is not None else parsed.hours
+            per_day = per_day if per_day is not None else parsed.hours_per_day
+            notes = tuple(n for n in parsed.notes
+                          if not (stated and n.startswith("the request text gives no number")))
         values = set(stated.values())
         if len(values) > 1:
             detail = ", ".join(f"{k} = {v}" for k, v in stated.items())
             raise ValueError(f"the number of visits contradicts itself: {detail}")
+        if len(set(ranges.values())) > 1:
+            detail = ", ".join(f"{k} = {lo}-{hi}" for k, (lo, hi) in ranges.items())
+            raise ValueError(f"the number of visits contradicts itself: {detail}")
         visits = values.pop() if values else None
-        object.__setattr__(self, "visits", visits)
-        object.__setattr__(self, "frequency_per_week", freq)
-        object.__setattr__(self, "duration_weeks", weeks)
+        rng = next(iter(ranges.values()), None)
+        if rng is not None:
+            if visits is not None and not rng[0] <= visits <= rng[1]:
+                detail = ", ".join([f"{k} = {v}" for k, v in stated.items()]
+                                   + [f"{k} = {lo}-{hi}" for k, (lo, hi) in ranges.items()])
+                raise ValueError(f"the number of visits contradicts itself: {detail}")
+            visits = rng[1] if visits is None else visits
+        for name, value in (("visits", visits), ("frequency_per_week", freq), ("duration_weeks", weeks),
+                            ("visits_range", rng), ("hours", hours), ("hours_per_day", per_day),
+                            ("reading", reading), ("text_notes", notes)):
+            object.__setattr__(self, name, value)
         return self
 
 
