@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ._cases import Loaded, iter_case_files, load_file, validate_case
+from ._cases import Loaded, iter_case_files, load_file, load_json_line, validate_case
 from ._check import Checker
 from ._decide import REVIEW_OF, CaseDecision, ItemDecision
 from ._errors import EngineError, Problem
@@ -323,37 +323,26 @@ def _chunks(files: list[Path]) -> Iterator[tuple]:
             pending = []
         source = str(f)
         try:
-            fh = f.open(encoding="utf-8")
+            fh = f.open("rb")                # lines decoded one by one: a bad line is one error
         except OSError:
             yield ("files", [source])        # load_file reports why it cannot be read
             continue
         with fh:
             lines: list[tuple[int, str]] = []
-            try:
-                for n, text in enumerate(fh, start=1):
-                    if text.strip():
-                        lines.append((n, text))
-                        if len(lines) >= CHUNK_LINES:
-                            yield ("jsonl", source, lines)
-                            lines = []
-            except UnicodeDecodeError as e:
-                if lines:
-                    yield ("jsonl", source, lines)
-                    lines = []
-                yield ("unreadable", source, f"cannot read: {e}")
+            for n, text in enumerate(fh, start=1):
+                if text.strip():
+                    lines.append((n, text))
+                    if len(lines) >= CHUNK_LINES:
+                        yield ("jsonl", source, lines)
+                        lines = []
             if lines:
                 yield ("jsonl", source, lines)
     if pending:
         yield ("files", pending)
 
 
-def _load_line(source: str, n: int, text: str) -> Loaded:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        return Loaded(source, n, problems=[Problem(f"invalid JSON: {e.msg}", file=source, line=n,
-                                                   column=e.colno, code="C003")])
-    return validate_case(data, source=source, line=n)
+def _load_line(source: str, n: int, text: str | bytes) -> Loaded:
+    return load_json_line(source, n, text)        # bounded: a deep, huge or undecodable line is one error
 
 
 def _documents(chunk: tuple) -> Iterable[Loaded]:

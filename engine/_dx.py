@@ -11,9 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ._paths import rules_dir
+from ._yamlpos import RULE_FILE, load_yaml
 
 _ICD9_SHAPE = re.compile(r"^(?:\d{3}(?:\.\d{1,2})?|V\d{2}(?:\.\d{1,2})?|E\d{3}(?:\.\d)?)$", re.I)
 _ICD10_SHAPE = re.compile(r"^[A-Z]\d[0-9A-Z](?:\.?[0-9A-Z]{1,4})?$", re.I)
@@ -115,7 +114,7 @@ def categories() -> tuple[Category, ...]:
 
 
 def load_categories(path: Path) -> tuple[Category, ...]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    ((_, data),) = load_yaml(path.read_bytes(), str(path), RULE_FILE)
     return tuple(
         Category(id=c["id"], label=c["label"], groups=tuple(c.get("groups", ())),
                  icd9=tuple(str(x) for x in c.get("icd9", ())),
