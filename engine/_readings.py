@@ -281,7 +281,7 @@ def describe(unknown_list: list[Unknown], rs: list[Reading]) -> str:
             continue
         if all(isinstance(v, int) for v in vals):
             # values next to each other among the points tried stand for the whole interval between them
-            order = sorted(u.values)
+            order = sorted(set(u.values) | set(vals))
             top = order[-1]
             runs, start, prev = [], vals[0], vals[0]
             for v in vals[1:] + [None]:
