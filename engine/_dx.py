@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from ._paths import rules_dir
+from ._paths import diagnoses_file
 
 _ICD9_SHAPE = re.compile(r"^(?:\d{3}(?:\.\d{1,2})?|V\d{2}(?:\.\d{1,2})?|E\d{3}(?:\.\d)?)$", re.I)
 _ICD10_SHAPE = re.compile(r"^[A-Z]\d[0-9A-Z](?:\.?[0-9A-Z]{1,4})?$", re.I)
@@ -111,7 +111,7 @@ def icd10_to_icd9(code: str) -> tuple[str, str] | None:
 
 @functools.lru_cache(maxsize=1)
 def categories() -> tuple[Category, ...]:
-    return load_categories(rules_dir() / "diagnoses.yaml")
+    return load_categories(diagnoses_file())
 
 
 def load_categories(path: Path) -> tuple[Category, ...]:
