@@ -112,11 +112,13 @@ class RuleSetSpec(_Model):
     def _version_text(cls, v: Any) -> Any:
         return str(v) if isinstance(v, (int, float)) else v
 
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> "RuleSetSpec":
-        if self.effective_to is not None and self.effective_to < self.effective_from:
-            raise ValueError(f"effective_to {self.effective_to} is before effective_from {self.effective_from}")
-        return self
+    @field_validator("effective_to")
+    @classmethod
+    def _dates_in_order(cls, v: dt.date | None, info) -> dt.date | None:
+        start = info.data.get("effective_from")
+        if v is not None and start is not None and v < start:
+            raise ValueError(f"effective_to {v} is before effective_from {start}")
+        return v
 
 
 @dataclass(eq=False)
