@@ -16,9 +16,17 @@ from dataclasses import dataclass, field
 from . import _expr
 from ._errors import Problem, RuleError
 from ._facts import EPOCH, FACT_TYPES
-from ._rules import Library, Rule, RuleSet, template_names
+from ._rules import Library, Rule, RuleSet
+from ._yamlpos import mark, node_at
 
-MAX_SHARD = 40          # durable-rules.md §4: 64 simultaneously-true siblings / 511 distinct break it
+# durable-rules.md §4, trap 12: > 64 simultaneously-true sibling conditions give error 303 on assert, and
+# >= 512 distinct sibling conditions an uninterruptible infinite loop. A shard is sized by its *width*: the
+# alpha conditions that can be true at once (a rule counts 1 per branch of its `or`s / `in [...]` lists,
+# durable fires it once per true branch), not by its rule count.
+MAX_SHARD = 40          # width budget of one durable ruleset (measured safe: 0/500 failures at 40)
+MAX_RULE_WIDTH = MAX_SHARD      # a single rule wider than this is refused (R121)
+WARN_RULE_WIDTH = 24            # ... and warned about from here (R122)
+MAX_SHARD_CONDITIONS = 256      # distinct leaf comparisons in one shard (half the 512 that loops forever)
 END_RULE = "__end"      # lowest-priority rule matching the end marker (durable-rules.md §3, trap 2)
 
 
@@ -31,6 +39,8 @@ class CompiledRule:
     shown: tuple[str, ...]                  # facts a finding of this rule reports (message, condition, limit)
     requires: frozenset = frozenset()       # case facts that must be present for the rule to fire
     requires_derived: frozenset = frozenset()
+    width: int = 1                          # alpha conditions that can be true at once (`or` branches)
+    conditions: int = 1                     # leaf comparisons
 
 
 @dataclass
@@ -41,6 +51,7 @@ class CompiledRuleSet:
     types: dict[str, str]
     derived: set[str]
     exports: dict[str, str] = field(default_factory=dict)   # name -> type
+    warnings: list[Problem] = field(default_factory=list)   # compiles, but close to a limit (for lint)
 
     def may_fire(self, facts: dict) -> bool:
         """False only when no rule can fire: each lacks a fact its condition requires (a sound skip)."""
@@ -76,30 +87,71 @@ class CompiledRuleSet:
         return out
 
 
-def derive_type(value) -> str:
-    if isinstance(value, bool):
-        return "tri"
-    if isinstance(value, float):
-        return "num"
-    if isinstance(value, int):
-        return "int"
+def derive_type(value, types: dict[str, str] | None = None) -> str:
+    """The type of a derived value, from the fact table (never from the text); 'int' if it cannot be
+    typed (the rule then fails to compile with the reason)."""
     try:
-        node = ast.parse(str(value).strip(), mode="eval").body
-    except SyntaxError:
-        return "str"
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return "str"
-    return "num" if "/" in str(value) and "//" not in str(value) else "int"
+        return _expr.figure_type(value, {**FACT_TYPES, **(types or {})})
+    except _expr.ExprError:
+        return "int"
+
+
+def derived_types(rs: RuleSet, base: dict[str, str] | None = None) -> tuple[dict, dict, list[Problem]]:
+    """(internal derived name -> type, exported name -> type, problems) of one rule set.
+
+    A derived value's type comes from the fact table and the types of the facts it reads; every rule that
+    derives one name must give it the same type, and a derived name must not be a fact of the table."""
+    base = {**FACT_TYPES, **(base or {})}
+    internal: dict[str, str] = {}
+    exports: dict[str, str] = {}
+    problems: list[Problem] = []
+    pending = [(i, r, k, v) for i, r in enumerate(rs.spec.rules) if r.then.derive for k, v in r.then.derive.items()]
+    # derived values may read other derived values: type them in rounds until nothing changes
+    for _ in range(len(pending) + 1):
+        changed = False
+        for i, r, k, v in pending:
+            target = exports if r.then.export else internal
+            try:
+                t = _expr.figure_type(v, {**base, **internal})
+            except _expr.ExprError:
+                continue
+            if k not in target:
+                target[k] = t
+                changed = True
+            elif target[k] != t and {target[k], t} <= {"int", "num"}:
+                if target[k] != "num":
+                    target[k] = "num"
+                    changed = True
+        if not changed:
+            break
+    for i, r, k, v in pending:
+        target = exports if r.then.export else internal
+        line, col = _at(rs, i, "then")
+        if k in FACT_TYPES:
+            problems.append(Problem(f"derive: '{k}' is a fact of the fact table; a derived fact needs its own name",
+                                    file=str(rs.path), line=line, column=col, path=f"rules[{i}].then", code="R113"))
+            continue
+        try:
+            t = _expr.figure_type(v, {**base, **internal})
+        except _expr.ExprError as e:
+            problems.append(Problem(f"derive {k}: {e}", file=str(rs.path), line=line, column=col,
+                                    path=f"rules[{i}].then", code="R111", suggestion=e.suggestion))
+            continue
+        if not _same_kind(t, target.get(k, t)):
+            problems.append(Problem(f"derive {k}: rules give it different types ({target[k]} and {t})",
+                                    file=str(rs.path), line=line, column=col, path=f"rules[{i}].then", code="R113"))
+    return internal, exports, problems
+
+
+def _same_kind(a: str, b: str) -> bool:
+    return a == b or {a, b} <= {"int", "num"}
 
 
 def exported_types(lib_or_sets) -> dict[str, str]:
     sets = lib_or_sets.rulesets if isinstance(lib_or_sets, Library) else lib_or_sets
     out = {}
     for rs in sets:
-        for r in rs.spec.rules:
-            if r.then.derive and r.then.export:
-                for k, v in r.then.derive.items():
-                    out[k] = derive_type(v)
+        out.update(derived_types(rs)[1])
     return out
 
 
@@ -115,6 +167,7 @@ def to_literal(node: ast.AST, ftype: str):
         return -to_literal(node.operand, ftype)
     if not isinstance(node, ast.Constant):
         raise _expr.ExprError(f"not a literal: {ast.unparse(node)}", getattr(node, "col_offset", 0))
+    _expr.check_literals(node)
     v = node.value
     if isinstance(v, bool):
         raise _expr.ExprError(f"write {str(v).lower()}, not {v}", node.col_offset)
@@ -136,54 +189,227 @@ def to_literal(node: ast.AST, ftype: str):
 
 
 def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> CompiledRuleSet:
-    """Compile every rule; raises RuleError with one Problem per rule that does not compile."""
-    derived: dict[str, str] = {}
-    for r in rs.spec.rules:
-        if r.then.derive and not r.then.export:
-            for k, v in r.then.derive.items():
-                derived[k] = derive_type(v)
-    exports = {k: derive_type(v) for r in rs.spec.rules if r.then.derive and r.then.export
-               for k, v in r.then.derive.items()}
+    """Compile every rule; raises RuleError with one Problem per thing that does not compile.
+
+    Refused (each is a lint error too): a condition, figure or message outside the closed language, a type
+    mismatch, a duplicate rule id, derived facts that depend on themselves, a rule too wide for durable_rules."""
+    src = str(rs.path)
+    derived, exports, problems = derived_types(rs, extra_types)
     # a rule set's own exports reach only later rule sets, so they are not facts here
     others = {k: v for k, v in (extra_types or {}).items() if k not in exports}
     types = {**FACT_TYPES, **others, **derived}
     cc = _expr.ConditionCompiler(types, set(derived), to_literal)
-    compiled, problems = [], []
+    compiled, warnings = [], []
+    seen: dict[str, int] = {}
     for i, r in enumerate(rs.spec.rules):
+        if r.id in seen:
+            line, col = _at(rs, i, "id")
+            problems.append(Problem(f"duplicate rule id '{r.id}' (first at rule {seen[r.id] + 1}); each rule of a "
+                                    "rule set needs its own id", file=src, line=line, column=col,
+                                    path=f"rules[{i}].id", code="R202"))
+        seen.setdefault(r.id, i)
+        fields, errs = _expr.parse_template(r.message)
+        for e in errs:
+            line, col = expr_position(rs, i, e.offset or 0, "message")
+            problems.append(Problem(f"message: {e}", file=src, line=line, column=col, path=f"rules[{i}].message",
+                                    code="R112"))
+        for fig in _figures(r):
+            try:
+                _expr.figure_names(fig)
+                if r.then.limit is not None and _expr.figure_type(fig, types) not in _expr.NUMERIC:
+                    raise _expr.ExprError("a limit is a number of visits")
+            except _expr.ExprError as e:
+                line, col = _at(rs, i, "then")
+                problems.append(Problem(f"figure {fig!r}: {e}" if len(str(fig)) < 80 else f"figure: {e}",
+                                        file=src, line=line, column=col, path=f"rules[{i}].then", code="R111",
+                                        suggestion=e.suggestion))
         try:
             p = _expr.parse(r.when)
             unknown = _expr.check_names(p, types)
             if unknown:
                 raise unknown[0]
             patterns = cc.compile(p)
-            for fig in _figures(r):
-                _expr.figure_names(fig)                       # refuses what a figure may not contain
-            shown = template_names(r.message) | p.names | ({"limit"} if r.then.limit is not None else set())
+            shown = frozenset(f.name for f in fields) | p.names | ({"limit"} if r.then.limit is not None else set())
             need, deps = _expr.required_facts(p, types, set(derived))
-            compiled.append(CompiledRule(i, r, patterns, sorted(p.names & set(derived)), tuple(sorted(shown)),
-                                         need, deps))
+            cr = CompiledRule(i, r, patterns, sorted(p.names & set(derived)), tuple(sorted(shown)), need, deps,
+                              width=_rule_width(patterns), conditions=_leaves(patterns))
         except _expr.ExprError as e:
             line, col = expr_position(rs, i, e.offset or 0)
-            problems.append(Problem(str(e), file=str(rs.path), line=line, column=col,
+            problems.append(Problem(str(e), file=src, line=line, column=col,
                                     path=f"rules[{i}].when", code="R110", suggestion=e.suggestion))
+            continue
+        line, col = expr_position(rs, i, 0)
+        if cr.width > MAX_RULE_WIDTH or cr.conditions > MAX_SHARD_CONDITIONS:
+            problems.append(Problem(
+                f"rule '{r.id}': its condition has {cr.width} alternatives that can be true at once and "
+                f"{cr.conditions} comparisons; durable_rules takes at most {MAX_RULE_WIDTH} alternatives and "
+                f"{MAX_SHARD_CONDITIONS} comparisons per rule (more fails or never returns)", file=src, line=line,
+                column=col, path=f"rules[{i}].when", code="R121",
+                suggestion="split the rule, or derive a fact that groups the values"))
+            continue
+        if cr.width > WARN_RULE_WIDTH:
+            warnings.append(Problem(
+                f"rule '{r.id}': {cr.width} alternatives can be true at once (refused above {MAX_RULE_WIDTH})",
+                file=src, line=line, column=col, path=f"rules[{i}].when", code="R122", severity="warning"))
+        compiled.append(cr)
+    problems += _cycles(rs, set(derived))
     if problems:
-        raise RuleError(f"{rs.path}: {len(problems)} rule(s) do not compile", problems)
-    return CompiledRuleSet(rs, compiled, _shards(compiled, rs), types, set(derived), exports)
+        raise RuleError(f"{rs.path}: {len(problems)} problem(s); the rule set does not compile", problems)
+    return CompiledRuleSet(rs, compiled, _shards(compiled, rs), types, set(derived), exports, warnings)
 
 
-def expr_position(rs: RuleSet, index: int, offset: int) -> tuple[int | None, int | None]:
-    """Line and column of a character of a rule's condition: exact for plain and quoted scalars."""
+def _at(rs: RuleSet, index: int, *path) -> tuple[int | None, int | None]:
+    return mark(rs.node, ["rules", index, *path]) if rs.node is not None else (None, None)
+
+
+def _cycles(rs: RuleSet, derived: set[str]) -> list[Problem]:
+    """Derived facts that depend on themselves through any chain of rules (forward chaining would loop)."""
+    edges: dict[str, set[str]] = {}
+    by: dict[tuple[str, str], list[str]] = {}
+    for r in rs.spec.rules:
+        if not r.then.derive or r.then.export:
+            continue
+        try:
+            reads = _expr.parse(r.when).names
+        except _expr.ExprError:
+            reads = set()
+        for v in r.then.derive.values():
+            try:
+                reads = reads | _expr.figure_names(v)
+            except _expr.ExprError:
+                pass
+        for u in reads & derived:
+            for d in r.then.derive:
+                edges.setdefault(u, set()).add(d)
+                by.setdefault((u, d), []).append(r.id)
+    problems, reported = [], set()
+    for start in sorted(edges):
+        path = _find_cycle(start, edges)
+        if path and frozenset(path) not in reported:
+            reported.add(frozenset(path))
+            rules = sorted({rid for a, b in zip(path, path[1:]) for rid in by[(a, b)]})
+            first = next(i for i, r in enumerate(rs.spec.rules) if r.id == rules[0])
+            line, col = _at(rs, first)
+            problems.append(Problem(
+                f"derived facts depend on themselves: {' -> '.join(path)} (rules {', '.join(rules)})",
+                file=str(rs.path), line=line, column=col, path=f"rules[{first}]", code="R114",
+                suggestion="a derived fact must not be read, directly or through other derived facts, by a "
+                           "rule that derives it"))
+    return problems
+
+
+def _find_cycle(start: str, edges: dict[str, set[str]]) -> list[str] | None:
+    stack = [(start, [start])]
+    seen = set()
+    while stack:
+        node, path = stack.pop()
+        for nxt in sorted(edges.get(node, ())):
+            if nxt == start:
+                return path + [start]
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, path + [nxt]))
+    return None
+
+
+def _width(cond) -> int:
+    """Alpha conditions of a durable condition that can be true at once (each `$or` branch can)."""
+    if isinstance(cond, dict):
+        if "$or" in cond:
+            return sum(_width(c) for c in cond["$or"])
+        if "$and" in cond:
+            out = 1
+            for c in cond["$and"]:
+                out *= _width(c)
+            return out
+    return 1
+
+
+def _rule_width(patterns: list[dict]) -> int:
+    out = 1
+    for p in patterns:
+        for body in p.values():
+            out *= _width(body)
+    return out
+
+
+def _leaves(cond) -> int:
+    if isinstance(cond, list):
+        return sum(_leaves(c) for c in cond)
+    if isinstance(cond, dict):
+        if "$or" in cond or "$and" in cond:
+            return sum(_leaves(c) for c in cond.get("$or", cond.get("$and")))
+        if len(cond) == 1 and isinstance(next(iter(cond.values())), dict) and \
+                all(isinstance(k, str) and not k.startswith("$") for k in cond):
+            return sum(_leaves(v) for v in cond.values())          # a pattern {'k': {...}}
+        return 1
+    return 1
+
+
+def expr_position(rs: RuleSet, index: int, offset: int, key: str = "when") -> tuple[int | None, int | None]:
+    """Line and column of a character of a rule's condition (or message), both 1-based. Exact for scalars on
+    one line; for a scalar spanning lines, the character is found by replaying how YAML folds the lines."""
     if rs.node is None:
         return None, None
-    from ._yamlpos import node_at
-    n = node_at(rs.node, ["rules", index, "when"])
+    n = node_at(rs.node, ["rules", index, key])
     line, col = n.start_mark.line + 1, n.start_mark.column + 1
     style = getattr(n, "style", None)
-    if style in ('"', "'"):
-        return line, col + 1 + offset
+    if n.start_mark.line == n.end_mark.line and style not in ("|", ">"):
+        return line, col + (1 if style in ('"', "'") else 0) + offset
+    pos = _scalar_positions(n)
+    if pos is not None and 0 <= offset < len(pos):
+        return pos[offset]
+    return (line + 1, None) if style in ("|", ">") else (line, col)
+
+
+def _scalar_positions(n) -> list[tuple[int, int]] | None:
+    """(line, column) of every character of a multi-line scalar's value, or None when the replay of the
+    folding does not reproduce the value (escapes, unusual indentation): then the caller gives the start."""
+    buf = n.start_mark.buffer
+    value = getattr(n, "value", None)
+    if not buf or not isinstance(value, str):
+        return None
+    style = getattr(n, "style", None)
+    src = buf[n.start_mark.index:n.end_mark.index]
+    lines = src.split("\n")
+    first_line = n.start_mark.line + 1
+    out: list[tuple[int, int]] = []
+    text = ""
     if style in ("|", ">"):
-        return line + 1, None
-    return line, col + offset
+        body = [(first_line + 1 + k, ln) for k, ln in enumerate(lines[1:])]
+        indent = min((len(ln) - len(ln.lstrip(" ")) for _, ln in body if ln.strip()), default=0)
+        prev_blank = True
+        for lno, ln in body:
+            content = ln[indent:]
+            if not ln.strip():
+                text += "\n"
+                out.append((lno, 1))
+                prev_blank = True
+                continue
+            if text and not prev_blank:
+                text += "\n" if style == "|" else " "
+                out.append((lno, indent + 1))
+            for c_i, ch in enumerate(content):
+                text += ch
+                out.append((lno, indent + 1 + c_i))
+            prev_blank = False
+    else:
+        q = 1 if style in ('"', "'") else 0
+        for k, ln in enumerate(lines):
+            lno = first_line + k
+            start_col = n.start_mark.column + 1 + q if k == 0 else len(ln) - len(ln.lstrip()) + 1
+            content = ln[q:] if k == 0 else ln.lstrip()
+            if k == len(lines) - 1 and q:
+                content = content[:-1] if content.endswith(("'", '"')) else content
+            if k:
+                text += " "
+                out.append((lno, start_col))
+            for c_i, ch in enumerate(content.rstrip() if k < len(lines) - 1 else content):
+                text += ch
+                out.append((lno, start_col + c_i))
+    if text.rstrip("\n") != value.rstrip("\n"):
+        return None
+    return out
 
 
 def _figures(r: Rule) -> list:
@@ -217,12 +443,24 @@ def _shards(rules: list[CompiledRule], rs: RuleSet) -> list[list[int]]:
     for cr in rules:
         groups.setdefault(find(cr.index), []).append(cr.index)
     shards: list[list[int]] = []
+    widths: list[int] = []
+    leaves: list[int] = []
     for g in sorted(groups.values(), key=lambda g: g[0]):
-        if len(g) > MAX_SHARD:
-            raise RuleError(f"{rs.path}: {len(g)} rules are linked by derived facts; at most {MAX_SHARD} "
-                            "can share one durable ruleset", [Problem("too many linked rules", file=str(rs.path), code="R120")])
-        if shards and len(shards[-1]) + len(g) <= MAX_SHARD:
+        w = sum(rules[i].width for i in g)
+        c = sum(rules[i].conditions for i in g)
+        if w > MAX_SHARD or c > MAX_SHARD_CONDITIONS:
+            ids = ", ".join(rules[i].rule.id for i in g[:6]) + (", ..." if len(g) > 6 else "")
+            msg = (f"{len(g)} rules linked by derived facts ({ids}) have {w} alternatives that can be true at once "
+                   f"and {c} comparisons; they must share one durable ruleset, which takes at most {MAX_SHARD} "
+                   f"and {MAX_SHARD_CONDITIONS}")
+            raise RuleError(f"{rs.path}: {msg}", [Problem(msg, file=str(rs.path), line=_at(rs, rules[g[0]].index)[0],
+                                                          code="R120")])
+        if shards and widths[-1] + w <= MAX_SHARD and leaves[-1] + c <= MAX_SHARD_CONDITIONS:
             shards[-1].extend(g)
+            widths[-1] += w
+            leaves[-1] += c
         else:
             shards.append(list(g))
+            widths.append(w)
+            leaves.append(c)
     return [sorted(s) for s in shards]

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._paths import rules_dir
+from ._paths import diagnoses_file
 from ._yamlpos import RULE_FILE, load_yaml
 
 _ICD9_SHAPE = re.compile(r"^(?:\d{3}(?:\.\d{1,2})?|V\d{2}(?:\.\d{1,2})?|E\d{3}(?:\.\d)?)$", re.I)
@@ -110,7 +110,7 @@ def icd10_to_icd9(code: str) -> tuple[str, str] | None:
 
 @functools.lru_cache(maxsize=1)
 def categories() -> tuple[Category, ...]:
-    return load_categories(rules_dir() / "diagnoses.yaml")
+    return load_categories(diagnoses_file())
 
 
 def load_categories(path: Path) -> tuple[Category, ...]:

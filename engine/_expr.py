@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import ast
 import functools
+import math
+import re
 from dataclasses import dataclass, field
 
 from ._errors import did_you_mean
 
 KEYWORDS = {"true", "false", "unknown"}
+MAX_INT = 2**63 - 1          # durable_rules saturates integers beyond int64 (durable-rules.md §7)
+MAX_EXPR_CHARS = 20_000      # a condition or figure longer than this is refused (no real rule comes close)
+NUMERIC = ("int", "num")
 LIST_SENTINEL = "~"          # appended to every list fact so `not in` is true for an empty list
 _OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
         ast.In: "in", ast.NotIn: "not in"}
@@ -44,12 +49,36 @@ class Parsed:
 
 
 def parse(text: str) -> Parsed:
-    try:
-        tree = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError as e:
-        raise ExprError(f"cannot parse condition: {e.msg}", (e.offset or 1) - 1) from None
+    tree = _parse(text, "condition")
+    check_literals(tree)
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - KEYWORDS - {"min", "max"}
     return Parsed(text, tree, names)
+
+
+def _parse(text: str, what: str) -> ast.AST:
+    """ast.parse with the limits of the language: length, nesting; never raises anything but ExprError."""
+    text = str(text)
+    if len(text) > MAX_EXPR_CHARS:
+        raise ExprError(f"{what} is {len(text)} characters long; at most {MAX_EXPR_CHARS}", 0)
+    try:
+        return ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as e:
+        raise ExprError(f"cannot parse {what}: {e.msg}", (e.offset or 1) - 1) from None
+    except (RecursionError, MemoryError, ValueError) as e:
+        raise ExprError(f"cannot parse {what}: {type(e).__name__} (nested too deeply?)", 0) from None
+
+
+def check_literals(tree: ast.AST) -> None:
+    """Numbers must be finite and fit in 64 bits (durable_rules saturates ints, fails on Infinity)."""
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Constant):
+            v = n.value
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ExprError("a number must be finite (this one overflows to infinity)", n.col_offset)
+            if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT:
+                raise ExprError(f"the number {v} does not fit in 64 bits (at most {MAX_INT})", n.col_offset)
+            if isinstance(v, complex) or isinstance(v, bytes):
+                raise ExprError(f"not a value: {ast.unparse(n)}", n.col_offset)
 
 
 def check_names(p: Parsed, known: dict[str, str]) -> list[ExprError]:
@@ -149,6 +178,10 @@ class ConditionCompiler:
             if op == "!=":
                 return {"$ex": {lf: 1}}
             raise ExprError("unknown compares only with == or !=", whole.col_offset)
+        rtype = self._type_of(right, whole)
+        if rtype is not None and not _compatible(ftype, rtype):
+            raise ExprError(f"{fact} is {_TYPE_WORDS.get(ftype, ftype)} but {ast.unparse(right)} is "
+                            f"{_TYPE_WORDS.get(rtype, rtype)}: they cannot be compared", whole.col_offset)
         rv = self._rvalue(right, pattern, ftype, whole)
         cond = _cmp(lf, op, rv)
         # durable compares with an absent fact on the right as if it were there (measured: `x <= y` with y
@@ -172,9 +205,46 @@ class ConditionCompiler:
                 raise ExprError("one comparison may use at most one derived fact", whole.col_offset)
             return {"k": other}
         if isinstance(node, ast.BinOp) and type(node.op) in _ARITH:
-            return {_ARITH[type(node.op)]: {"$l": self._rvalue(node.left, pattern, ftype, whole),
-                                           "$r": self._rvalue(node.right, pattern, ftype, whole)}}
+            def side(n):             # numbers inside arithmetic are numbers, whatever the fact compared
+                is_num = isinstance(n, ast.Constant) and isinstance(n.value, (int, float)) \
+                    and not isinstance(n.value, bool)
+                return self._rvalue(n, pattern, "num" if is_num else ftype, whole)
+            return {_ARITH[type(node.op)]: {"$l": side(node.left), "$r": side(node.right)}}
         raise ExprError(f"not a value: {ast.unparse(node)}", getattr(node, "col_offset", 0))
+
+    def _type_of(self, node, whole) -> str | None:
+        """Type of a right-hand value made of facts and arithmetic; None for a plain literal (to_literal
+        checks those against the fact compared). Arithmetic takes numbers (and dates +/- days) only."""
+        if isinstance(node, ast.Name):
+            return None if node.id in KEYWORDS else self.types.get(node.id, "int")
+        if isinstance(node, ast.BinOp):
+            if type(node.op) not in _ARITH:
+                raise ExprError(f"operator {type(node.op).__name__} is not allowed in a condition "
+                                "(only + - *)", node.col_offset)
+            kinds = []
+            for n in (node.left, node.right):
+                t = self._type_of(n, whole)
+                if t is None:
+                    v = getattr(n, "value", None) if isinstance(n, ast.Constant) else \
+                        (0 if isinstance(n, ast.UnaryOp) else None)
+                    if not isinstance(v, (int, float)) or isinstance(v, bool):
+                        raise ExprError(f"arithmetic takes numbers, not {ast.unparse(n)}", node.col_offset)
+                    t = "num" if isinstance(v, float) else "int"
+                if t not in (*NUMERIC, "date"):
+                    raise ExprError(f"arithmetic takes numbers, not {ast.unparse(n)} "
+                                    f"({_TYPE_WORDS.get(t, t)})", node.col_offset)
+                kinds.append(t)
+            dates = kinds.count("date")
+            if dates == 2:
+                if not isinstance(node.op, ast.Sub):
+                    raise ExprError("two dates can only be subtracted", node.col_offset)
+                return "int"
+            if dates == 1:
+                if isinstance(node.op, ast.Mult):
+                    raise ExprError("a date cannot be multiplied", node.col_offset)
+                return "date"
+            return "num" if "num" in kinds else "int"
+        return None
 
     def _membership(self, left, op, right, pattern, whole) -> dict:
         if isinstance(right, (ast.List, ast.Tuple)):          # fact in ['a', 'b']
@@ -194,6 +264,14 @@ class ConditionCompiler:
         if op == "in":
             return {"$iany": {rf: {"$i": item}}}
         return {"$iall": {rf: {"$neq": {"$i": item}}}}
+
+
+_TYPE_WORDS = {"int": "a whole number", "num": "a number", "str": "a word", "tri": "true/false/unknown",
+               "list": "a list", "date": "a date"}
+
+
+def _compatible(a: str, b: str) -> bool:
+    return (a in NUMERIC and b in NUMERIC) or (a == b and a != "list")
 
 
 def _same_fact_refs(rv) -> set[str]:
@@ -286,18 +364,34 @@ def canonical(p: Parsed) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # figures
+#
+# A figure is a number, a quoted word ("'myalgia: 9-10 visits'"), true/false, or arithmetic over numeric
+# facts: + - * //, unary -, min(a, b, ...), max(...). Nothing else parses: no attribute, subscript, other
+# call, comprehension, lambda, string arithmetic. At run time a figure whose divisor is 0, or whose result
+# is not finite or does not fit in 64 bits, is None ("unknown"), like a figure over an unknown fact.
+
+_FIG_NODES = (ast.BinOp, ast.Name, ast.Constant, ast.Call, ast.Load, ast.Add, ast.Sub, ast.Mult,
+              ast.FloorDiv, ast.UnaryOp, ast.USub)
+_FIG_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//"}
 
 
 def evaluate(expr: str | int | float, env: dict):
-    """Value of a figure expression over facts; None when a fact it needs is unknown."""
+    """Value of a figure expression over facts; None when a fact it needs is unknown, a divisor is 0,
+    or the result is not a finite 64-bit number."""
     if isinstance(expr, (int, float)):
         return expr
-    return _eval(_figure_tree(str(expr)), env)
+    try:
+        tree = _figure_tree(str(expr))
+    except ExprError:
+        return None
+    return _eval(tree, env)
 
 
 @functools.lru_cache(maxsize=4096)
 def _figure_tree(expr: str) -> ast.AST:
-    return ast.parse(expr.strip(), mode="eval").body
+    node = _parse(expr, "figure")
+    _check_figure_nodes(node)
+    return node
 
 
 def fact_value(expr, env: dict):
@@ -306,52 +400,201 @@ def fact_value(expr, env: dict):
     if isinstance(expr, bool):
         return "true" if expr else "false"
     if isinstance(expr, (int, float)):
-        return expr
+        return expr if _finite(expr) else None
     return evaluate(expr, env)
 
 
-def figure_names(expr) -> set[str]:
-    if isinstance(expr, (int, float, bool)) or expr is None:
-        return set()
-    try:
-        node = ast.parse(str(expr).strip(), mode="eval").body
-    except SyntaxError as e:
-        raise ExprError(f"cannot parse figure: {e.msg}", (e.offset or 1) - 1) from None
-    bad = [n for n in ast.walk(node) if not isinstance(n, (
-        ast.Expression, ast.BinOp, ast.Name, ast.Constant, ast.Call, ast.Load, ast.Add, ast.Sub,
-        ast.Mult, ast.FloorDiv, ast.UnaryOp, ast.USub))]
-    if bad:
-        raise ExprError(f"not allowed in a figure: {ast.unparse(bad[0]) if hasattr(bad[0], 'lineno') else type(bad[0]).__name__}",
-                        getattr(bad[0], "col_offset", 0))
+def _check_figure_nodes(node: ast.AST) -> None:
+    check_literals(node)
     for n in ast.walk(node):
-        if isinstance(n, ast.Call) and not (isinstance(n.func, ast.Name) and n.func.id in ("min", "max")):
-            raise ExprError("only min() and max() may be called in a figure", n.col_offset)
+        if not isinstance(n, _FIG_NODES):
+            what = ast.unparse(n) if hasattr(n, "lineno") else type(n).__name__
+            raise ExprError(f"not allowed in a figure: {what} (only numbers, facts, + - * //, min(), max())",
+                            getattr(n, "col_offset", 0))
+        if isinstance(n, ast.Call) and not (isinstance(n.func, ast.Name) and n.func.id in ("min", "max")
+                                            and n.args and not n.keywords):
+            raise ExprError("only min(a, b, ...) and max(a, b, ...) may be called in a figure", n.col_offset)
+        if isinstance(n, ast.Name) and n.id in ("min", "max") and not _is_func(node, n):
+            raise ExprError(f"'{n.id}' is a function: write {n.id}(a, b)", n.col_offset)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and n is not node:
+            raise ExprError("a word cannot take part in arithmetic", n.col_offset)
+        if isinstance(n, ast.Name) and n.id in KEYWORDS and n is not node:
+            raise ExprError(f"{n.id} cannot take part in arithmetic", n.col_offset)
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.FloorDiv):
+            d = _const(n.right)
+            if d is not None and d == 0:
+                raise ExprError("division by zero", n.right.col_offset)
+
+
+def _is_func(root, name) -> bool:
+    return any(isinstance(c, ast.Call) and c.func is name for c in ast.walk(root))
+
+
+def _const(node):
+    """The value of a sub-expression without facts (constant folding), else None."""
+    if any(isinstance(n, (ast.Name, ast.Call)) for n in ast.walk(node)):
+        return None
+    return _eval(node, {})
+
+
+def figure_names(expr) -> set[str]:
+    """Fact names a figure reads; raises ExprError for anything outside the figure language."""
+    if isinstance(expr, (int, float, bool)) or expr is None:
+        if isinstance(expr, float) and not math.isfinite(expr):
+            raise ExprError("a number must be finite", 0)
+        return set()
+    node = _parse(str(expr), "figure")
+    _check_figure_nodes(node)
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - {"min", "max"} - KEYWORDS
 
 
-def _eval(node, env):
+def figure_type(expr, types: dict[str, str]) -> str:
+    """The type of a figure: tri (true/false), str (a quoted word), int or num (arithmetic), from the
+    types of the facts it reads (the fact table, not its text). Raises ExprError on a type mismatch."""
+    if isinstance(expr, bool):
+        return "tri"
+    if isinstance(expr, int):
+        return "int"
+    if isinstance(expr, float):
+        return "num"
+    node = _parse(str(expr), "figure")
+    _check_figure_nodes(node)
+    return _ftype(node, types)
+
+
+def _ftype(node, types) -> str:
     if isinstance(node, ast.Constant):
-        return node.value
+        v = node.value
+        return "str" if isinstance(v, str) else "num" if isinstance(v, float) else "int"
+    if isinstance(node, ast.Name):
+        if node.id in ("true", "false"):
+            return "tri"
+        if node.id == "unknown":
+            raise ExprError("a figure cannot be unknown", node.col_offset)
+        t = types.get(node.id)
+        if t is None:
+            raise ExprError(f"unknown fact '{node.id}'", node.col_offset, did_you_mean(node.id, types))
+        if t not in NUMERIC:
+            raise ExprError(f"{node.id} is {_TYPE_WORDS.get(t, t)}, not a number: it cannot be used in a figure",
+                            node.col_offset)
+        return t
+    if isinstance(node, ast.UnaryOp):
+        return _ftype(node.operand, types)
+    kids = [node.left, node.right] if isinstance(node, ast.BinOp) else node.args
+    kinds = [_ftype(k, types) for k in kids]
+    for k, t in zip(kids, kinds):
+        if t not in NUMERIC:
+            raise ExprError(f"arithmetic takes numbers, not {ast.unparse(k)}", k.col_offset)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.FloorDiv):
+        return "int" if kinds == ["int", "int"] else "num"
+    return "num" if "num" in kinds else "int"
+
+
+def _finite(v) -> bool:
+    if isinstance(v, bool):
+        return True
+    if isinstance(v, float):
+        return math.isfinite(v) and abs(v) <= MAX_INT
+    if isinstance(v, int):
+        return abs(v) <= MAX_INT
+    return True
+
+
+def _eval(node, env):
+    """Evaluate a checked figure. Unknown operands, a zero divisor, a word in arithmetic, or a result that
+    is not a finite 64-bit number give None: the figure is unknown."""
+    if isinstance(node, ast.Constant):
+        return node.value if _finite(node.value) else None
     if isinstance(node, ast.Name):
         return env.get(node.id)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         v = _eval(node.operand, env)
-        return None if v is None else -v
-    if isinstance(node, ast.BinOp):
+        return -v if _number(v) else None
+    if isinstance(node, ast.BinOp) and type(node.op) in _FIG_OPS:
         a, b = _eval(node.left, env), _eval(node.right, env)
-        if a is None or b is None:
+        if not (_number(a) and _number(b)):
             return None
         if isinstance(node.op, ast.Add):
-            return a + b
-        if isinstance(node.op, ast.Sub):
-            return a - b
-        if isinstance(node.op, ast.Mult):
-            return a * b
-        if isinstance(node.op, ast.FloorDiv):
-            return a // b
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("min", "max"):
+            r = a + b
+        elif isinstance(node.op, ast.Sub):
+            r = a - b
+        elif isinstance(node.op, ast.Mult):
+            r = a * b
+        else:
+            if b == 0:
+                return None
+            r = a // b
+        return r if _finite(r) else None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("min", "max") \
+            and node.args:
         vals = [_eval(a, env) for a in node.args]
-        if any(v is None for v in vals):
+        if not all(_number(v) for v in vals):
             return None
         return min(vals) if node.func.id == "min" else max(vals)
     raise ExprError(f"cannot evaluate {ast.unparse(node)}")
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# message templates: a closed format language
+#
+#   {fact}            the fact as shown in a rationale (unknown facts show as "unknown")
+#   {fact:>N} {fact:<N} {fact:^N} {fact:N}     padded to width N, N at most MAX_WIDTH
+#   {{ and }}         literal braces
+# Nothing else: no attribute or index ({a.b}, {a[0]}), no conversion ({a!r}), no positional {} or {0},
+# no nested or other format specs. The renderer shows an unknown number as the word "unknown", so a
+# numeric spec (:d, :.1f) could fail on it at run time: those are refused, not risked.
+
+MAX_WIDTH = 999
+_FIELD = re.compile(r"[a-z_][a-z0-9_]*\Z")
+_SPEC = re.compile(r"[<>^]?([0-9]{1,3})\Z")
+
+
+@dataclass
+class TemplateField:
+    name: str
+    spec: str
+    offset: int                      # 0-based offset of the '{'
+
+
+def parse_template(text: str) -> tuple[list[TemplateField], list[ExprError]]:
+    """The fields of a message template and every error in it (with its offset); never raises."""
+    fields, errors = [], []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "{":
+            if text.startswith("{{", i):
+                i += 2
+                continue
+            j = text.find("}", i + 1)
+            k = text.find("{", i + 1)
+            if j < 0 or (0 <= k < j):
+                errors.append(ExprError("'{' is not closed: write {{ for a literal brace", i))
+                i = (k if 0 <= k else n)
+                continue
+            body = text[i + 1:j]
+            name, _, spec = body.partition(":")
+            if "!" in name:
+                errors.append(ExprError(f"conversions are not allowed in a message: {{{body}}}", i))
+            elif not _FIELD.match(name):
+                errors.append(ExprError(f"{{{body}}}: a message field is a fact name in lower case "
+                                        "(no attribute, index or position)", i))
+            elif spec and not _SPEC.match(spec):
+                errors.append(ExprError(f"{{{body}}}: format '{spec}' is not allowed; the only format is a "
+                                        f"width up to {MAX_WIDTH}, optionally aligned (<, >, ^)", i))
+            else:
+                fields.append(TemplateField(name, spec, i))
+            i = j + 1
+        elif c == "}":
+            if text.startswith("}}", i):
+                i += 2
+                continue
+            errors.append(ExprError("'}' without '{': write }} for a literal brace", i))
+            i += 1
+        else:
+            i += 1
+    return fields, errors

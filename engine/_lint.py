@@ -4,7 +4,16 @@ Codes
   R001 invalid YAML / empty file          R101 unknown or misspelt key          R102 required key missing
   R103 rule without a citation            R104 wrong type or value              R110 condition does not compile
                                                                                      (unknown fact, type mismatch)
-  R111 figure names an unknown fact       R201 overlapping effective dates      R202 duplicate rule id
+  R002 no rule files / no diagnoses.yaml in the rules folder
+  R111 figure outside the figure language (unknown fact, word arithmetic, zero divisor, non-finite number)
+  R112 message template outside the template language (unbalanced braces, attributes, format specs)
+  R113 derived fact: different types from different rules, or the name of a table fact
+  R114 derived facts that depend on themselves (a cycle), with the rule ids
+  R120 rules linked by derived facts too wide for one durable ruleset
+  R121 a rule too wide for durable_rules (too many `or` / `in [...]` alternatives or comparisons)
+  R122 a rule close to that limit (warning)
+  R201 overlapping effective dates      R202 duplicate rule id in a rule set
+  R203 duplicate id@version, or a rule id used by two rule sets
   R301 condition can never be true        R302 same condition, contradictory effects
   R303 message names a fact the rule cannot have
   R304 a rule set uses a fact it exports itself (exports reach only later rule sets)       (warning)
@@ -15,9 +24,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import _expr
-from ._compile import compile_ruleset, derive_type, exported_types
+from ._compile import compile_ruleset, derived_types, exported_types
 from ._errors import Problem, RuleError
 from ._facts import FACT_TYPES
+from ._paths import rules_dir
 from ._rules import Library, RuleSet, parse_ruleset, rule_files, template_names, tests_file
 from ._yamlpos import mark
 
@@ -34,6 +44,9 @@ def lint_paths(paths: list[Path] | None = None, root: Path | None = None) -> lis
             files.append(Path(p))
     problems: list[Problem] = []
     sets: list[RuleSet] = []
+    if not files:
+        where = root or (paths[0] if paths else None) or rules_dir()
+        return [Problem(f"no rule files under {where}", file=str(where), code="R002")]
     for f in files:
         try:
             text = f.read_text(encoding="utf-8")
@@ -44,11 +57,19 @@ def lint_paths(paths: list[Path] | None = None, root: Path | None = None) -> lis
         problems += probs
         if rs:
             sets.append(rs)
-    # exports of the whole library are facts for every rule set (they come from earlier rule sets)
-    try:
-        library_sets = Library.load().rulesets if not paths else sets
-    except RuleError:
-        library_sets = sets
+    # exports of the whole library are facts for every rule set (they come from earlier rule sets): a file
+    # linted alone still sees the exports of the library it belongs to (--rules, else the default folder)
+    linted = {Path(rs.path).resolve() for rs in sets}
+    library_sets = []
+    for f in rule_files(Path(root) if root else None) if (Path(root) if root else rules_dir()).is_dir() else []:
+        if f.resolve() in linted:
+            continue
+        try:
+            other, _ = parse_ruleset(f.read_text(encoding="utf-8"), f)
+        except OSError:
+            other = None
+        if other:
+            library_sets.append(other)
     exports = exported_types(library_sets + sets)
     for rs in sets:
         problems += lint_ruleset(rs, exports)
@@ -66,19 +87,14 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
     try:
         compiled = compile_ruleset(rs, exports)
         types = compiled.types
+        out += compiled.warnings
     except RuleError as e:
         out += e.problems
-        own = {k for r in rs.spec.rules if r.then.derive and not r.then.export for k in r.then.derive}
-        types = {**FACT_TYPES, **exports, **{k: "int" for k in own}}
-    seen: dict[str, int] = {}
+        own, _, _ = derived_types(rs, exports)
+        types = {**FACT_TYPES, **exports, **own}
     conditions: dict[str, list[tuple[int, str]]] = {}
     own_exports = {k for r in rs.spec.rules if r.then.derive and r.then.export for k in r.then.derive}
     for i, r in enumerate(rs.spec.rules):
-        if r.id in seen:
-            line, col = at(i, "id")
-            out.append(Problem(f"duplicate rule id '{r.id}' (first at rule {seen[r.id] + 1})", file=src,
-                               line=line, column=col, code="R202"))
-        seen.setdefault(r.id, i)
         if r.citation is None:
             line, col = at(i)
             out.append(Problem(f"rule '{r.id}' has no citation", file=src, line=line, column=col, code="R103",
@@ -108,11 +124,9 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
                [v for v in (r.then.derive or {}).values() if not isinstance(v, bool)]
         for fig in figs:
             try:
-                names = _expr.figure_names(fig) if derive_type(fig) != "str" else set()
-            except _expr.ExprError as e:
-                line, col = at(i, "then")
-                out.append(Problem(str(e), file=src, line=line, column=col, code="R111"))
-                continue
+                names = _expr.figure_names(fig)
+            except _expr.ExprError:
+                continue                             # reported by compile (R111)
             for name in sorted(names - set(types)):
                 line, col = at(i, "then")
                 out.append(Problem(f"figure names unknown fact '{name}'", file=src, line=line, column=col,
@@ -132,11 +146,21 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
 
 
 def _overlaps(sets: list[RuleSet]) -> list[Problem]:
+    out = []
     try:
-        Library(sets)
+        Library._check_duplicates(_Sets(sets))
     except RuleError as e:
-        return e.problems
-    return []
+        out += e.problems
+    try:
+        Library._check_overlaps(_Sets(sets))
+    except RuleError as e:
+        out += e.problems
+    return out
+
+
+class _Sets:
+    def __init__(self, sets):
+        self.rulesets = sets
 
 
 def _hint(name: str, choices) -> str | None:

@@ -5,10 +5,11 @@ with its tests beside it (<section>.tests.yaml). See docs/authoring.md for the g
 """
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import functools
 import hashlib
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import _expr, _paths, _yamlpos
 from ._errors import Problem, RuleError, did_you_mean
 from ._paths import rules_dir
 from ._yamlpos import dotted, mark
@@ -112,6 +114,14 @@ class RuleSetSpec(_Model):
     def _version_text(cls, v: Any) -> Any:
         return str(v) if isinstance(v, (int, float)) else v
 
+    @field_validator("effective_to")
+    @classmethod
+    def _dates_in_order(cls, v: dt.date | None, info) -> dt.date | None:
+        start = info.data.get("effective_from")
+        if v is not None and start is not None and v < start:
+            raise ValueError(f"effective_to {v} is before effective_from {start}")
+        return v
+
 
 @dataclass(eq=False)
 class RuleSet:
@@ -160,15 +170,20 @@ def parse_ruleset(text: str, path: Path | str = "<input>") -> tuple[RuleSet | No
     path = Path(path)
     src = str(path)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node, data = load_yaml(text, src)
+    except _yamlpos.InputError as e:
+        return None, [dataclasses.replace(p, file=p.file or src) for p in e.problems] or \
+            [Problem(f"invalid YAML: {e}", file=src, line=1, code="R001")]
     except yaml.YAMLError as e:
         pm = getattr(e, "problem_mark", None)
         return None, [Problem(f"invalid YAML: {getattr(e, 'problem', e)}", file=src,
                               line=pm.line + 1 if pm else None, column=pm.column + 1 if pm else None,
                               code="R001")]
+    except (RecursionError, MemoryError) as e:
+        return None, [Problem(f"invalid YAML: {type(e).__name__} (nested too deeply or too large)", file=src,
+                              line=1, code="R001")]
     if node is None:
         return None, [Problem("empty rule file", file=src, line=1, code="R001")]
-    data = yaml.safe_load(text)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     try:
         spec = RuleSetSpec.model_validate(data)
@@ -184,6 +199,19 @@ def parse_ruleset(text: str, path: Path | str = "<input>") -> tuple[RuleSet | No
                 pass
         return None, problems
     return RuleSet(spec, path, sha, node), []
+
+
+def load_yaml(text: str, source: str = "<input>") -> tuple[yaml.Node | None, Any]:
+    """The one place rule-library YAML is read: (node tree with line marks, plain data), through the
+    bounded safe loader (_yamlpos: alias bombs, depth, size, duplicate keys, tags). Raises InputError."""
+    docs = _yamlpos.load_yaml(text, source, _yamlpos.RULE_FILE)
+    if not docs:
+        return None, None
+    if len(docs) > 1:
+        raise _yamlpos.InputError(f"{source}: a rule file holds one YAML document",
+                                  [Problem("a rule file holds one YAML document (remove the extra '---')",
+                                           file=source, line=1, code="R001")])
+    return docs[0]
 
 
 def _drop(data, loc: list) -> None:
@@ -222,7 +250,7 @@ def _problem(err: dict, node: yaml.Node, src: str) -> Problem:
 @functools.lru_cache(maxsize=4096)
 def template_names(template: str) -> frozenset[str]:
     """The fact names a message template renders: '{total_visits} of {course_visits}' -> both."""
-    return frozenset(name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name)
+    return frozenset(f.name for f in _expr.parse_template(template)[0])
 
 
 def rules_schema() -> dict:
@@ -256,7 +284,8 @@ class FallbackNote:
 
 
 def load_jurisdictions(root: Path | None = None) -> dict[str, list[FallbackNote]]:
-    data = yaml.safe_load(((root or rules_dir()) / "jurisdictions.yaml").read_text(encoding="utf-8"))
+    path = (root or rules_dir()) / "jurisdictions.yaml"
+    _, data = load_yaml(path.read_text(encoding="utf-8"), str(path))
     out = {}
     for j, spec in data.items():
         out[j] = [FallbackNote(n["message"], n["citation"], n["effective_from"], n.get("effective_to"))
@@ -271,13 +300,25 @@ class Library:
         self.rulesets = rulesets
         self.root = root
         self.fallback_notes = load_jurisdictions(root) if root and (root / "jurisdictions.yaml").exists() else {}
+        self._check_duplicates()
         self._check_overlaps()
 
     @classmethod
     def load(cls, root: Path | str | None = None, extra: list[Path] | None = None) -> "Library":
         root = Path(root) if root else rules_dir()
+        files = rule_files(root) if root.is_dir() else []
+        if not files:
+            raise RuleError(f"no rule files under {root}", [Problem(
+                f"no rule files under {root}: a library needs at least one rule set", file=str(root),
+                code="R002", suggestion="point --rules (or $PTCHECK_RULES) at a folder of rule sets")])
+        dx = root / "diagnoses.yaml"
+        if not dx.is_file():
+            raise RuleError(f"no diagnoses.yaml in {root}", [Problem(
+                f"no diagnoses.yaml in {root}: the diagnosis categories are read from the chosen rules folder",
+                file=str(root), code="R002")])
+        _use_diagnoses(dx)
         sets, problems = [], []
-        for f in rule_files(root) + list(extra or []):
+        for f in files + list(extra or []):
             rs, probs = parse_ruleset(f.read_text(encoding="utf-8"), f)
             problems += probs
             if rs:
@@ -286,6 +327,25 @@ class Library:
             raise RuleError(f"{len(problems)} problem(s) in the rule files under {root} "
                             "(run 'ptcheck rules lint' for all checks)", problems)
         return cls(sets, root)
+
+    def _check_duplicates(self) -> None:
+        """Each id@version once; a rule id belongs to one rule set (its versions may reuse it)."""
+        problems, keys, owner = [], {}, {}
+        for rs in self.rulesets:
+            if rs.key in keys:
+                problems.append(Problem(f"rule set {rs.key} is defined twice (also in {keys[rs.key]})",
+                                        file=str(rs.path), line=mark(rs.node, ["version"])[0] if rs.node else None,
+                                        code="R203", suggestion="give the new edition a new version"))
+            keys.setdefault(rs.key, rs.path)
+            for i, r in enumerate(rs.spec.rules):
+                first = owner.setdefault(r.id, rs)
+                if first.id != rs.id:
+                    problems.append(Problem(
+                        f"rule id '{r.id}' is also used by rule set {first.id} ({first.path}): rule ids are unique "
+                        "across the library", file=str(rs.path),
+                        line=mark(rs.node, ["rules", i, "id"])[0] if rs.node else None, code="R203"))
+        if problems:
+            raise RuleError("duplicate ids in the rule library", problems)
 
     def _check_overlaps(self) -> None:
         by_id: dict[str, list[RuleSet]] = {}
@@ -346,3 +406,14 @@ class Library:
             return max(notes, key=lambda n: n.effective_from, default=None)
         return next((n for n in notes if n.effective_from <= on and (n.effective_to is None or on <= n.effective_to)),
                     None)
+
+
+def _use_diagnoses(path: Path) -> None:
+    """Make the diagnosis table of this library the one facts are derived with (one per process: the last
+    library loaded), dropping what was cached from another table."""
+    if _paths.diagnoses_file() == path:
+        return
+    _paths.use_diagnoses_file(path)
+    from . import _dx
+    for fn in (_dx.categories, _dx._by_icd9, _dx.classify):
+        fn.cache_clear()

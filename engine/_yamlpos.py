@@ -251,7 +251,7 @@ def _read_chunk(chunk: str, offset: int, index: int, source: str, limits: Limits
             if isinstance(ev, yaml.DocumentStartEvent):
                 line = ev.start_mark.line + offset + 1
                 docs.append(Document(index, line))
-                node, data = _compose(loader, source, offset, limits)
+                node, data = _compose(loader, source, offset, limits, chunk)
                 docs[-1].node, docs[-1].data = node, data
                 if node is not None:                      # the document's first line of content
                     docs[-1].line = node.start_mark.line + 1
@@ -297,7 +297,7 @@ class _Frame:
         self.size, self.key, self.merges, self.keys = 1, None, None, None
 
 
-def _compose(loader, source: str, offset: int, limits: Limits) -> tuple[yaml.Node | None, Any]:
+def _compose(loader, source: str, offset: int, limits: Limits, text: str = "") -> tuple[yaml.Node | None, Any]:
     """Compose and construct one document from the event stream, iteratively, with every guard.
 
     Returns (None, None) for an empty document."""
@@ -307,7 +307,7 @@ def _compose(loader, source: str, offset: int, limits: Limits) -> tuple[yaml.Nod
     result: list = []
 
     def mk(m):
-        return yaml.Mark(source, m.index, m.line + offset, m.column, None, None)
+        return yaml.Mark(source, m.index, m.line + offset, m.column, text or None, None)   # buffer: positions in scalars
 
     def attach(node, value, size, ev):
         if not stack:
