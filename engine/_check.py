@@ -121,10 +121,13 @@ class Checker:
         if found is None:
             return base
         # A rule set may decide for an unknown itself: a rule whose condition tests `== unknown` and that
-        # certifies, limits or non-certifies (a rule that only pends on an unknown is what readings replace).
-        if base.outcome != "pend" and any(f.rule in self._unknown_rules(consulted)
-                                          for f in deciding(base.findings, base.outcome) or base.findings
-                                          if f.effect in ("certify", "limit", "non_certify")):
+        # certifies, limits or non-certifies (e.g. seed 003's "prior therapy of unknown extent without
+        # documented improvement"); a rule that only pends on an unknown is what readings replace. Only
+        # where a history fact is in fact unknown (a requested range leaves no fact unknown).
+        history_unknown = any(u.kind != "request_range" for u in found[0])
+        if history_unknown and base.outcome != "pend" and any(
+                f.rule in self._unknown_rules(consulted) for f in base.findings
+                if f.effect in ("certify", "limit", "non_certify")):
             return base
         unknown_list, rds = found
         for r in rds:
