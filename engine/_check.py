@@ -102,8 +102,13 @@ class Checker:
         if addressed:
             changes = self._would_change(case, req, consulted, pre, d)
             missing = [c["documentation"] for c in changes]
+        on_unknown = set()           # rules that pend on an unknown the readings already name
+        if d.combined is not None:
+            for rs in consulted:
+                on_unknown |= _ruleset_unknown_rules(rs, ("pend",))
         for f in deciding(d.findings, d.outcome):        # what the rules name that no fact can show
-            missing += [m for m in f.missing if m not in missing and not _about_a_flag(m)]
+            if f.rule not in on_unknown:
+                missing += [m for m in f.missing if m not in missing and not _about_a_flag(m)]
         return ItemDecision.model_construct(            # our own typed values: no re-validation
             request=req.id, text=req.text, service=req.service, requested_visits=req.visits,
             outcome=d.outcome, certified_visits=d.certified if d.outcome in ("certify", "modify") else None,
@@ -120,14 +125,12 @@ class Checker:
         base = self._evaluate(case, req, consulted, addressed, pre, explain)
         if found is None:
             return base
-        # A rule set may decide for an unknown itself: a rule whose condition tests `== unknown` and that
-        # certifies, limits or non-certifies (e.g. seed 003's "prior therapy of unknown extent without
-        # documented improvement"); a rule that only pends on an unknown is what readings replace. Only
-        # where a history fact is in fact unknown (a requested range leaves no fact unknown).
-        history_unknown = any(u.kind != "request_range" for u in found[0])
-        if history_unknown and base.outcome != "pend" and any(
-                f.rule in self._unknown_rules(consulted) for f in base.findings
-                if f.effect in ("certify", "limit", "non_certify")):
+        # A rule set may decide for an unknown itself: a rule that non-certifies on a history fact being
+        # unknown (the guideline's own answer to undocumented prior care, e.g. seed 003's "prior therapy of
+        # unknown extent without documented improvement"). A limit or certify on an unknown would assume a
+        # value (a limit "for the request alone" assumes no prior visits): readings decide those.
+        if base.outcome == "non_certify" and any(f.rule in self._unknown_rules(consulted) for f in base.findings
+                                                 if f.effect == "non_certify"):
             return base
         unknown_list, rds = found
         for r in rds:
@@ -164,13 +167,13 @@ class Checker:
         comb = d.combined
         if comb is not None and comb.outcome == "pend":
             for u in comb.flipping:
-                out.append({"documentation": u.label.split(" (")[0], "fact": u.kind, "value": None,
+                out.append({"documentation": u.need, "fact": u.kind, "value": None,
                             "outcome": None, "certified_visits": None,
-                            "message": f"{u.label.split(' (')[0]}: the answer depends on it"})
+                            "message": f"{u.need}: the answer depends on it"})
         elif comb is not None:
             for p, u in comb.presumed:
                 other = {r.answer for r in comb.rebutted}
-                out.append({"documentation": f"{u.label.split(' (')[0]} (rebutting the presumption {p.id})",
+                out.append({"documentation": f"{u.need} (rebutting the presumption {p.id})",
                             "fact": u.kind, "value": None, "outcome": None, "certified_visits": None,
                             "message": "were the presumption rebutted: "
                                        + " or ".join(_answer(*a) for a in sorted(other, key=str))})
@@ -291,14 +294,18 @@ def _ruleset_reads(rs: RuleSet) -> tuple[frozenset, frozenset]:
     return cached
 
 
-_UNKNOWN_TEST = re.compile(r"==\s*unknown\b")
+# a test that a history fact the readings fill in is unknown
+_UNKNOWN_TEST = re.compile(r"\b(completed_visits|total_visits|visits_since_surgery|postsurgical_total_visits|"
+                           r"prior_therapy|service_visits_per_injury)\s*==\s*unknown\b")
 
 
-def _ruleset_unknown_rules(rs: RuleSet) -> frozenset:
-    cached = rs.__dict__.get("_unknown_rules")
+def _ruleset_unknown_rules(rs: RuleSet, effects=("non_certify",)) -> frozenset:
+    """Ids of the rules (with one of `effects`) whose condition tests a history fact for `== unknown`."""
+    key = "_unknown_rules_" + "_".join(effects)
+    cached = rs.__dict__.get(key)
     if cached is None:
-        cached = rs.__dict__["_unknown_rules"] = frozenset(
-            r.id for r in rs.spec.rules if r.then.kind in ("certify", "limit", "non_certify") and _UNKNOWN_TEST.search(r.when))
+        cached = rs.__dict__[key] = frozenset(
+            r.id for r in rs.spec.rules if r.then.kind in effects and _UNKNOWN_TEST.search(r.when))
     return cached
 
 
@@ -324,7 +331,7 @@ def _reading_findings(comb, unknown_list, rds) -> list[Finding]:
         return [_engine_finding("engine.unknown-flips",
                                 f"The answer depends on what the records leave unknown: {flipping}. "
                                 f"{answers(rds) if rds else 'Too many readings to evaluate.'}",
-                                [u.label.split(" (")[0] for u in comb.flipping])]
+                                [u.need for u in comb.flipping])]
     basis = _readings.describe(unknown_list, comb.basis[:1])
     if not comb.presumed:
         return [Finding(**engine_note, message=f"The records leave unknown: {what}. Every reading they allow "

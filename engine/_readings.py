@@ -49,6 +49,7 @@ class Unknown:
     values: tuple                    # the values tried
     facts: frozenset                 # the rule facts it moves (only these make it worth evaluating)
     short: str = ""                  # a short name for listing values ("visits of prior course 1")
+    need: str = ""                   # the documentation that would settle it
 
 
 @dataclass
@@ -112,13 +113,15 @@ def unknowns(case: Case, req: Request, numbers: frozenset, high: int) -> list[Un
     if rng and rng[0] != rng[1]:
         lo, hi = rng
         out.append(Unknown("request_range", req.id, f"the number of visits requested ({lo} to {hi})",
-                           _points(lo, hi, numbers, 0), _REQUEST_FACTS, "visits requested"))
+                           _points(lo, hi, numbers, 0), _REQUEST_FACTS, "visits requested",
+                           "the exact number of visits requested"))
     if family is None:
         return out
     courses = case.history.therapy
     if courses is None:
         out.append(Unknown("prior_therapy", "", "whether any prior therapy was given (the history does not say)",
-                           ("none", "given"), _COUNT_FACTS, "prior therapy"))
+                           ("none", "given"), _COUNT_FACTS, "prior therapy",
+                           "whether therapy was already given for this region, with its visits and dates"))
         return out
     regions = list(req.body_regions)
     surgery = _surgery_date(case, regions)
@@ -128,11 +131,13 @@ def unknowns(case: Case, req: Request, numbers: frozenset, high: int) -> list[Un
         what = f"prior course {i + 1} ({c.service.replace('_', ' ')})"
         if c.visits_completed is None:
             out.append(Unknown("course_visits", str(i), f"the visits of {what} (the records give no count)",
-                               _points(1, high, numbers, req.visits or 0), _COUNT_FACTS, f"visits of prior course {i + 1}"))
+                               _points(1, high, numbers, req.visits or 0), _COUNT_FACTS, f"visits of prior course {i + 1}",
+                               f"the number of visits of prior course {i + 1}"))
         if surgery and c.end_date is None and c.start_date is None:
             out.append(Unknown("course_dates", str(i), f"whether {what} came before or after the surgery "
                                f"of {surgery.isoformat()} (the records give no dates)",
-                               ("before", "after"), _SURGERY_FACTS, f"prior course {i + 1} vs the surgery"))
+                               ("before", "after"), _SURGERY_FACTS, f"prior course {i + 1} vs the surgery",
+                               f"the dates of prior course {i + 1}"))
     return out
 
 
@@ -236,13 +241,14 @@ class Combined:
 
 
 def flips(u: Unknown, rs: list[Reading]) -> bool:
-    """True when changing only u's value changes the answer."""
+    """True when changing only u's value changes the answer. Unknowns that exist in some readings only
+    (a course's count exists only where prior therapy was given) are not held fixed."""
     key = (u.kind, u.key)
+    with_u = [r for r in rs if key in r.values]
+    common = set.intersection(*(set(r.values) for r in rs)) - {key} if rs else set()
     groups: dict[tuple, set] = {}
-    for r in rs:
-        if key not in r.values:
-            continue
-        rest = tuple(sorted((k, str(v)) for k, v in r.values.items() if k != key))
+    for r in with_u:
+        rest = tuple(sorted((k, str(r.values[k])) for k in common))
         groups.setdefault(rest, set()).add(r.answer)
     return any(len(a) > 1 for a in groups.values())
 
