@@ -22,7 +22,12 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 REDACTED = "…"
 
 
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _escape(m: re.Match) -> str:
+    if m.group() in _NAMED:
+        return _NAMED[m.group()]
     c = ord(m.group())
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
 
