@@ -5,6 +5,7 @@ Exit codes (every command):
   1  done, but problems were found (invalid cases skipped, lint errors, failing rule tests,
      coverage below the threshold)
   2  could not run (bad arguments, unreadable files, rule files that do not load, engine errors)
+  130, 143  `audit` interrupted by SIGINT / SIGTERM (the partial report is written, marked partial)
 """
 from __future__ import annotations
 
