@@ -27,6 +27,7 @@ The baseline is the accuracy of always predicting the most frequent actual label
 """
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -42,8 +43,9 @@ from pydantic import BaseModel, ConfigDict
 from ._cases import Loaded, iter_case_files, load_file, load_json_line, validate_case
 from ._check import Checker
 from ._decide import REVIEW_OF, CaseDecision, ItemDecision
-from ._errors import EngineError, Problem
+from ._errors import EngineError, Problem, PtcheckError
 from ._explain import agrees
+from ._textsafe import redact
 
 UR_LABELS = ("certify", "modify", "non_certify", "pend")
 REVIEW_LABELS = ("upheld", "overturned", "partially_overturned")
@@ -104,6 +106,7 @@ class Disagreement(_Model):
 
 
 class AuditError(_Model):
+    """A case not audited. Messages name codes, field paths and ids; never free text from the case."""
     kind: Literal["invalid", "engine"]
     file: str
     line: int | None
@@ -111,7 +114,29 @@ class AuditError(_Model):
     messages: list[str]
 
 
+class Group(_Model):
+    """Agreement within one origin group (case field `origin.outcome`): real, written or unspecified."""
+    origin: str
+    items: int
+    agree: int
+    accuracy: float | None
+    decided: int                  # items predicted certify / modify / non-certify (not pend)
+    decided_share: float | None
+    baseline_accuracy: float | None
+    baseline_label: str | None
+    no_better_than_baseline: bool  # accuracy at or below always answering baseline_label
+
+
+class StopPoint(_Model):
+    """Where an interrupted audit stopped: every case before it is in the report, none after it."""
+    file: str | None              # the file of the next case not audited (None: every file was read)
+    line: int | None              # ... the last line of that file audited (JSONL); None: the file is not begun
+    cases_done: int
+
+
 class AuditReport(_Model):
+    partial: bool = False         # interrupted: only the cases before stopped_at are in the figures
+    stopped_at: StopPoint | None = None
     files: int
     cases: int                    # documents read
     cases_valid: int
@@ -125,6 +150,7 @@ class AuditReport(_Model):
     baseline_label: str | None
     confusion: Confusion
     breakdowns: dict[str, list[Tally]]
+    groups: list[Group] = []      # by origin: real first, then written, then unspecified
     disagreement_count: int
     error_count: int
     truncated: bool = False       # lists capped by max_listed
@@ -141,6 +167,22 @@ class AuditReport(_Model):
 # ---------------------------------------------------------------------------------------------
 # per-chunk tallies (what a worker sends back) and their merge
 
+GROUPS = ("real", "written", "unspecified")     # case field origin.outcome; the order of every listing
+
+
+def origin_group(case: Any) -> str:
+    """The case's origin group: `origin.outcome` when it is real or written, else unspecified. Read
+    defensively: the field is optional and older case models do not have it."""
+    origin = getattr(case, "origin", None)
+    outcome = origin.get("outcome") if isinstance(origin, dict) else getattr(origin, "outcome", None)
+    outcome = getattr(outcome, "value", outcome)
+    return outcome if outcome in ("real", "written") else "unspecified"
+
+
+_COUNTS = ("cases", "cases_valid", "cases_checked", "items_total", "items", "agree", "disagreement_count",
+           "error_count")
+_COUNTERS = ("confusion", "dim_items", "dim_agree", "group_confusion", "group_agree", "group_decided")
+
 
 @dataclass
 class _Partial:
@@ -153,24 +195,45 @@ class _Partial:
     confusion: Counter = field(default_factory=Counter)       # (predicted, actual) -> n
     dim_items: Counter = field(default_factory=Counter)       # (dimension, key) -> n
     dim_agree: Counter = field(default_factory=Counter)
+    group_confusion: Counter = field(default_factory=Counter)  # (group, predicted, actual) -> n
+    group_agree: Counter = field(default_factory=Counter)      # group -> n
+    group_decided: Counter = field(default_factory=Counter)    # group -> items not pended
     disagreements: list[str] = field(default_factory=list)    # Disagreement as JSON text
     errors: list[dict] = field(default_factory=list)
     disagreement_count: int = 0
     error_count: int = 0
 
     def merge(self, other: "_Partial", limit: int | None) -> None:
-        for name in ("cases", "cases_valid", "cases_checked", "items_total", "items", "agree",
-                     "disagreement_count", "error_count"):
+        for name in _COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.confusion.update(other.confusion)
-        self.dim_items.update(other.dim_items)
-        self.dim_agree.update(other.dim_agree)
+        for name in _COUNTERS:
+            getattr(self, name).update(getattr(other, name))
         for mine, theirs in ((self.disagreements, other.disagreements), (self.errors, other.errors)):
             room = len(theirs) if limit is None else max(0, min(len(theirs), limit - len(mine)))
             mine.extend(theirs[:room])
 
+    # -- a checkpoint holds the merged tally as JSON
+    def to_state(self) -> dict:
+        state: dict = {name: getattr(self, name) for name in _COUNTS}
+        for name in _COUNTERS:
+            state[name] = [[*(k if isinstance(k, tuple) else (k,)), n] for k, n in getattr(self, name).items()]
+        state["disagreements"] = self.disagreements
+        state["errors"] = self.errors
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict) -> "_Partial":
+        p = cls(**{name: int(state[name]) for name in _COUNTS})
+        for name in _COUNTERS:
+            c = getattr(p, name)
+            for *key, n in state[name]:
+                c[tuple(key) if len(key) > 1 else key[0]] = n
+        p.disagreements = list(state["disagreements"])
+        p.errors = list(state["errors"])
+        return p
+
     # -- one document
-    def add(self, checker: Checker, loaded: Loaded) -> None:
+    def add(self, checker: Checker | None, loaded: Loaded) -> None:
         self.cases += 1
         if not loaded.ok:
             self.error_count += 1
@@ -187,15 +250,25 @@ class _Partial:
             if any(item.actual is not None and agrees(item) is not True for item in decision.items):
                 decision = checker.check(case)
         except Exception as e:         # one case's engine failure is an error entry, never a crash
-            self.error_count += 1
             label = "engine error" if isinstance(e, EngineError) else f"engine error ({type(e).__name__})"
-            self.errors.append(dict(kind="engine", file=loaded.source, line=loaded.line, case=case.id,
-                                    messages=[f"{label}: {e}"]))
+            self._engine_error(loaded, f"{label}: {redact(str(e))}")
             return
         self.cases_checked += 1
         self._tally(decision, loaded)
 
+    def crashed(self, loaded: Loaded, exitcode: int | None) -> None:
+        """A valid case on which a fresh worker process died: an error entry, the audit goes on."""
+        self.cases += 1
+        self.cases_valid += 1
+        self._engine_error(loaded, f"the engine crashed ({_death(exitcode)}) on this case")
+
+    def _engine_error(self, loaded: Loaded, message: str) -> None:
+        self.error_count += 1
+        self.errors.append(dict(kind="engine", file=loaded.source, line=loaded.line, case=loaded.case.id,
+                                messages=[message]))
+
     def _tally(self, d: CaseDecision, loaded: Loaded) -> None:
+        group = origin_group(loaded.case)
         for item in d.items:
             self.items_total += 1
             if item.actual is None:
@@ -205,6 +278,9 @@ class _Partial:
             self.items += 1
             self.agree += ok
             self.confusion[(pred, item.actual)] += 1
+            self.group_confusion[(group, pred, item.actual)] += 1
+            self.group_agree[group] += ok
+            self.group_decided[group] += item.outcome != "pend"
             keys = [("jurisdiction", d.jurisdiction), ("service", item.service), ("review_kind", d.review_kind)]
             keys += [("ruleset", rs) for rs in (item.rulesets_run or [NO_RULESET])]
             for k in keys:
@@ -224,6 +300,12 @@ class _Partial:
                     ensure_ascii=False, separators=(",", ":")))
 
 
+def _death(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"signal {-exitcode}"
+    return f"the process exited with code {exitcode}"
+
+
 def predicted_label(item: ItemDecision) -> str:
     """The prediction in the label space of the item's actual outcome (see the module docstring)."""
     if item.actual in REVIEW_LABELS:
@@ -232,10 +314,11 @@ def predicted_label(item: ItemDecision) -> str:
 
 
 def _problem_text(p: Problem, doc_line: int | None) -> str:
+    """One problem of an invalid document, without free text from the case (see _textsafe.redact)."""
     where = f"line {p.line}: " if p.line is not None and p.line != doc_line else ""
     path = f" ({p.path})" if p.path else ""
     hint = f" {p.suggestion}" if p.suggestion else ""
-    return f"{where}{p.code} {p.message}{path}{hint}"
+    return redact(f"{where}{p.code} {p.message}{path}{hint}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,21 +355,45 @@ def _labels(confusion: Counter) -> list[str]:
     return out + sorted(present - set(out))
 
 
-def _report(p: _Partial, files: int, truncated: bool) -> AuditReport:
+def _majority(actual_counts: Counter, labels: list[str]) -> tuple[str | None, int]:
+    """The most frequent actual label and its count (ties broken by label order)."""
+    if not actual_counts:
+        return None, 0
+    return min(actual_counts.items(), key=lambda kv: (-kv[1], labels.index(kv[0]) if kv[0] in labels else 99))
+
+
+def _groups(p: _Partial, labels: list[str]) -> list[Group]:
+    out = []
+    for g in GROUPS:
+        actual_counts: Counter = Counter()
+        for (grp, _, ac), n in p.group_confusion.items():
+            if grp == g:
+                actual_counts[ac] += n
+        items = sum(actual_counts.values())
+        if not items:
+            continue
+        agree, decided = p.group_agree[g], p.group_decided[g]
+        base_label, base_n = _majority(actual_counts, labels)
+        out.append(Group(origin=g, items=items, agree=agree, accuracy=accuracy(agree, items), decided=decided,
+                         decided_share=accuracy(decided, items), baseline_accuracy=accuracy(base_n, items),
+                         baseline_label=base_label, no_better_than_baseline=agree <= base_n))
+    return out
+
+
+def _report(p: _Partial, files: int, truncated: bool, stopped_at: StopPoint | None = None) -> AuditReport:
     labels = _labels(p.confusion)
     matrix = [[p.confusion.get((pr, ac), 0) for ac in labels] for pr in labels]
     actual_counts = Counter()
     for (_, ac), n in p.confusion.items():
         actual_counts[ac] += n
-    base_label, base_n = (min(actual_counts.items(), key=lambda kv: (-kv[1], labels.index(kv[0])))
-                          if actual_counts else (None, 0))
+    base_label, base_n = _majority(actual_counts, labels)
     breakdowns = {}
     for dim in DIMENSIONS:
         keys = sorted(k for d, k in p.dim_items if d == dim)
         breakdowns[dim] = [Tally(key=k, items=p.dim_items[(dim, k)], agree=p.dim_agree[(dim, k)],
                                  accuracy=accuracy(p.dim_agree[(dim, k)], p.dim_items[(dim, k)])) for k in keys]
     return AuditReport(
-        files=files, cases=p.cases, cases_valid=p.cases_valid, cases_checked=p.cases_checked,
+        partial=stopped_at is not None, stopped_at=stopped_at, groups=_groups(p, labels), files=files, cases=p.cases, cases_valid=p.cases_valid, cases_checked=p.cases_checked,
         items_total=p.items_total, items=p.items, agree=p.agree, accuracy=accuracy(p.agree, p.items),
         kappa=cohen_kappa(matrix), baseline_accuracy=accuracy(base_n, p.items), baseline_label=base_label,
         confusion=Confusion(labels=labels, matrix=matrix), breakdowns=breakdowns,
@@ -308,37 +415,42 @@ def _models(texts: list[str]) -> list[Disagreement]:
 # reading: work units
 
 
-def _chunks(files: list[Path]) -> Iterator[tuple]:
-    """("jsonl", source, [(line_no, text), ...]) for JSONL; ("files", [path, ...]) for the rest."""
+def _chunks(files: list[Path], start: tuple[int, int] = (0, 0)) -> Iterator[tuple]:
+    """Work units, each ending with its end position (see Position):
+    ("jsonl", source, [(line_no, text), ...], end) for JSONL; ("files", [path, ...], end) for the rest;
+    ("unreadable", source, message, end). `start` skips what a checkpoint says is done."""
+    first, done_line = start
     pending: list[str] = []
-    for f in files:
+    for idx in range(first, len(files)):
+        f = files[idx]
         if f.suffix != ".jsonl":
             pending.append(str(f))
             if len(pending) >= CHUNK_FILES:
-                yield ("files", pending)
+                yield ("files", pending, (idx + 1, 0))
                 pending = []
             continue
         if pending:
-            yield ("files", pending)
+            yield ("files", pending, (idx, 0))
             pending = []
         source = str(f)
+        skip = done_line if idx == first else 0
         try:
             fh = f.open("rb")                # lines decoded one by one: a bad line is one error
         except OSError:
-            yield ("files", [source])        # load_file reports why it cannot be read
+            yield ("files", [source], (idx + 1, 0))        # load_file reports why it cannot be read
             continue
         with fh:
-            lines: list[tuple[int, str]] = []
+            lines: list[tuple[int, bytes]] = []
             for n, text in enumerate(fh, start=1):
-                if text.strip():
+                if n > skip and text.strip():
                     lines.append((n, text))
                     if len(lines) >= CHUNK_LINES:
-                        yield ("jsonl", source, lines)
+                        yield ("jsonl", source, lines, (idx, n))
                         lines = []
             if lines:
-                yield ("jsonl", source, lines)
+                yield ("jsonl", source, lines, (idx, lines[-1][0]))
     if pending:
-        yield ("files", pending)
+        yield ("files", pending, (len(files), 0))
 
 
 def _load_line(source: str, n: int, text: str | bytes) -> Loaded:
@@ -346,11 +458,14 @@ def _load_line(source: str, n: int, text: str | bytes) -> Loaded:
 
 
 def _documents(chunk: tuple) -> Iterable[Loaded]:
-    if chunk[0] == "jsonl":
-        _, source, lines = chunk
+    kind = chunk[0]
+    if kind == "jsonl":
+        _, source, lines, _end = chunk
         return (_load_line(source, n, text) for n, text in lines)
-    if chunk[0] == "unreadable":
+    if kind == "unreadable":
         return [Loaded(chunk[1], None, problems=[Problem(chunk[2], file=chunk[1], code="C002")])]
+    if kind == "loaded":                      # documents already read (re-running a dead worker's chunk)
+        return chunk[1]
     return chain.from_iterable(load_file(f) for f in chunk[1])
 
 
@@ -385,32 +500,6 @@ def estimate_cases(files: Iterable[Path]) -> int:
     return total
 
 
-# ---------------------------------------------------------------------------------------------
-# workers
-
-_WORKER_CHECKER: Checker | None = None
-_WORKER_FAILURE: str | None = None
-
-
-def _worker_init(factory: Callable[[], Checker]) -> None:
-    global _WORKER_CHECKER, _WORKER_FAILURE
-    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C: the parent stops the pool, no worker tracebacks
-    try:
-        _WORKER_CHECKER = factory()
-    except Exception as e:                   # reported by the first task (a raising initializer loops)
-        _WORKER_FAILURE = f"{type(e).__name__}: {e}"
-
-
-def _worker_run(chunk: tuple) -> _Partial:
-    if _WORKER_CHECKER is None:
-        raise AuditAborted(f"a worker could not build its checker: {_WORKER_FAILURE}")
-    return _run_chunk(_WORKER_CHECKER, chunk)
-
-
-class AuditAborted(EngineError):
-    """The audit could not run to the end (a worker failed or died)."""
-
-
 _WARM_CASES = [   # touch the ICD-9 and ICD-10 tables and compile the common rule sets before forking
     {"id": "warm-ca", "jurisdiction": "CA", "review": {"kind": "imr", "date": "2014-07-01"},
      "diagnoses": [{"icd9": "847.2"}, {"icd10": "M54.16"}, {"text": "low back pain"}],
@@ -435,62 +524,371 @@ def _warm(checker: Checker) -> None:
             pass
 
 
-def _pool_results(chunks: Iterator[tuple], jobs: int, factory: Callable[[], Checker]) -> Iterator[_Partial]:
-    import multiprocessing as mp
-    ctx = mp.get_context("fork")
-    pool = ctx.Pool(jobs, initializer=_worker_init, initargs=(factory,))
+
+# ---------------------------------------------------------------------------------------------
+# workers: one pipe each, so the parent always knows which chunk a worker holds when it dies
+
+
+class AuditAborted(EngineError):
+    """The audit could not run to the end (a worker could not start, or failed outside any one case)."""
+
+
+class _Stopped(Exception):
+    """The caller's stop() said so (an interrupt): the report covers the chunks merged until then."""
+
+
+def _worker_main(conn, factory: Callable[[], Checker], inherited: list) -> None:
+    # Ctrl-C reaches the whole process group and a service manager may TERM every process: the parent
+    # alone decides when to stop; a worker leaves quietly when its pipe closes (no tracebacks)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    faulthandler.disable()     # a crash is reported as the case's error entry, not as a stack dump on stderr
     try:
-        workers = {p.pid for p in getattr(pool, "_pool", [])}
-        it = pool.imap(_worker_run, chunks)
+        for c in inherited:                 # the parent's ends of every pipe, inherited by fork
+            c.close()
+        try:
+            checker, failure = factory(), None
+        except Exception as e:
+            checker, failure = None, f"{type(e).__name__}: {e}"
+        conn.send(("ready", failure))
         while True:
-            try:
-                yield it.next(timeout=0.5)
-            except StopIteration:
+            chunk = conn.recv()
+            if chunk is None:
                 break
-            except mp.TimeoutError:
-                # Pool replaces a dead worker silently and its chunk never comes back: detect it.
-                now = {p.pid for p in getattr(pool, "_pool", [])}
-                if workers and now != workers:
-                    raise AuditAborted("a worker process died (the inference engine crashed); "
-                                       "run with --jobs 1 to find the case") from None
-        pool.close()
-        pool.join()
+            try:
+                result = ("done", _run_chunk(checker, chunk))
+            except Exception as e:         # outside any one case (a case's own failure is an error entry)
+                result = ("failed", f"{type(e).__name__}: {redact(str(e))}")
+            conn.send(result)
+    except BaseException:                   # the parent went away: nothing to report to
+        pass
     finally:
-        pool.terminate()
+        os._exit(0)
+
+
+class _Worker:
+    def __init__(self, ctx, factory: Callable[[], Checker], others: list["_Worker"]):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, daemon=True,
+                                args=(child, factory, [self.conn, *(w.conn for w in others)]))
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.task: tuple[int, tuple] | None = None
+
+    def send(self, seq: int, chunk: tuple) -> None:
+        self.task = (seq, chunk)
+        try:
+            self.conn.send(chunk)
+        except OSError:                     # it died: its sentinel says so
+            pass
+
+    def poll(self) -> tuple | None:
+        """A message, ("died", exitcode), or None when there is nothing yet."""
+        try:
+            if self.conn.poll():
+                return self.conn.recv()
+        except (EOFError, OSError):
+            pass
+        else:
+            if self.proc.is_alive():
+                return None
+        self.proc.join(5)
+        return ("died", self.proc.exitcode)
+
+    def handles(self) -> list:
+        return [self.conn, self.proc.sentinel]
+
+    def close(self, kill: bool = False) -> None:
+        if not kill:
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+def _expect(w: _Worker, msg: tuple) -> tuple:
+    """Handle the start-up messages; a worker that cannot start aborts the audit (re-running cases in
+    more workers would only fail the same way)."""
+    if msg[0] == "ready":
+        if msg[1] is not None:
+            raise AuditAborted(f"a worker could not build its checker: {msg[1]}")
+        w.ready = True
+    elif msg[0] == "died" and not w.ready:
+        raise AuditAborted(f"a worker process died while starting ({_death(msg[1])})")
+    elif msg[0] == "failed":
+        raise AuditAborted(f"a worker failed: {msg[1]}")
+    return msg
+
+
+def _isolate(ctx, factory, chunk: tuple, others: list[_Worker], stop) -> _Partial:
+    """Re-run a dead worker's chunk one case at a time in a fresh worker; a case on which that worker
+    dies too is an error entry, and the next case gets a new worker."""
+    from multiprocessing.connection import wait
+    p = _Partial()
+    solo: _Worker | None = None
+    try:
+        for loaded in _documents(chunk):
+            if not loaded.ok:
+                p.add(None, loaded)
+                continue
+            if solo is None:
+                solo = _Worker(ctx, factory, others)
+            solo.send(0, ("loaded", [loaded], None))
+            while True:
+                if stop is not None and stop():
+                    raise _Stopped
+                wait(solo.handles(), timeout=0.25)
+                msg = solo.poll()
+                if msg is None or _expect(solo, msg)[0] == "ready":
+                    continue
+                break
+            if msg[0] == "died":
+                p.crashed(loaded, msg[1])
+                solo.close(kill=True)
+                solo = None
+            else:
+                p.merge(msg[1], None)
+    finally:
+        if solo is not None:
+            solo.close()
+    return p
+
+
+def _pool_results(chunks: Iterator[tuple], jobs: int, factory: Callable[[], Checker],
+                  stop: Callable[[], bool] | None = None) -> Iterator[tuple[tuple, _Partial]]:
+    """(end position, tally) per chunk, in input order, from `jobs` forked workers."""
+    import multiprocessing as mp
+    from multiprocessing.connection import wait
+    ctx = mp.get_context("fork")
+    workers: list[_Worker] = []
+    finished = False
+    try:
+        for _ in range(jobs):
+            workers.append(_Worker(ctx, factory, workers))
+        results: dict[int, tuple] = {}
+        sent = next_seq = 0
+        exhausted = False
+        while True:
+            while next_seq in results:
+                yield results.pop(next_seq)
+                next_seq += 1
+            if stop is not None and stop():
+                raise _Stopped
+            for w in workers:             # one chunk per worker; at most 4 per worker waiting to be merged
+                if w.task is None and not exhausted and sent - next_seq < 4 * jobs:
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        exhausted = True
+                        break
+                    w.send(sent, chunk)
+                    sent += 1
+            busy = [w for w in workers if w.task is not None]
+            if not busy:
+                if exhausted and next_seq == sent:
+                    break
+                continue
+            wait([h for w in busy for h in w.handles()], timeout=0.25)
+            for i, w in enumerate(workers):
+                if w.task is None:
+                    continue
+                msg = w.poll()
+                while msg is not None and _expect(w, msg)[0] == "ready":
+                    msg = w.poll()
+                if msg is None:
+                    continue
+                seq, chunk = w.task
+                w.task = None
+                if msg[0] == "done":
+                    results[seq] = (chunk[-1], msg[1])
+                    continue
+                # died with a chunk: replace it, then find the case(s) that kill a worker
+                w.close(kill=True)
+                workers[i] = _Worker(ctx, factory, [x for x in workers if x is not w])
+                results[seq] = (chunk[-1], _isolate(ctx, factory, chunk, workers, stop))
+        finished = True
+    finally:
+        for w in workers:
+            w.close(kill=not finished)
+
+
+def _warm_and_pool(checker: Checker, chunks, jobs, factory, stop):
+    _warm(checker)
+    return _pool_results(chunks, jobs, factory, stop)
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints: the merged tally and the position after it, rewritten atomically
+
+CHECKPOINT_FORMAT = "ptcheck/audit-checkpoint@1"
+CHECKPOINT_SECONDS = 2.0       # at most this often, and at most ~10% of the run spent writing it
+
+
+class CheckpointError(PtcheckError):
+    """A checkpoint cannot be used for these inputs (missing, unreadable, or written for other inputs)."""
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write text to path through a temporary file in the same folder and os.replace: a reader (or a
+    crash) never sees half a file. The file is readable by its owner only (reports hold case data)."""
+    import tempfile
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _fingerprint(files: list[Path], checker: Any, max_listed: int | None) -> dict:
+    import hashlib
+    inputs = []
+    for f in files:
+        try:
+            st = f.stat()
+            inputs.append({"path": str(f), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+        except OSError:
+            inputs.append({"path": str(f), "size": None, "mtime_ns": None})
+    lib = getattr(checker, "library", None)
+    rules = None
+    if lib is not None:
+        keys = sorted(f"{rs.key}:{rs.sha256}" for rs in lib.rulesets)
+        rules = hashlib.sha256("\n".join(keys).encode()).hexdigest()
+    return {"inputs": inputs, "rules": rules, "pins": sorted(getattr(checker, "pins", {}).items()),
+            "max_listed": max_listed}
+
+
+def _read_checkpoint(path: Path, fp: dict) -> tuple[_Partial, tuple[int, int]]:
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint (run without --resume to start one)") from None
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
+    if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a ptcheck audit checkpoint")
+    old = doc.get("fingerprint", {})
+    if [i["path"] for i in old.get("inputs", [])] != [i["path"] for i in fp["inputs"]]:
+        raise CheckpointError(f"{path}: written for other input files; give the same paths, or start again")
+    changed = [n["path"] for o, n in zip(old["inputs"], fp["inputs"]) if o != n]
+    if changed:
+        raise CheckpointError(f"{path}: {changed[0]} changed since the checkpoint (size or time); "
+                              f"start again without --resume")
+    if old.get("rules") != fp["rules"] or old.get("pins") != [list(x) for x in fp["pins"]]:
+        raise CheckpointError(f"{path}: the rule sets changed since the checkpoint; start again without --resume")
+    if old.get("max_listed") != fp["max_listed"]:
+        raise CheckpointError(f"{path}: written with --max-listed {old.get('max_listed')}; resume with the same")
+    pos = doc["position"]
+    return _Partial.from_state(doc["tally"]), (int(pos["file_index"]), int(pos["line"]))
+
+
+class _Saver:
+    def __init__(self, path: Path, fp: dict):
+        self.path, self.fp = Path(path), fp
+        self.last, self.cost = 0.0, 0.0
+
+    def save(self, acc: _Partial, position: tuple[int, int], complete: bool = False) -> None:
+        import time
+        t = time.monotonic()
+        doc = {"format": CHECKPOINT_FORMAT, "complete": complete, "fingerprint": self.fp,
+               "position": {"file_index": position[0], "line": position[1]}, "tally": acc.to_state()}
+        write_atomic(self.path, json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+        self.last = time.monotonic()
+        self.cost = self.last - t
+
+    def maybe(self, acc: _Partial, position: tuple[int, int]) -> None:
+        import time
+        if time.monotonic() - self.last >= max(CHECKPOINT_SECONDS, 10 * self.cost):
+            self.save(acc, position)
+
+
+def _stop_point(files: list[Path], position: tuple[int, int], cases: int) -> StopPoint:
+    idx, line = position
+    if idx >= len(files):
+        return StopPoint(file=None, line=None, cases_done=cases)
+    return StopPoint(file=str(files[idx]), line=line or None, cases_done=cases)
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def audit(paths: Iterable[str | Path], *, jobs: int | None = None,
           progress: Callable[[int, int | None], Any] | None = None,
           checker_factory: Callable[[], Checker] | None = None,
-          max_listed: int | None = None) -> AuditReport:
+          max_listed: int | None = None, in_process: bool | None = None,
+          stop: Callable[[], bool] | None = None,
+          checkpoint: str | Path | None = None, resume: bool = False) -> AuditReport:
     """Audit every case under `paths` (files or folders: YAML, multi-document YAML, JSON, JSONL).
 
-    jobs: worker processes (default os.cpu_count(); 1 runs in this process).
+    jobs: worker processes (default os.cpu_count()).
+    in_process: run in this process, without workers (default: when jobs is 1). In workers, a case that
+        kills its process (a crash of the inference engine) is one error entry and the audit goes on;
+        in this process it would end the program.
     progress: called as progress(cases_done, cases_estimated) after each chunk.
     checker_factory: builds the Checker (default Checker()); called once here and once per worker.
     max_listed: keep at most this many disagreements and errors in the lists (counts stay exact).
-    Raises PtcheckError when the audit cannot run (missing path, rule files that do not load)."""
+    stop: polled while running; when it returns True the audit stops and returns a partial report
+        (report.partial, report.stopped_at) of every chunk finished before.
+    checkpoint: save the progress to this file (atomically, every few seconds and when stopped); with
+        resume=True, first continue from it. Without resume an existing checkpoint is an error.
+    Raises PtcheckError when the audit cannot run (missing path, rule files that do not load, a
+    checkpoint for other inputs) and AuditAborted when workers cannot run."""
     factory = checker_factory or Checker
     jobs = max(1, int(jobs if jobs is not None else (os.cpu_count() or 1)))
     files = list(iter_case_files(paths))           # file names only; raises for a missing path
     checker = factory()                            # fail fast on bad rules, before any fork
+    acc, start, saver = _Partial(), (0, 0), None
+    if checkpoint is not None:
+        fp = _fingerprint(files, checker, max_listed)
+        if resume:
+            acc, start = _read_checkpoint(Path(checkpoint), fp)
+        elif Path(checkpoint).exists():
+            raise CheckpointError(f"{checkpoint} exists: add --resume to continue from it, or remove it")
+        saver = _Saver(Path(checkpoint), fp)
+    elif resume:
+        raise CheckpointError("--resume needs --checkpoint FILE")
     total = estimate_cases(files) if progress else None
-    chunks = _chunks(files)
-    if jobs == 1:
-        results: Iterator[_Partial] = (_run_chunk(checker, c) for c in chunks)
+    chunks = _chunks(files, start)
+    if in_process if in_process is not None else jobs == 1:
+        results: Iterator[tuple] = ((c[-1], _run_chunk(checker, c)) for c in chunks)
     else:
-        _warm(checker)
-        results = _pool_results(chunks, jobs, factory)
-    acc = _Partial()
-    for part in results:
-        acc.merge(part, max_listed)
-        if progress:
-            progress(acc.cases, total)
-    if progress:
+        results = _warm_and_pool(checker, chunks, jobs, factory, stop)
+    position, stopped = start, False
+    try:
+        for end, part in results:
+            acc.merge(part, max_listed)
+            position = end
+            if saver is not None:
+                saver.maybe(acc, position)
+            if progress:
+                progress(acc.cases, total)
+            if stop is not None and stop():
+                raise _Stopped
+    except _Stopped:
+        stopped = True
+    finally:
+        getattr(results, "close", lambda: None)()
+    if saver is not None:
+        saver.save(acc, position, complete=not stopped)
+    if progress and not stopped:
         progress(acc.cases, acc.cases)
     truncated = len(acc.disagreements) < acc.disagreement_count or len(acc.errors) < acc.error_count
-    return _report(acc, len(files), truncated)
+    return _report(acc, len(files), truncated, _stop_point(files, position, acc.cases) if stopped else None)
 
 
-__all__ = ["AuditAborted", "AuditError", "AuditReport", "Confusion", "Disagreement", "RationaleItem", "Tally",
-           "audit", "cohen_kappa", "estimate_cases", "predicted_label"]
+__all__ = ["AuditAborted", "AuditError", "AuditReport", "CheckpointError", "Confusion", "Disagreement", "Group",
+           "RationaleItem", "StopPoint", "Tally", "audit", "cohen_kappa", "estimate_cases", "origin_group",
+           "predicted_label", "write_atomic"]

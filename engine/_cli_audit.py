@@ -2,13 +2,19 @@
 
 engine/cli.py calls register(app). Exit codes as for every command:
   0  the audit ran (disagreements are results, not failures)
-  1  the audit ran, but some inputs were invalid or failed in the engine (listed under errors)
-  2  the audit could not run (bad arguments, missing paths, rule files that do not load, a worker died)
+  1  the audit ran, but some inputs were invalid or failed in the engine (listed under errors; a case
+     that crashes the engine is one of them)
+  2  the audit could not run (bad arguments, missing paths, rule files that do not load, a checkpoint
+     for other inputs, workers that cannot start)
+  130 / 143  interrupted by SIGINT (Ctrl-C) / SIGTERM: the partial report is written, marked partial
 """
 from __future__ import annotations
 
 import functools
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -17,12 +23,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ._audit import REVIEW_LABELS, UR_LABELS, AuditReport, audit
+from ._audit import REVIEW_LABELS, UR_LABELS, AuditReport, audit, write_atomic
 from ._check import Checker
 from ._errors import PtcheckError
 from ._rules import Library
+from ._textsafe import printable
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_SIGNAL = 128          # + the signal number: 130 for SIGINT, 143 for SIGTERM
 SHOWN = 50                 # disagreements / errors listed in the terminal (all of them in --json/--html)
 _DECISIVE = ("non_certify", "limit", "certify", "pend")
 _DIMENSIONS = {"ruleset": "rule set", "review_kind": "review kind"}
@@ -64,19 +72,111 @@ class _ProgressBar:
             self.progress.stop()
 
 
+class _ProgressLines:
+    """--progress when stderr is not a terminal: one plain line at most every few seconds (counts only,
+    never case content)."""
+
+    EVERY = 2.0
+
+    def __init__(self):
+        self.last, self.done = None, -1
+
+    def __call__(self, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if self.last is not None and (now - self.last < self.EVERY and done != total or done == self.done):
+            return
+        self.last, self.done = now, done
+        share = f" ({100 * done / total:.0f}%)" if total else ""
+        sys.stderr.write(f"audit: {done}/{total if total is not None else '?'} cases{share}\n")
+        sys.stderr.flush()
+
+    def stop(self) -> None:
+        pass
+
+
+class _Interrupt:
+    """SIGINT and SIGTERM ask the audit to stop at the next chunk; a second one ends the process."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.saved: dict = {}
+
+    def __enter__(self) -> "_Interrupt":
+        for s in (signal.SIGINT, signal.SIGTERM):
+            self.saved[s] = signal.signal(s, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None:            # asked twice: stop now, without the partial report
+            os._exit(EXIT_SIGNAL + signum)
+        self.signum = signum
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self.saved.items():
+            signal.signal(s, h)
+
+
+_ORIGIN = {"real": "real decisions", "written": "written to the guideline", "unspecified": "origin unspecified"}
+
+
+def stop_text(r: AuditReport) -> str:
+    """Where an interrupted audit stopped, in words (file names escaped; no case content)."""
+    at = r.stopped_at
+    if at is None:
+        return ""
+    if at.file is None:
+        return f"stopped after {at.cases_done} case(s); every file had been read"
+    if at.line:
+        return f"stopped after {at.cases_done} case(s), at {printable(at.file)} after line {at.line}"
+    return f"stopped after {at.cases_done} case(s), before {printable(at.file)}"
+
+
+def render_groups(r: AuditReport, console: Console) -> None:
+    """Agreement per origin group (real first): never pooled into one another's figure."""
+    if not r.groups:
+        return
+    t = Table(title="Agreement by origin of the actual outcome (real: published decisions; written: "
+                    "written to the guideline)", title_justify="left")
+    for c in ("origin", "items", "agree", "accuracy", "decided", "baseline"):
+        t.add_column(c, justify="left" if c == "origin" else "right")
+    for g in r.groups:
+        t.add_row(g.origin, str(g.items), str(g.agree), _pct(g.accuracy), _pct(g.decided_share),
+                  f"{_pct(g.baseline_accuracy)} {_label(g.baseline_label)}",
+                  style="red" if g.no_better_than_baseline else None)
+    console.print(t)
+    for g in r.groups:
+        if g.no_better_than_baseline:
+            console.print(Text(f"  {g.origin}: accuracy {_pct(g.accuracy)} is no better than always answering "
+                               f"{_label(g.baseline_label)} ({_pct(g.baseline_accuracy)})", style="bold red"),
+                          soft_wrap=True)
+    console.print(Text("  decided: share of items certified, modified or non-certified (not pended)", style="dim"),
+                  soft_wrap=True)
+
+
 def render_summary(r: AuditReport, console: Console) -> None:
+    if r.partial:
+        console.print(Text(f"PARTIAL REPORT: the audit was interrupted; {stop_text(r)}", style="bold red"),
+                      soft_wrap=True)
     console.print(Text.assemble(("Audit", "bold"), f"  {r.files} file(s), {r.cases} case(s) read, "
                                 f"{r.cases_checked} checked, {r.items} item(s) with an actual outcome "
-                                f"(of {r.items_total})"))
+                                f"(of {r.items_total})"), soft_wrap=True)
+    real = [g for g in r.groups if g.origin != "unspecified"]
     s = Table(show_header=False, box=None, padding=(0, 2))
     s.add_column(style="bold")
     s.add_column(justify="right")
-    s.add_row("accuracy", f"{_pct(r.accuracy)}  ({r.agree}/{r.items})")
+    for g in real:                       # the headline: real decisions first, each group on its own
+        s.add_row(f"accuracy, {_ORIGIN[g.origin]}", f"{_pct(g.accuracy)}  ({g.agree}/{g.items})"
+                  + ("  NO BETTER THAN BASELINE" if g.no_better_than_baseline else ""))
+    s.add_row("accuracy, all items pooled" if real else "accuracy", f"{_pct(r.accuracy)}  ({r.agree}/{r.items})")
     s.add_row("Cohen's kappa", "n/a" if r.kappa is None else f"{r.kappa:.3f}")
     s.add_row("baseline", f"{_pct(r.baseline_accuracy)}  (always {_label(r.baseline_label) or '-'})")
     s.add_row("disagreements", str(r.disagreement_count))
     s.add_row("errors", str(r.error_count))
     console.print(s)
+    render_groups(r, console)
 
     labels, matrix = r.confusion.labels, r.confusion.matrix
     spaces = [[lab for lab in labels if lab in UR_LABELS], [lab for lab in labels if lab in REVIEW_LABELS]]
@@ -103,32 +203,33 @@ def render_summary(r: AuditReport, console: Console) -> None:
         for c in ("items", "agree", "accuracy"):
             t.add_column(c, justify="right")
         for x in tallies:
-            t.add_row(x.key, str(x.items), str(x.agree), _pct(x.accuracy))
+            t.add_row(printable(x.key), str(x.items), str(x.agree), _pct(x.accuracy))
         console.print(t)
 
     if r.disagreements:
         console.print(Text(f"Disagreements ({r.disagreement_count})", style="bold"))
-        for d in r.disagreements[:SHOWN]:
-            where = f"{d.file}:{d.line}" if d.line else d.file
+        for d in r.disagreements[:SHOWN]:       # one line each, whatever the width (soft_wrap)
+            where = printable(f"{d.file}:{d.line}" if d.line else d.file)
             console.print(Text.assemble(
-                ("  " + d.case, "bold"), f" #{d.request} ", (d.text or _label(d.service), ""),
+                ("  " + printable(d.case), "bold"), f" #{printable(d.request)} ",
+                (printable(d.text) or _label(printable(d.service)), ""),
                 ("  predicted ", "dim"), (_label(d.predicted), "bold red"), ("  actual ", "dim"),
-                (_label(d.actual), "bold"), (f"  ({where})", "dim")))
+                (_label(d.actual), "bold"), (f"  ({where})", "dim")), soft_wrap=True)
             for f in d.rationale:
                 if f.effect in _DECISIVE:
-                    console.print(Text.assemble(("      " + f.effect, "yellow"), f" {f.rule}: {f.message} ",
-                                                (f"[{f.citation}]", "dim")))
+                    console.print(Text.assemble(("      " + f.effect, "yellow"), f" {f.rule}: {printable(f.message)} ",
+                                                (f"[{f.citation}]", "dim")), soft_wrap=True)
         shown = min(SHOWN, len(r.disagreements))
         if r.disagreement_count > shown:
             console.print(Text(f"  ... {r.disagreement_count - shown} more: see --json or --html", style="dim"))
 
 
 def _print_errors(r: AuditReport, console: Console) -> None:
-    for e in r.errors[:SHOWN]:
+    for e in r.errors[:SHOWN]:              # file:line (case ID): message, one line each, escaped
         where = f"{e.file}:{e.line}" if e.line is not None else e.file
         who = f" (case {e.case})" if e.case else ""
         for m in e.messages:
-            console.print(f"{where}{who}: {m}", highlight=False, markup=False)
+            console.print(printable(f"{where}{who}: {m}"), highlight=False, markup=False, soft_wrap=True)
     shown = min(SHOWN, len(r.errors))
     if r.error_count > shown:
         console.print(f"... {r.error_count - shown} more error(s): see --json or --html",
@@ -148,24 +249,53 @@ def register(app: typer.Typer) -> None:
         html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", dir_okay=False,
                                             help="Also write the report as a self-contained HTML page."),
         jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
-                                           help="Worker processes (default: all cores; 1 = in this process)."),
+                                           help="Worker processes (default and maximum: the number of CPUs). Cases always "
+                                                "run in worker processes: a case that crashes the engine "
+                                                "becomes that case's error entry."),
         rules: Optional[Path] = typer.Option(None, "--rules", exists=True, file_okay=False,
                                              help="Folder of rule sets (default: $PTCHECK_RULES or ./rules)."),
         max_listed: Optional[int] = typer.Option(None, "--max-listed", metavar="N", min=0,
                                                  help="List at most N disagreements and N errors (the counts "
                                                       "stay exact); for very large audits. Default: all."),
+        checkpoint: Optional[Path] = typer.Option(
+            None, "--checkpoint", metavar="FILE", dir_okay=False,
+            help="Save progress to FILE (JSON: the tallies so far and the position in the inputs; rewritten "
+                 "atomically every few seconds and when interrupted; removed when the audit finishes). It "
+                 "holds case ids and disagreement details: keep it where the cases are kept."),
+        resume: bool = typer.Option(False, "--resume",
+                                    help="Continue from --checkpoint FILE after an interruption: the same paths "
+                                         "and rules, no case audited twice or skipped. Refused if an input "
+                                         "file or a rule set changed since."),
+        show_progress: bool = typer.Option(False, "--progress",
+                                           help="Progress on stderr even when it is not a terminal (counts "
+                                                "only). A terminal always gets a progress bar."),
     ) -> None:
         """Audit: check cases that carry the real outcome of each item and report how often ptcheck agrees
-        (accuracy, Cohen's kappa, majority baseline, confusion matrix, agreement by jurisdiction, service,
-        rule set and review kind, and every disagreement with its rationale)."""
+        (accuracy, Cohen's kappa, majority baseline, confusion matrix, agreement by origin (real decisions /
+        written to the guideline / unspecified), jurisdiction, service, rule set and review kind, and every
+        disagreement with its rationale).
+
+        Ctrl-C (SIGINT) or SIGTERM stops it: the report of the cases finished so far is written, marked
+        partial, stderr says where it stopped, and the exit code is 130 (143 for SIGTERM); with
+        --checkpoint FILE, rerun the same command with --resume to finish it."""
         out = Console(soft_wrap=False)
         err = Console(stderr=True, soft_wrap=True)
-        bar = _ProgressBar(err) if err.is_terminal else None
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        if jobs is not None and jobs > cpus:
+            err.print(f"--jobs {jobs} capped at {cpus} (the number of CPUs)", highlight=False, markup=False)
+            jobs = cpus
+        bar = _ProgressBar(err) if err.is_terminal else _ProgressLines() if show_progress else None
         try:
-            report = audit(paths, jobs=jobs, progress=bar, max_listed=max_listed,
-                           checker_factory=functools.partial(_make_checker, rules))
+            with _Interrupt() as interrupt:
+                report = audit(paths, jobs=jobs or cpus, progress=bar, max_listed=max_listed, in_process=False,
+                               checker_factory=functools.partial(_make_checker, rules), stop=interrupt,
+                               checkpoint=checkpoint, resume=resume)
         except PtcheckError as e:
-            err.print(f"error: {e}", highlight=False, markup=False)
+            err.print(printable(f"error: {e}"), highlight=False, markup=False)
+            raise typer.Exit(EXIT_ERROR)
+        except OSError as e:
+            err.print(printable(f"error: cannot write the checkpoint {checkpoint}: {e.strerror or e}"),
+                      highlight=False, markup=False)
             raise typer.Exit(EXIT_ERROR)
         finally:
             if bar:
@@ -173,19 +303,32 @@ def register(app: typer.Typer) -> None:
         if html is not None:
             from ._report_html import render_html
             try:
-                html.write_text(render_html(report), encoding="utf-8")
+                write_atomic(html, render_html(report))
             except OSError as e:
-                err.print(f"error: cannot write {html}: {e}", highlight=False, markup=False)
+                err.print(printable(f"error: cannot write {html}: {e.strerror or e}"), highlight=False, markup=False)
                 raise typer.Exit(EXIT_ERROR)
         if as_json:
             sys.stdout.write(report.to_json() + "\n")
         else:
             render_summary(report, out)
+        sys.stdout.flush()
         _print_errors(report, err)
         if html is not None:
-            err.print(f"wrote {html}", highlight=False, markup=False)
+            err.print(printable(f"wrote {html}"), highlight=False, markup=False)
+        if report.partial:
+            name = signal.Signals(interrupt.signum).name if interrupt.signum else "a stop request"
+            tail = (f"; progress saved to {checkpoint}: rerun with --checkpoint {checkpoint} --resume to finish"
+                    if checkpoint else "; run with --checkpoint FILE to be able to resume")
+            err.print(printable(f"interrupted by {name}: partial report, {stop_text(report)}{tail}"),
+                      highlight=False, markup=False)
+            raise typer.Exit(EXIT_SIGNAL + (interrupt.signum or signal.SIGINT))
+        if checkpoint is not None:
+            try:
+                checkpoint.unlink()                # finished and written: nothing to resume
+            except OSError:
+                pass
         if report.error_count:
             raise typer.Exit(EXIT_FINDINGS)
 
 
-__all__ = ["register", "render_summary"]
+__all__ = ["register", "render_groups", "render_summary", "stop_text"]

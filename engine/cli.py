@@ -5,6 +5,7 @@ Exit codes (every command):
   1  done, but problems were found (invalid cases skipped, lint errors, failing rule tests,
      coverage below the threshold)
   2  could not run (bad arguments, unreadable files, rule files that do not load, engine errors)
+  130, 143  `audit` interrupted by SIGINT / SIGTERM (the partial report is written, marked partial)
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from rich.console import Console
 from . import _catalog
 from ._cases import case_schema, load_cases
 from ._check import Checker
-from ._errors import PtcheckError
+from ._errors import CaseError, EngineError, PtcheckError
 from ._explain import decision_dict, render_case, to_json
 from ._catalog import find_rule, rule_source
 from ._cli_audit import register as _register_audit
@@ -30,6 +31,7 @@ from ._lint import lint_paths
 from ._rules import Library, rules_schema
 from ._ruletest import diff_text
 from ._ruletest import run_all as run_rule_tests
+from ._textsafe import printable, redact
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -44,7 +46,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(cases_app, name="cases")
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)     # a problem is one line whatever the width (or no terminal)
 
 RulesDir = typer.Option(None, "--rules", help="Folder of rule sets (default: $PTCHECK_RULES or ./rules).",
                         exists=True, file_okay=False)
@@ -53,9 +55,15 @@ Pins = typer.Option(None, "--ruleset", metavar="ID@VERSION",
 
 
 def _fail(e: Exception) -> None:
-    err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True) if not isinstance(e, PtcheckError) \
-        else err.print(f"error: {e}", highlight=False, markup=False)
+    # rule-file errors keep their quoted text (the author needs it); case and engine errors do not
+    _problem(f"error: {e}", from_case=isinstance(e, (CaseError, EngineError)))
     raise typer.Exit(EXIT_ERROR)
+
+
+def _problem(line: str, from_case: bool = True) -> None:
+    """One problem on stderr: one line (control characters escaped, never wrapped), no case free text."""
+    for part in str(line).split("\n"):       # a PtcheckError lists its problems on lines of their own
+        err.print(printable(redact(part) if from_case else part), highlight=False, markup=False)
 
 
 def _pins(pins: list[str] | None) -> dict[str, str]:
@@ -91,7 +99,7 @@ def check(
             if not loaded.ok:
                 bad += 1
                 for p in loaded.problems:
-                    err.print(str(p), highlight=False, markup=False)
+                    _problem(str(p))
                 continue
             d = checker.check(loaded.case)
             count += 1
@@ -174,7 +182,7 @@ def rules_lint(
         sys.stdout.write(json.dumps([p.as_dict() for p in problems], indent=2) + "\n")
     else:
         for p in problems:
-            out.print(f"{p}{' (warning)' if p.severity == 'warning' else ''}", highlight=False, markup=False)
+            out.print(printable(f"{p}{' (warning)' if p.severity == 'warning' else ''}"), highlight=False, markup=False)
         n_err = len(lint_errors(problems))
         err.print(f"{n_err} error(s), {len(problems) - n_err} warning(s)", highlight=False)
     raise typer.Exit(EXIT_FINDINGS if lint_errors(problems) else EXIT_OK)
@@ -215,7 +223,7 @@ def rules_test(
                 out.print(f"  {f}", highlight=False, markup=False)
             out.print(diff_text(r), highlight=False, markup=False)
         for p in problems:
-            out.print(str(p), highlight=False, markup=False)
+            out.print(printable(p), highlight=False, markup=False)
         if coverage:
             from rich.table import Table
             t = Table(title=f"Rule coverage: {cov.percent():.1f}% (fired and silenced)")
@@ -343,7 +351,7 @@ def cases_import(
         else:
             target = out_dir / f"{imported.case['id']}.yaml"
             if target.exists() and not force:
-                err.print(f"error: {target} exists (use --force to overwrite)", highlight=False, markup=False)
+                err.print(printable(f"error: {target} exists (use --force to overwrite)"), highlight=False, markup=False)
                 raise typer.Exit(EXIT_ERROR)
             target.write_text(rendered, encoding="utf-8")
         err.print(f"{path}: {len(imported.case.get('requests', []))} item(s), {len(imported.todos)} TODO(s)"
@@ -357,7 +365,7 @@ def main() -> None:
     try:
         app()
     except Exception as e:        # a bug or a broken install: one line and exit 2, never a silent answer
-        err.print(f"internal error: {type(e).__name__}: {e}", highlight=False, markup=False)
+        err.print(printable(f"internal error: {type(e).__name__}: {redact(str(e))}"), highlight=False, markup=False)
         err.print("please report it with the command you ran", highlight=False, markup=False)
         sys.exit(EXIT_ERROR)
 

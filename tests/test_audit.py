@@ -3,6 +3,7 @@ failures on one case, the HTML report, jobs=2 vs jobs=1, and the `audit` command
 import json
 import os
 import re
+import signal
 from fractions import Fraction
 
 import pytest
@@ -227,11 +228,53 @@ def test_engine_exception_on_one_case_is_an_error_not_a_crash(tmp_path):
         assert (e.kind, e.case, e.line) == ("engine", "u03", 4) and "boom on u03" in e.messages[0]
 
 
-def test_a_dead_worker_aborts_instead_of_hanging(tmp_path, monkeypatch):
-    monkeypatch.setattr(audit_mod, "CHUNK_LINES", 2)
+class Segfaulting(Planned):
+    """Fault injection: the worker process kills itself with SIGSEGV on the given case ids, as the
+    inference engine does on some cases (the audit must not depend on the real crash to be tested)."""
+
+    def check(self, case, *, explain=True):
+        if case.id in self.die:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return super().check(case, explain=explain)
+
+
+def test_a_case_that_kills_its_worker_is_one_error_and_the_audit_finishes(tmp_path, monkeypatch):
+    monkeypatch.setattr(audit_mod, "CHUNK_LINES", 4)
     path, plan = _ur_batch(tmp_path)
-    with pytest.raises(AuditAborted, match="worker process died"):
-        audit([path], jobs=2, checker_factory=lambda: Planned(plan, die={"u05"}))
+    killers = {"u05", "u09"}
+    r = audit([path], jobs=2, checker_factory=lambda: Segfaulting(plan, die=killers))
+    assert (r.cases, r.cases_valid, r.cases_checked, r.error_count) == (13, 13, 11, 2)
+    assert [(e.kind, e.case, e.line, e.file) for e in r.errors] == [("engine", "u05", 6, str(path)),
+                                                                    ("engine", "u09", 10, str(path))]
+    assert all(e.messages == ["the engine crashed (signal 11) on this case"] for e in r.errors)
+    # every other case is audited exactly as if the two had merely raised
+    same = audit([path], jobs=1, checker_factory=lambda: Planned(plan, explode=killers))
+    a, b = r.to_json_dict(), same.to_json_dict()
+    a.pop("errors"), b.pop("errors")
+    assert a == b
+
+
+def test_a_case_that_kills_even_in_one_worker_is_isolated_the_same(tmp_path, monkeypatch):
+    path, plan = _ur_batch(tmp_path)                      # one chunk of 13: the whole chunk is re-run
+    r = audit([path], jobs=1, in_process=False, checker_factory=lambda: Segfaulting(plan, die={"u00"}))
+    assert (r.cases, r.cases_checked, r.error_count) == (13, 12, 1) and r.errors[0].case == "u00"
+
+
+def _dies_at_start():
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def test_a_worker_that_dies_while_starting_aborts_instead_of_blaming_cases(tmp_path):
+    path, plan = _ur_batch(tmp_path)
+    calls = []
+
+    def factory():
+        calls.append(1)
+        if len(calls) > 1:                                 # the parent's checker builds; the workers' die
+            _dies_at_start()
+        return Planned(plan)
+    with pytest.raises(AuditAborted, match="died while starting .signal 11"):
+        audit([path], jobs=2, checker_factory=factory)
 
 
 def test_missing_path_raises():
