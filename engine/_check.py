@@ -34,6 +34,7 @@ class Checker:
             self.library.get(f"{rid}@{self.pins[rid]}")
         self.exports = exported_types(self.library)
         self.presumptions = _readings.load_presumptions(self.library.root) if self.library.root else []
+        self.sequences = _load_search_sequences(self.library.root) if self.library.root else {}
 
     def registered(self, rs: RuleSet) -> Registered:
         key = (rs.key, rs.sha256, tuple(sorted(self.exports.items())))
@@ -54,20 +55,22 @@ class Checker:
         if on is None:
             notes.append("the case has no review date: the newest rule versions for "
                          f"{case.jurisdiction} were used")
-        ran: set[str] = set()
+        ran: dict[str, RuleSet] = {}          # key -> rule set consulted for some item, in first-use order
         items = []
         for req in case.requests:
             try:
                 items.append(self._item(case, req, sets, on, ran, explain))
             except EngineError as e:          # name the case and item; the caller's batch carries on
                 raise EngineError(f"case {case.id!r}, item {req.id!r}: {e}", e.problems) from e
-        refs = [RuleSetRef(id=rs.id, version=rs.version, sha256=rs.sha256) for rs in sets if rs.id in ran]
+        order = {rs.key: i for i, rs in enumerate(sets)}
+        refs = [RuleSetRef(id=rs.id, version=rs.version, sha256=rs.sha256)
+                for rs in sorted(ran.values(), key=lambda r: (order.get(r.key, len(order)), r.key))]
         return CaseDecision.model_construct(case=case.id, jurisdiction=case.jurisdiction, review_kind=case.review.kind,
                             review_date=on.isoformat() if on else None, rulesets=refs, items=items, notes=notes)
 
     # -- one item
     def _item(self, case: Case, req: Request, sets: list[RuleSet], on: dt.date | None,
-              ran: set[str], explain: bool = True) -> ItemDecision:
+              ran: dict, explain: bool = True) -> ItemDecision:
         if not req.body_regions:
             dx_regions = _dx_regions(case)
             if dx_regions:
@@ -93,14 +96,29 @@ class Checker:
                 f"{' on ' + on.isoformat() if on else ''} addresses {req.service.replace('_', ' ')}"
                 f"{' for ' + ', '.join(req.body_regions) if req.body_regions else ''}: a reviewer must decide.",
                 ["a guideline that addresses this service"]))
+        sequence = _NO_SEQUENCE
+        seq = self._search_sequence(case.jurisdiction, on, primary)
+        if seq is not None:          # the MTUS in force gives no visit count: the search sequence goes on
+            newest = {}
+            for rs in self.library.rulesets:
+                if rs.id in seq["use"] and (on is None or rs.in_force(on)) and _addresses(rs, req):
+                    if rs.id not in newest or rs.spec.effective_from > newest[rs.id].spec.effective_from:
+                        newest[rs.id] = rs
+            used = list(newest.values())
+            if used:
+                primary = primary + used
+                note = Finding(rule="jurisdiction.search-sequence", ruleset=f"jurisdictions/{case.jurisdiction}",
+                               version="-", citation=seq["citation"], effect="note",
+                               message=" ".join(seq["message"].split()).format(service=req.service.replace("_", " ")))
+                sequence = _Sequence(frozenset(rs.key for rs in used), seq.get("unless"), note)
         consulted = _ordered(supplemental + primary + fallback)
-        ran.update(rs.id for rs in consulted)
+        ran.update((rs.key, rs) for rs in consulted)
         addressed = bool(primary or fallback)
-        d = self._decide(case, req, consulted, addressed, pre, explain)
+        d = self._decide(case, req, consulted, addressed, pre, explain, sequence)
         changes: list[dict] = []
         missing: list[str] = []
         if addressed:
-            changes = self._would_change(case, req, consulted, pre, d)
+            changes = self._would_change(case, req, consulted, pre, d, sequence)
             missing = [c["documentation"] for c in changes]
         on_unknown = set()           # rules that pend on an unknown the readings already name
         if d.combined is not None:
@@ -116,13 +134,23 @@ class Checker:
             findings=d.findings, missing=missing, would_change=changes,
             facts=d.notes, rulesets_run=[rs.key for rs in consulted], actual=req.actual)
 
+    def _search_sequence(self, jurisdiction: str, on: dt.date | None, primary: list[RuleSet]) -> dict | None:
+        """The search-sequence entry that applies: the primary rule sets in force include one it names as
+        silent on visit counts (rules/jurisdictions.yaml, <J>_search_sequence)."""
+        for entry in self.sequences.get(jurisdiction, []):        # no review date: the newest rule sets
+            dated = on is None or (entry["effective_from"] <= on and (entry.get("effective_to") is None
+                                                                      or on <= entry["effective_to"]))
+            if dated and any(rs.id in entry["silent"] for rs in primary):
+                return entry
+        return None
+
     def _decide(self, case: Case, req: Request, consulted: list[RuleSet], addressed: bool,
-                pre: list[Finding], explain: bool) -> "_Evaluated":
+                pre: list[Finding], explain: bool, sequence: "_Sequence" = None) -> "_Evaluated":
         """The item's answer: one evaluation, or one per reading of the unknowns the rules read."""
         reads, numbers = self._reads(consulted)
         high = max([n for n in numbers if n < 500] or [24]) + 1
         found = _readings.readings(case, req, numbers, high, reads) if addressed else None
-        base = self._evaluate(case, req, consulted, addressed, pre, explain)
+        base = self._evaluate(case, req, consulted, addressed, pre, explain, sequence)
         if found is None:
             return base
         # A rule set may decide for an unknown itself: a rule that non-certifies on a history fact being
@@ -134,7 +162,7 @@ class Checker:
             return base
         unknown_list, rds = found
         for r in rds:
-            ev = self._evaluate(r.case, r.request, consulted, addressed, pre, explain)
+            ev = self._evaluate(r.case, r.request, consulted, addressed, pre, explain, sequence)
             r.findings, r.outcome, r.certified = ev.findings, ev.outcome, ev.certified
         given = derive(case, req)
         presumed = [(p, u) for u in unknown_list for p in self.presumptions
@@ -148,7 +176,7 @@ class Checker:
         return _Evaluated(findings, comb.outcome, comb.certified, given.notes, comb)
 
     def _would_change(self, case: Case, req: Request, consulted: list[RuleSet], pre: list[Finding],
-                      d: "_Evaluated") -> list[dict]:
+                      d: "_Evaluated", sequence: "_Sequence" = None) -> list[dict]:
         """The documentation whose presence changes the answer, found by deciding again with it (never
         a flag the case already documents), and the unknowns that flip a pended answer."""
         reads, _ = self._reads(consulted)
@@ -159,7 +187,7 @@ class Checker:
                 continue
             alt = case.model_copy(update={"history": case.history.model_copy(
                 update={"documentation": doc.model_copy(update={flag: True})})})
-            e = self._decide(alt, req, consulted, True, pre, False)
+            e = self._decide(alt, req, consulted, True, pre, False, sequence)
             if (e.outcome, e.certified) != (d.outcome, d.certified):
                 out.append({"documentation": DOC_WORDS[flag], "fact": flag, "value": True,
                             "outcome": e.outcome, "certified_visits": e.certified,
@@ -197,7 +225,7 @@ class Checker:
         return frozenset(reads), frozenset(numbers)
 
     def _evaluate(self, case: Case, req: Request, consulted: list[RuleSet], addressed: bool,
-                  pre: list[Finding], explain: bool) -> "_Evaluated":
+                  pre: list[Finding], explain: bool, sequence: "_Sequence" = None) -> "_Evaluated":
         """One evaluation of the item's facts by the rule sets consulted (in durable_rules), combined."""
         facts = derive(case, req)
         values = dict(facts.values)
@@ -206,7 +234,13 @@ class Checker:
                 values.setdefault(name, "unknown")
         findings = list(pre)
         cache: dict = {}                       # the encoded facts, until an export changes them
+        seq = sequence or _NO_SEQUENCE
         for rs in consulted:
+            if rs.key in seq.keys:      # a search-sequence rule set: only where the MTUS in force is silent
+                if seq.unless and values.get(seq.unless) == "true":
+                    continue
+                if seq.note not in findings:
+                    findings.append(seq.note)
             findings += self._run(rs, values, cache, explain)
         decisive = [f for f in findings if f.effect in ("certify", "limit", "non_certify", "pend")]
         if addressed and not decisive:
@@ -244,6 +278,27 @@ class Checker:
                 effect=rule.then.kind, message=render(rule.message, env) if explain else "", limit=limit,
                 missing=list(rule.missing), figures=_figures(compiled.shown, env) if explain else {}))
         return findings
+
+
+def _load_search_sequences(root) -> dict[str, list[dict]]:
+    """<J>_search_sequence sections of rules/jurisdictions.yaml, by jurisdiction."""
+    from ._rules import load_yaml
+    path = root / "jurisdictions.yaml"
+    if not path.exists():
+        return {}
+    _, data = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    return {k[: -len("_search_sequence")]: v for k, v in (data or {}).items() if k.endswith("_search_sequence")}
+
+
+@dataclass(frozen=True)
+class _Sequence:
+    """Rule sets reached by the medical evidence search sequence for one item (rules/jurisdictions.yaml)."""
+    keys: frozenset
+    unless: str | None              # a fact that, when true, means the MTUS does speak (e.g. postsurgical)
+    note: Finding | None
+
+
+_NO_SEQUENCE = _Sequence(frozenset(), None, None)
 
 
 @dataclass

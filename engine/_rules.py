@@ -288,6 +288,8 @@ def load_jurisdictions(root: Path | None = None) -> dict[str, list[FallbackNote]
     _, data = load_yaml(path.read_text(encoding="utf-8"), str(path))
     out = {}
     for j, spec in data.items():
+        if not isinstance(spec, dict) or "fallback_notes" not in spec:
+            continue                                  # other sections (e.g. CA_search_sequence): engine/_check.py
         out[j] = [FallbackNote(n["message"], n["citation"], n["effective_from"], n.get("effective_to"))
                   for n in spec.get("fallback_notes", [])]
     return out

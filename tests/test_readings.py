@@ -186,3 +186,25 @@ def test_property_filling_a_listed_change_gives_the_stated_answer(checker, case,
         filled["history"]["documentation"][change["fact"]] = True
         again = decide(checker, filled).items[0]
         assert (again.outcome, again.certified_visits) == (change["outcome"], change["certified_visits"])
+
+
+# -- California from 2017-12-01: the medical evidence search sequence ---------------------------------
+
+def test_a_california_request_after_2017_is_decided_with_the_guideline_chain(checker):
+    """The ACOEM-based MTUS holds no visit count: ODG's row for the diagnosis is applied beside it, per
+    8 CCR 9792.21.1, and the rationale says so (rules/jurisdictions.yaml CA_search_sequence)."""
+    case = {"id": "ca", "jurisdiction": "CA", "review": {"kind": "ur", "date": "2019-03-01"},
+            "diagnoses": [{"icd10": "S33.5XXA", "region": "lumbar"}],
+            "requests": [{"id": "1", "service": "physical_therapy", "body_regions": ["lumbar"], "visits": 8}],
+            "history": {"therapy": [{"service": "physical_therapy", "body_regions": ["lumbar"], "visits_completed": 6}],
+                        "documentation": {"functional_improvement": True}}}
+    d = decide(checker, case)
+    it = d.items[0]
+    assert (it.outcome, it.certified_visits) == ("modify", 4)            # ODG lumbar sprain 10 - 6 done
+    rules = [f.rule for f in it.findings]
+    assert "jurisdiction.search-sequence" in rules and "lb.row.lumbar-sprain" in rules
+    assert "9792.21.1" in next(f.citation for f in it.findings if f.rule == "jurisdiction.search-sequence")
+    assert {"mtus.cpmtg.physical-medicine", "odg.low-back.pt"} <= {r.id for r in d.rulesets}
+    before = copy.deepcopy(case)
+    before["review"]["date"] = "2017-06-01"                               # the 2016 CPMTG has its own count
+    assert "jurisdiction.search-sequence" not in [f.rule for f in decide(checker, before).items[0].findings]
