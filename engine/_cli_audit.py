@@ -10,17 +10,18 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ._audit import REVIEW_LABELS, UR_LABELS, AuditReport, audit
-from ._check import Checker
 from ._errors import PtcheckError
-from ._rules import Library
+
+if TYPE_CHECKING:
+    from ._audit import AuditReport
+    from ._check import Checker
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 SHOWN = 50                 # disagreements / errors listed in the terminal (all of them in --json/--html)
@@ -29,6 +30,8 @@ _DIMENSIONS = {"ruleset": "rule set", "review_kind": "review kind"}
 
 
 def _make_checker(rules: Path | None) -> Checker:
+    from ._check import Checker           # imported when used: `ptcheck --help` needs neither
+    from ._rules import Library
     return Checker(Library.load(rules))
 
 
@@ -65,6 +68,7 @@ class _ProgressBar:
 
 
 def render_summary(r: AuditReport, console: Console) -> None:
+    from ._audit import REVIEW_LABELS, UR_LABELS
     console.print(Text.assemble(("Audit", "bold"), f"  {r.files} file(s), {r.cases} case(s) read, "
                                 f"{r.cases_checked} checked, {r.items} item(s) with an actual outcome "
                                 f"(of {r.items_total})"))
@@ -161,6 +165,7 @@ def register(app: typer.Typer) -> None:
         out = Console(soft_wrap=False)
         err = Console(stderr=True, soft_wrap=True)
         bar = _ProgressBar(err) if err.is_terminal else None
+        from ._audit import audit
         try:
             report = audit(paths, jobs=jobs, progress=bar, max_listed=max_listed,
                            checker_factory=functools.partial(_make_checker, rules))
