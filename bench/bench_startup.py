@@ -6,10 +6,13 @@ issue 10 (--help <= 0.2 s, check of one seed case <= 0.5 s).
     python bench/bench_startup.py --runs 3
     python bench/bench_startup.py --importtime      # also: the slowest imports of each command (-X importtime)
     python bench/bench_startup.py --profile         # also: where `check` spends its time (cProfile, top 25)
+    python bench/bench_startup.py --root /tmp/old   # another checkout (e.g. `git archive OLD | tar -x`), same way
 
 The command is the `ptcheck` script beside this Python (the installed entry point), else
-`python -m engine.cli`. CPU time (user + system) of each child is printed too: on a shared machine wall
-time includes waiting for a core, CPU time does not. The load average is printed for that reason.
+`python -m engine.cli`; with --root, `python -m engine.cli` run from that checkout (PYTHONPATH and
+$PTCHECK_RULES pointing into it), for a before/after comparison with the same interpreter and packages. CPU
+time (user + system) of each child is printed too: on a shared machine wall time includes waiting for a core,
+CPU time does not. The load average is printed for that reason.
 """
 from __future__ import annotations
 
@@ -49,11 +52,11 @@ def ptcheck_cmd() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli"]
 
 
-def run_once(cmd: list[str]) -> tuple[float, float]:
+def run_once(cmd: list[str], root: Path = ROOT, env: dict | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one fresh process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -62,9 +65,9 @@ def run_once(cmd: list[str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def measure(cmd: list[str], runs: int) -> dict:
-    run_once(cmd)                                     # warm-up: file cache, .pyc files
-    walls, cpus = zip(*(run_once(cmd) for _ in range(runs)))
+def measure(cmd: list[str], runs: int, root: Path = ROOT, env: dict | None = None) -> dict:
+    run_once(cmd, root, env)                          # warm-up: file cache, .pyc files
+    walls, cpus = zip(*(run_once(cmd, root, env) for _ in range(runs)))
     return {"median": statistics.median(walls), "min": min(walls), "max": max(walls),
             "cpu": statistics.median(cpus), "runs": walls}
 
@@ -100,14 +103,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5, help="runs per command (median reported; default 5)")
     ap.add_argument("--importtime", action="store_true", help="also list the slowest imports of each command")
     ap.add_argument("--profile", action="store_true", help="also profile `check` (cProfile)")
+    ap.add_argument("--root", type=Path, help="measure another checkout of ptcheck (python -m engine.cli there)")
     args = ap.parse_args(argv)
-    os.environ.setdefault("PTCHECK_RULES", str(ROOT / "rules"))
-    base = ptcheck_cmd()
+    root, env = ROOT, None
+    if args.root:
+        root = args.root.resolve()
+        env = dict(os.environ, PYTHONPATH=str(root), PTCHECK_RULES=str(root / "rules"))
+        base = [sys.executable, "-m", "engine.cli"]
+    else:
+        os.environ.setdefault("PTCHECK_RULES", str(ROOT / "rules"))
+        base = ptcheck_cmd()
     print(f"machine: {machine()}")
-    print(f"command: {' '.join(base)}; {args.runs} runs each after one warm-up, fresh processes")
+    print(f"command: {' '.join(base)} in {root}; {args.runs} runs each after one warm-up, fresh processes")
     failed = False
     for label, extra in (("--help", ["--help"]), ("check", ["check", SEED])):
-        m = measure(base + extra, args.runs)
+        m = measure(base + extra, args.runs, root, env)
         ok = m["median"] <= TARGETS[label]
         failed |= not ok
         print(f"  ptcheck {' '.join(extra):40s} median {m['median']:.3f} s wall (min {m['min']:.3f}, "
