@@ -16,18 +16,19 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ._audit import REVIEW_LABELS, UR_LABELS, AuditReport, audit, write_atomic
-from ._check import Checker
 from ._errors import PtcheckError
-from ._rules import Library
 from ._textsafe import printable
+
+if TYPE_CHECKING:
+    from ._audit import AuditReport
+    from ._check import Checker
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 EXIT_SIGNAL = 128          # + the signal number: 130 for SIGINT, 143 for SIGTERM
@@ -37,6 +38,8 @@ _DIMENSIONS = {"ruleset": "rule set", "review_kind": "review kind"}
 
 
 def _make_checker(rules: Path | None) -> Checker:
+    from ._check import Checker           # imported when used: `ptcheck --help` needs neither
+    from ._rules import Library
     return Checker(Library.load(rules))
 
 
@@ -157,6 +160,7 @@ def render_groups(r: AuditReport, console: Console) -> None:
 
 
 def render_summary(r: AuditReport, console: Console) -> None:
+    from ._audit import REVIEW_LABELS, UR_LABELS
     if r.partial:
         console.print(Text(f"PARTIAL REPORT: the audit was interrupted; {stop_text(r)}", style="bold red"),
                       soft_wrap=True)
@@ -280,6 +284,7 @@ def register(app: typer.Typer) -> None:
         --checkpoint FILE, rerun the same command with --resume to finish it."""
         out = Console(soft_wrap=False)
         err = Console(stderr=True, soft_wrap=True)
+        from ._audit import audit, write_atomic
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         if jobs is not None and jobs > cpus:
             err.print(f"--jobs {jobs} capped at {cpus} (the number of CPUs)", highlight=False, markup=False)

@@ -10,6 +10,7 @@ Exit codes (every command):
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -18,20 +19,38 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from . import _catalog
-from ._cases import case_schema, load_cases
-from ._check import Checker
-from ._errors import CaseError, EngineError, PtcheckError
-from ._explain import decision_dict, render_case, to_json
-from ._catalog import find_rule, rule_source
 from ._cli_audit import register as _register_audit
-from ._diff import diff as diff_rulesets
-from ._lint import errors as lint_errors
-from ._lint import lint_paths
-from ._rules import Library, rules_schema
-from ._ruletest import diff_text
-from ._ruletest import run_all as run_rule_tests
+from ._errors import PtcheckError
 from ._textsafe import printable, redact
+
+
+class _Lazy:
+    """engine.<module>.<name>, imported when first called or looked into, so that a command imports only
+    what it uses (`ptcheck --help` builds no pydantic model and loads no durable_rules)."""
+
+    def __init__(self, module: str, name: str | None = None):
+        self._module, self._name = module, name
+
+    def _target(self):
+        mod = importlib.import_module(f"{__package__}.{self._module}")
+        return mod if self._name is None else getattr(mod, self._name)
+
+    def __call__(self, *args, **kwargs):
+        return self._target()(*args, **kwargs)
+
+    def __getattr__(self, attr: str):
+        return getattr(self._target(), attr)
+
+
+_catalog = _Lazy("_catalog")
+case_schema, load_cases = _Lazy("_cases", "case_schema"), _Lazy("_cases", "load_cases")
+Checker = _Lazy("_check", "Checker")
+decision_dict, render_case, to_json = (_Lazy("_explain", n) for n in ("decision_dict", "render_case", "to_json"))
+find_rule, rule_source = _Lazy("_catalog", "find_rule"), _Lazy("_catalog", "rule_source")
+diff_rulesets = _Lazy("_diff", "diff")
+lint_errors, lint_paths = _Lazy("_lint", "errors"), _Lazy("_lint", "lint_paths")
+Library, rules_schema = _Lazy("_rules", "Library"), _Lazy("_rules", "rules_schema")
+diff_text, run_rule_tests = _Lazy("_ruletest", "diff_text"), _Lazy("_ruletest", "run_all")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -56,6 +75,7 @@ Pins = typer.Option(None, "--ruleset", metavar="ID@VERSION",
 
 def _fail(e: Exception) -> None:
     # rule-file errors keep their quoted text (the author needs it); case and engine errors do not
+    from ._errors import CaseError, EngineError
     _problem(f"error: {e}", from_case=isinstance(e, (CaseError, EngineError)))
     raise typer.Exit(EXIT_ERROR)
 
