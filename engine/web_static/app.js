@@ -418,7 +418,8 @@ function renderItem(d, item) {
     ol.append(el("li", {class: f.effect},
       el("span", {class: "effect", text: words(f.effect === "derive" ? "context" : f.effect)}),
       el("span", {class: "msg", text: f.message}),
-      el("span", {class: "src"}, el("code", {text: f.rule}), ` (${f.ruleset}@${f.version}) · `, el("cite", {text: f.citation}))));
+      el("span", {class: "src"}, el("code", {text: f.rule}), ` (${f.ruleset}@${f.version}) · `, el("cite", {text: f.citation})),
+      (f.missing || []).length ? el("span", {class: "src"}, `The records do not show: ${f.missing.join("; ")}`) : null));
   }
   if (!item.findings.length) ol.append(el("li", {text: "No rule fired."}));
   art.append(ol);
