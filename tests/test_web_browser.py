@@ -24,6 +24,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
+if not CHROMIUM.exists() and os.environ.get("CI"):
+    pytest.fail("CI: /usr/bin/chromium is missing although .ci/run installs it", pytrace=False)
 if not CHROMIUM.exists():
     pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (.ci/run installs it: "
                 "apt-get install -y chromium)", allow_module_level=True)
