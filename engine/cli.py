@@ -378,6 +378,26 @@ def cases_import(
                   + (f" -> {out_dir / (imported.case['id'] + '.yaml')}" if out_dir else ""), highlight=False, markup=False)
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: loopback only)."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
+    rules: Optional[Path] = RulesDir,
+) -> None:
+    """Serve the JSON API (/v1/check, /v1/audit, /v1/rulesets, /v1/schema/case, OpenAPI at /docs) and the
+    reviewer's page at / (needs the web extra: pip install 'ptcheck[web]')."""
+    try:
+        from ._web import serve as run_server
+    except ImportError as e:
+        err.print(f"error: ptcheck serve needs the web extra (pip install 'ptcheck[web]'): {e}",
+                  highlight=False, markup=False)
+        raise typer.Exit(EXIT_ERROR)
+    try:
+        run_server(host, port, rules)
+    except PtcheckError as e:
+        _fail(e)
+
+
 _register_audit(app)
 
 
