@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from . import _expr
 from ._errors import Problem, RuleError
 from ._facts import EPOCH, FACT_TYPES
-from ._rules import Library, Rule, RuleSet
+from ._rules import Library, Rule, RuleSet, _has
 from ._yamlpos import mark, node_at
 
 # durable-rules.md §4, trap 12: > 64 simultaneously-true sibling conditions give error 303 on assert, and
@@ -259,7 +259,7 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
 
 
 def _at(rs: RuleSet, index: int, *path) -> tuple[int | None, int | None]:
-    return mark(rs.node, ["rules", index, *path]) if rs.node is not None else (None, None)
+    return rs.at(index, *path)
 
 
 def _cycles(rs: RuleSet, derived: set[str]) -> list[Problem]:
@@ -351,7 +351,21 @@ def expr_position(rs: RuleSet, index: int, offset: int, key: str = "when") -> tu
     one line; for a scalar spanning lines, the character is found by replaying how YAML folds the lines."""
     if rs.node is None:
         return None, None
-    n = node_at(rs.node, ["rules", index, key])
+    o = rs.origin(index)
+    if o.kind == "row" or o.path is None:            # a table row's condition is made from its cells
+        return rs.at(index, key)
+    if key == "when":
+        if offset < o.prefix:                         # inside the rule set's applies_when
+            n = node_at(rs.node, ["applies_when"])
+            off = max(0, offset - 1)
+            if n.start_mark.line == n.end_mark.line and getattr(n, "style", None) not in ("|", ">"):
+                q = 1 if getattr(n, "style", None) in ('"', "'") else 0
+                return n.start_mark.line + 1, n.start_mark.column + 1 + q + off
+            return n.start_mark.line + 1, n.start_mark.column + 1
+        offset -= o.prefix
+    if not _has(rs.node, [*o.path, key]):
+        return rs.at(index, key)
+    n = node_at(rs.node, [*o.path, key])
     line, col = n.start_mark.line + 1, n.start_mark.column + 1
     style = getattr(n, "style", None)
     if n.start_mark.line == n.end_mark.line and style not in ("|", ">"):

@@ -17,7 +17,7 @@ from ._check import Checker
 from ._errors import Problem, RuleError
 from ._rules import Library, RuleSet, parse_ruleset
 
-_FIELDS = ("when", "then", "message", "citation", "missing", "priority", "notes")
+_FIELDS = ("when", "then", "message", "citation", "missing", "notes")
 _SET_FIELDS = ("version", "title", "jurisdictions", "guideline", "effective_from", "effective_to", "scope")
 
 

@@ -82,7 +82,7 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
     src = str(rs.path)
 
     def at(i: int, *path) -> tuple[int | None, int | None]:
-        return mark(rs.node, ["rules", i, *path]) if rs.node is not None else (None, None)
+        return rs.at(i, *path)
 
     try:
         compiled = compile_ruleset(rs, exports)
