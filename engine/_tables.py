@@ -550,6 +550,8 @@ def _joint_example(a: Cell | None, b: Cell | None):
 
 
 def _show(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
     if isinstance(v, frozenset):
         return sorted("(another value)" if x == _OTHER else x for x in v)
     if v is None:
