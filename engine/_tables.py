@@ -277,10 +277,6 @@ def expand(rs: RuleSet, where: dict | None = None) -> list[Problem]:
                 ok = False
                 continue
             parsed.append(cs)
-            if not any(cs.values()) and not t.when:
-                problem(f"row {ri + 1} of table {t.id} has no condition: every cell is blank and the table has "
-                        "no `when`", rpath, "R110")
-                ok = False
             for out in t.outputs:
                 if out not in row and not (out == t.label and row.get("label") is not None):
                     problem(f"row {ri + 1} of table {t.id} gives no value for output '{out}'", rpath, "R102")
@@ -329,7 +325,12 @@ def expand(rs: RuleSet, where: dict | None = None) -> list[Problem]:
                         continue
                     guarded_by.append(ids[j])
                     parts.append("(" + " or ".join(negs) + ")" if len(negs) > 1 else f"({negs[0]})")
-            when = " and ".join(parts) if parts else "true"
+            if not parts:
+                problem(f"row {ri + 1} of table {t.id} has no condition: every cell is blank, the table has no "
+                        "`when`, and no earlier row guards it (a blank row is the last row of a `first` table)",
+                        rpath, "R110")
+                continue
+            when = " and ".join(parts)
             then = _row_effect(t, row)
             cit = _row_citation(t, row)
             try:
