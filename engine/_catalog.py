@@ -62,11 +62,56 @@ def find_rule(lib: Library, rule_id: str) -> list[tuple[RuleSet, int]]:
 
 
 def rule_source(rs: RuleSet, index: int) -> str:
-    """The YAML text of one rule, as written in its file."""
+    """The YAML text of one rule as written, headed by where it comes from: a table row (its table, hit
+    policy and the rows that take precedence), an inherited rule (the edition and file it comes from),
+    or a rule this edition changes (the change, then the inherited text)."""
+    o = rs.origin(index)
+    rule = rs.spec.rules[index]
+    head: list[str] = []
+    if o.path is None and rs.base is not None:
+        bi = next((i for i, r in enumerate(rs.base.spec.rules) if r.id == rule.id), None)
+        head.append(f"# {o.source}" + (f", line {o.line}" if o.line else ""))
+        if bi is not None:
+            return "\n".join(head + [rule_source(rs.base, bi)])
+        return "\n".join(head)
+    if o.source != "defined here":
+        head.append(f"# {o.source}")
+    info = rs.rows.get(rule.id)
+    if info is not None:
+        t = info.table
+        policy = t.hit + (f" by {', '.join(t.by)}" if t.by else "")
+        head.append(f"# row {info.index + 1} of table {t.id} ({len(t.rows)} rows, hit {policy}); "
+                    f"inputs: {', '.join(t.input_names)}; outputs: {', '.join(t.outputs)}")
+        if info.label:
+            head.append(f"# row label: {info.label}")
+        if info.guarded_by:
+            head.append(f"# counts only where these rows do not match: {', '.join(info.guarded_by)}")
+        head.append(f"# compiled condition: {rule.when}")
     lines = rs.path.read_text(encoding="utf-8").splitlines()
-    start = rs.rule_line(index) or 1
-    end = rs.rule_line(index + 1) if index + 1 < len(rs.spec.rules) else len(lines) + 1
-    block = lines[start - 1:(end or len(lines) + 1) - 1]
+    block = _block(rs, lines, o.path) if o.path is not None else []
+    if o.path is not None and o.path[:1] == ["change"] and rs.base is not None:
+        bi = next((i for i, r in enumerate(rs.base.spec.rules) if r.id == rule.id), None)
+        if bi is not None:
+            block += [f"# as inherited from {rs.base.key}:", rule_source(rs.base, bi)]
+    return "\n".join(head + block)
+
+
+def _block(rs: RuleSet, lines: list[str], path: list) -> list[str]:
+    """The lines of the YAML node at path: from its line to the line before the next sibling (or the end
+    of its parent)."""
+    from ._rules import _has
+    from ._yamlpos import node_at
+    if rs.node is None or not _has(rs.node, path):
+        return []
+    n = node_at(rs.node, path)
+    start, end = n.start_mark.line, n.end_mark.line
+    if end >= len(lines) or not lines[end][:n.end_mark.column].strip():
+        end -= 1                                    # the end mark sits at the next sibling
+    block = lines[start:end + 1]
+    if path and isinstance(path[-1], str):          # a mapping entry (e.g. a `change:` entry): show its key
+        block = lines[start - 1:start] + block if start and not lines[start].lstrip().strip('"\'').startswith(path[-1]) else block
     while block and not block[-1].strip():
         block.pop()
-    return "\n".join(block)
+    while block and block[-1].lstrip().startswith("#"):
+        block.pop()
+    return block

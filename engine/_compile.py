@@ -229,7 +229,9 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
             if unknown:
                 raise unknown[0]
             patterns = cc.compile(p)
-            shown = frozenset(f.name for f in fields) | p.names | ({"limit"} if r.then.limit is not None else set())
+            row = rs.rows.get(r.id)
+            label = {row.table.label} if row is not None and row.table.label else set()   # a row shows its label
+            shown = frozenset(f.name for f in fields) | p.names | label | ({"limit"} if r.then.limit is not None else set())
             need, deps = _expr.required_facts(p, types, set(derived))
             cr = CompiledRule(i, r, patterns, sorted(p.names & set(derived)), tuple(sorted(shown)), need, deps,
                               width=_rule_width(patterns), conditions=_leaves(patterns))

@@ -177,8 +177,11 @@ def merge(base, child: dict, node: yaml.Node, src: str):
             problems.append(Problem(f"change: {rid}: a mapping of what changes", file=src, line=line, column=col,
                                     code="R104"))
             continue
-        if rid == "*":
+        if rid == "*":                       # every inherited rule and table, and what rows state themselves
             rules = [_merge_partial(r, partial) for r in rules]
+            tables = [_merge_partial(t, partial) for t in tables]
+            for t in tables:
+                t["rows"] = [_merge_partial(r, {k: v for k, v in partial.items() if k in r}) for r in t["rows"]]
             continue
         hit = False
         for i, r in enumerate(rules):
@@ -204,6 +207,8 @@ def merge(base, child: dict, node: yaml.Node, src: str):
     if "*" in change:
         for r in rules:
             where.setdefault(r["id"], ["change", "*"])
+        for t in tables:
+            where.setdefault(t["id"], ["change", "*"])
     for k, r in enumerate(child.get("rules") or []):
         if not isinstance(r, dict) or "id" not in r:
             rules.append(r)                  # validation reports it

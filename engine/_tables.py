@@ -183,8 +183,10 @@ def implies(a: Cell, b: Cell) -> bool:
     sa, sb = _set(a), _set(b)
     if sa is not None and sb is not None:
         return sa <= sb
-    if a.is_list and b.is_list and a.kind == "notin" and b.kind == "notin":
+    if a.is_list and b.is_list and a.kind == b.kind == "notin":
         return set(map(str, b.values)) <= set(map(str, a.values))
+    if a.is_list and b.is_list and a.kind == b.kind == "in":
+        return set(map(str, a.values)) <= set(map(str, b.values))
     return False
 
 
