@@ -421,6 +421,15 @@ def template_names(template: str) -> frozenset[str]:
 def rules_schema() -> dict:
     """JSON Schema of a rule file."""
     schema = RuleSetSpec.model_json_schema()
+    # an edition that `extends` another states only what changes (engine/_editions.py)
+    required = schema.pop("required", [])
+    schema["properties"]["remove"] = {"type": "array", "items": {"type": "string"},
+                                      "description": "extends: inherited rule, table or table-id.row-id ids to drop"}
+    schema["properties"]["change"] = {"type": "object", "additionalProperties": {"type": "object"},
+                                      "description": "extends: partial rules, tables or rows by id ('*': every rule and table)"}
+    schema["if"] = {"required": ["extends"]}
+    schema["then"] = {"required": ["version", "extends", "effective_from"]}
+    schema["else"] = {"required": required, "not": {"anyOf": [{"required": ["remove"]}, {"required": ["change"]}]}}
     schema["$id"] = "https://ptcheck.invalid/schema/rules-1.json"
     schema["title"] = "ptcheck rule set"
     return schema
