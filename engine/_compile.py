@@ -17,7 +17,7 @@ from . import _expr
 from ._errors import Problem, RuleError
 from ._facts import EPOCH, FACT_TYPES
 from ._rules import Library, Rule, RuleSet, _has
-from ._yamlpos import mark, node_at
+from ._yamlpos import node_at
 
 # durable-rules.md §4, trap 12: > 64 simultaneously-true sibling conditions give error 303 on assert, and
 # >= 512 distinct sibling conditions an uninterruptible infinite loop. A shard is sized by its *width*: the

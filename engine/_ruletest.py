@@ -65,6 +65,8 @@ class RuleTest:
 
     @property
     def id(self) -> str:
+        if self.file != tests_file(self.ruleset.path):          # inherited from the edition it extends
+            return f"{self.ruleset.key}::{self.spec.name} (inherited)"
         return f"{self.ruleset.id}::{self.spec.name}"
 
 

@@ -7,7 +7,6 @@ listed below with its reason). For every case and item the test compares the out
 visits, the fired rule ids in order (old ids mapped by RENAMED) and every finding's message.
 """
 import json
-from pathlib import Path
 
 import pytest
 
