@@ -68,7 +68,7 @@ class Effect(_Model):
 
 class Rule(_Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
-    when: str
+    when: str | None = None          # may be left out only where the rule set has `applies_when`
     then: Effect
     message: str
     citation: Citation | None = None

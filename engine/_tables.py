@@ -345,13 +345,19 @@ def expand(rs: RuleSet, where: dict | None = None) -> list[Problem]:
             origins.append(o)
             rows_info[rid] = RowInfo(t, ri, row, row.get("label"), guarded_by)
     for i, r in enumerate(spec.rules):
-        origins.append(origin_for("rule", r.id, ["rules", i]))
+        o = origin_for("rule", r.id, ["rules", i])
+        if r.when is None and not spec.applies_when:
+            problem(f"rule '{r.id}' has no `when` (only a rule set with `applies_when` may leave it out)",
+                    o.path, "R102")
+            continue
+        origins.append(o)
         rules.append(r)
     if spec.applies_when:
         prefix = f"({spec.applies_when}) and ("
-        rules = [r.model_copy(update={"when": f"{prefix}{r.when})"}) for r in rules]
-        for o in origins:
-            o.prefix = len(prefix)
+        rules = [r.model_copy(update={"when": f"{prefix}{r.when})" if r.when is not None else spec.applies_when})
+                 for r in rules]
+        for o, r in zip(origins, rules):
+            o.prefix = len(prefix) if r.when != spec.applies_when else 0
     rs.spec = spec.model_copy(update={"rules": rules})
     rs.origins = origins
     rs.rows = rows_info

@@ -396,3 +396,22 @@ def test_shipped_2016_and_2017_extend_2009_and_2016_changes_only_citations(name)
         assert b.citation is None or b.citation.pages is None
     _, changes = rule_changes(old, new)
     assert all(set(c.changes) <= {"citation", "missing"} for c in changes)
+
+
+def test_a_rule_may_leave_out_when_only_under_applies_when(tmp_path):
+    text = HEAD.format(id="t.aw", version="1") + """\
+applies_when: "functional_improvement != false"
+rules:
+  - {id: a, then: {certify: true}, message: m, citation: {section: S}}
+"""
+    rs, problems = parse_ruleset(text, tmp_path / "aw.yaml")
+    assert not problems and rs.spec.rules[0].when == "functional_improvement != false"
+    rs, problems = parse_ruleset(text.replace('applies_when: "functional_improvement != false"\n', ""), tmp_path / "aw.yaml")
+    assert rs is None and [p.code for p in problems] == ["R102"] and problems[0].line == 9
+
+
+def test_shipped_2017_physical_medicine_states_the_postsurgical_exclusion_once():
+    rs = Library.load().get("mtus.cpmtg.physical-medicine@2017.1")
+    assert rs.spec.applies_when == "in_postsurgical_period != true"
+    assert all(r.when.startswith("in_postsurgical_period != true") or r.when.startswith("(in_postsurgical_period != true)")
+               for r in rs.spec.rules)
