@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from . import _expr
 from ._errors import Problem, RuleError
 from ._facts import EPOCH, FACT_TYPES
-from ._rules import Library, Rule, RuleSet
-from ._yamlpos import mark, node_at
+from ._rules import Library, Rule, RuleSet, _has
+from ._yamlpos import node_at
 
 # durable-rules.md §4, trap 12: > 64 simultaneously-true sibling conditions give error 303 on assert, and
 # >= 512 distinct sibling conditions an uninterruptible infinite loop. A shard is sized by its *width*: the
@@ -229,7 +229,9 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
             if unknown:
                 raise unknown[0]
             patterns = cc.compile(p)
-            shown = frozenset(f.name for f in fields) | p.names | ({"limit"} if r.then.limit is not None else set())
+            row = rs.rows.get(r.id)
+            label = {row.table.label} if row is not None and row.table.label else set()   # a row shows its label
+            shown = frozenset(f.name for f in fields) | p.names | label | ({"limit"} if r.then.limit is not None else set())
             need, deps = _expr.required_facts(p, types, set(derived))
             cr = CompiledRule(i, r, patterns, sorted(p.names & set(derived)), tuple(sorted(shown)), need, deps,
                               width=_rule_width(patterns), conditions=_leaves(patterns))
@@ -259,7 +261,7 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
 
 
 def _at(rs: RuleSet, index: int, *path) -> tuple[int | None, int | None]:
-    return mark(rs.node, ["rules", index, *path]) if rs.node is not None else (None, None)
+    return rs.at(index, *path)
 
 
 def _cycles(rs: RuleSet, derived: set[str]) -> list[Problem]:
@@ -351,7 +353,21 @@ def expr_position(rs: RuleSet, index: int, offset: int, key: str = "when") -> tu
     one line; for a scalar spanning lines, the character is found by replaying how YAML folds the lines."""
     if rs.node is None:
         return None, None
-    n = node_at(rs.node, ["rules", index, key])
+    o = rs.origin(index)
+    if o.kind == "row" or o.path is None:            # a table row's condition is made from its cells
+        return rs.at(index, key)
+    if key == "when":
+        if offset < o.prefix:                         # inside the rule set's applies_when
+            n = node_at(rs.node, ["applies_when"])
+            off = max(0, offset - 1)
+            if n.start_mark.line == n.end_mark.line and getattr(n, "style", None) not in ("|", ">"):
+                q = 1 if getattr(n, "style", None) in ('"', "'") else 0
+                return n.start_mark.line + 1, n.start_mark.column + 1 + q + off
+            return n.start_mark.line + 1, n.start_mark.column + 1
+        offset -= o.prefix
+    if not _has(rs.node, [*o.path, key]):
+        return rs.at(index, key)
+    n = node_at(rs.node, [*o.path, key])
     line, col = n.start_mark.line + 1, n.start_mark.column + 1
     style = getattr(n, "style", None)
     if n.start_mark.line == n.end_mark.line and style not in ("|", ">"):

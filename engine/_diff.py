@@ -17,7 +17,8 @@ from ._check import Checker
 from ._errors import Problem, RuleError
 from ._rules import Library, RuleSet, parse_ruleset
 
-_FIELDS = ("when", "then", "message", "citation", "missing", "priority", "notes")
+_FIELDS = ("when", "then", "message", "citation", "missing", "notes")
+_TABLE_FIELDS = ("title", "hit", "by", "complete", "when", "inputs", "outputs", "label", "export")
 _SET_FIELDS = ("version", "title", "jurisdictions", "guideline", "effective_from", "effective_to", "scope")
 
 
@@ -92,6 +93,21 @@ def rule_changes(old: RuleSet, new: RuleSet) -> tuple[dict, list[RuleChange]]:
         a, b = getattr(old.spec, f), getattr(new.spec, f)
         if a != b:
             set_changes[f] = (_plain(a), _plain(b))
+    for f in ("applies_when",):
+        a, b = getattr(old.spec, f), getattr(new.spec, f)
+        if a != b:
+            set_changes[f] = (a, b)
+    # a table's own settings (its rows are compared below, as the rules they compile to)
+    told = {t.id: t for t in (old.written or old.spec).tables}
+    tnew = {t.id: t for t in (new.written or new.spec).tables}
+    for tid in sorted(set(told) | set(tnew)):
+        a, b = told.get(tid), tnew.get(tid)
+        if a is None or b is None:
+            set_changes[f"table {tid}"] = ("absent" if a is None else "present", "absent" if b is None else "present")
+            continue
+        for f in _TABLE_FIELDS:
+            if getattr(a, f) != getattr(b, f):
+                set_changes[f"table {tid} {f}"] = (_plain(getattr(a, f)), _plain(getattr(b, f)))
     olds = {r.id: r for r in old.spec.rules}
     news = {r.id: r for r in new.spec.rules}
     out = []

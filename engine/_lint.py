@@ -17,6 +17,11 @@ Codes
   R301 condition can never be true        R302 same condition, contradictory effects
   R303 message names a fact the rule cannot have
   R304 a rule set uses a fact it exports itself (exports reach only later rule sets)       (warning)
+  R130 a table guard cannot negate a named-condition column    R131 gap: an input no row of a complete table covers
+  R132 overlap: two rows of a `unique` table match one input   R133 a row that can never count under its hit policy
+  R134 a table input column that is not a case fact (a table reads the item's facts, not derived ones)
+  R210 extends: no such edition, or a cycle      R211 remove/change names no rule, table or row of the base
+  R212 an edition that changes nothing but its version and dates (warning)
   T001 no tests file beside the rule file (warning)
 """
 from __future__ import annotations
@@ -82,7 +87,7 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
     src = str(rs.path)
 
     def at(i: int, *path) -> tuple[int | None, int | None]:
-        return mark(rs.node, ["rules", i, *path]) if rs.node is not None else (None, None)
+        return rs.at(i, *path)
 
     try:
         compiled = compile_ruleset(rs, exports)
@@ -139,10 +144,81 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
             names = ", ".join(f"{rs.spec.rules[j].id} ({k})" for j, k in rules)
             out.append(Problem(f"same condition, contradictory effects: {names}", file=src, line=line,
                                column=col, code="R302"))
-    if not tests_file(rs.path).exists():
+    if not tests_file(rs.path).exists() and rs.base is None:
         out.append(Problem(f"no tests file beside the rule file (expected {tests_file(rs.path).name})", file=src,
                            line=1, column=1, code="T001", severity="warning"))
+    out += lint_tables(rs, types)
+    out += lint_edition(rs)
     return out
+
+
+def lint_tables(rs: RuleSet, types: dict[str, str]) -> list[Problem]:
+    """Gaps of complete tables (R131), overlaps of unique tables (R132), input columns that are not case
+    facts (R134), each at the table's or row's line:column."""
+    from ._tables import analyse, row_id
+    out: list[Problem] = []
+    src = str(rs.path)
+    index = {r.id: i for i, r in enumerate(rs.spec.rules)}
+    derived = set(types) - set(FACT_TYPES)
+    for t in (rs.written.tables if rs.written else []):
+        rows = [index.get(row_id(t, k, r)) for k, r in enumerate(t.rows)]
+        if any(i is None for i in rows):
+            continue                                   # the table did not expand (reported already)
+
+        def at_row(k: int, *key):
+            return rs.at(rows[k], *key)
+
+        o = rs.origin(rows[0])
+        tpath = o.path[:2] if o.path and o.path[0] == "tables" else None
+        line, col = rs.at(rows[0])
+        if tpath is not None and rs.node is not None:
+            line, col = mark(rs.node, [*tpath, "complete"] if t.complete else tpath)
+        own = {k for r in rs.spec.rules if r.then.derive and not r.then.export for k in r.then.derive}
+        for name in t.input_names:
+            if t.column(name) is None and (name in own or (name not in types and name not in derived)):
+                out.append(Problem(f"table {t.id}: input column '{name}' is not a fact of the item"
+                                   + (" (it is derived in this rule set: a table reads case facts)" if name in own else ""),
+                                   file=src, line=line, column=col, code="R134",
+                                   suggestion=_hint(name, FACT_TYPES)))
+        gaps, overlaps, exhaustive = analyse(t)
+        if t.complete:
+            for g in gaps[:5]:
+                out.append(Problem(f"table {t.id} (complete): no row covers {_combo(g)}", file=src, line=line,
+                                   column=col, code="R131", suggestion="add a row for it, or a last row of blank cells "
+                                   "under hit `first`"))
+            if len(gaps) > 5:
+                out.append(Problem(f"table {t.id} (complete): {len(gaps) - 5} more input combinations without a row",
+                                   file=src, line=line, column=col, code="R131"))
+            if not exhaustive:
+                out.append(Problem(f"table {t.id}: too many input combinations to check completeness", file=src,
+                                   line=line, column=col, code="R131", severity="warning"))
+        if t.hit == "unique":
+            for a, b, example in overlaps:
+                ln, cl = at_row(b)
+                out.append(Problem(f"table {t.id} (hit unique): rows {a + 1} ({row_id(t, a, t.rows[a])}) and {b + 1} "
+                                   f"({row_id(t, b, t.rows[b])}) both match {_combo(example)}", file=src, line=ln,
+                                   column=cl, code="R132",
+                                   suggestion="make the rows exclusive, or choose hit first / collect-max / collect-min"))
+    return out
+
+
+def _combo(example: dict) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in example.items())
+
+
+def lint_edition(rs: RuleSet) -> list[Problem]:
+    """An edition that extends another and changes nothing but its version and dates (R212, warning)."""
+    if rs.base is None:
+        return []
+    same_rules = [r for r in rs.spec.rules] == [r for r in rs.base.spec.rules]
+    fields = ("title", "jurisdictions", "guideline", "scope")
+    same_set = all(getattr(rs.spec, f) == getattr(rs.base.spec, f) for f in fields)
+    if same_rules and same_set:
+        line, col = mark(rs.node, ["extends"]) if rs.node is not None else (None, None)
+        return [Problem(f"edition {rs.key} changes nothing of {rs.base.key} but its version and dates", file=str(rs.path),
+                        line=line, column=col, code="R212", severity="warning",
+                        suggestion="state what the edition adds, changes or removes, or extend the old edition's dates")]
+    return []
 
 
 def _overlaps(sets: list[RuleSet]) -> list[Problem]:

@@ -68,18 +68,23 @@ class Effect(_Model):
 
 class Rule(_Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
-    when: str
+    when: str | None = None          # may be left out only where the rule set has `applies_when`
     then: Effect
     message: str
     citation: Citation | None = None
     missing: list[str] = []          # documentation that would change the answer
     notes: str | None = None         # confirmation status of the numbers, reviewer practice
-    priority: int = Field(default=100, ge=0, le=65000)
 
     @field_validator("when", mode="before")
     @classmethod
     def _when_text(cls, v: Any) -> Any:
         return str(v).lower() if isinstance(v, bool) else v
+
+    @property
+    def priority(self) -> int:
+        """durable_rules agenda priority: the same for every rule. Order never decides an outcome (findings
+        combine by effect, tables by their hit policy), so rule files have no `priority` key."""
+        return 100
 
 
 class Guideline(_Model):
@@ -92,6 +97,73 @@ class Guideline(_Model):
 class Scope(_Model):
     services: list[str] = Field(min_length=1)
     regions: list[str] = []          # empty: every region
+
+
+HIT_POLICIES = ("first", "unique", "collect-min", "collect-max")
+ROW_KEYS = ("id", "label", "message", "citation", "notes", "missing")
+
+
+class Column(_Model):
+    """An input column over named conditions (a DMN input expression): each value is a condition, and a
+    cell names values. The author states that the values exclude each other; guards never negate them."""
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    values: dict[str, str] = Field(min_length=1)
+
+
+class Table(_Model):
+    """A decision table: input columns (cells are tests on one fact, blank = any), output columns (derived
+    facts, or `limit`), a hit policy, and rows. Each row compiles to one rule `<table id>.<row id>`."""
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    title: str | None = None
+    hit: Literal["first", "unique", "collect-min", "collect-max"]
+    by: list[str] = []               # collect-min / collect-max: the outputs compared, in order
+    complete: bool = False           # lint: every input combination is covered by a row (R131)
+    when: str | None = None          # a condition every row shares (not a column)
+    inputs: list[str | Column] = Field(min_length=1)
+    outputs: list[str] = Field(min_length=1)
+    label: str | None = None         # the output column that carries the row label (set by a row's `label`)
+    export: bool = False             # outputs are exported (reach rule sets that run later)
+    message: str | None = None       # the rows' message template where a row has none (default: its label)
+    citation: Citation | None = None
+    notes: str | None = None
+    missing: list[str] = []
+    rows: list[dict[str, Any]] = Field(min_length=1)
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when_text(cls, v: Any) -> Any:
+        return str(v).lower() if isinstance(v, bool) else v
+
+    @model_validator(mode="after")
+    def _columns(self) -> "Table":
+        names = [c if isinstance(c, str) else c.name for c in self.inputs]
+        if len(set(names)) != len(names):
+            raise ValueError("an input column is listed twice")
+        if set(names) & set(self.outputs):
+            raise ValueError(f"{', '.join(sorted(set(names) & set(self.outputs)))}: a column is an input or an "
+                             "output, not both")
+        if "limit" in self.outputs and len(self.outputs) > 1:
+            raise ValueError("a table whose output is `limit` has no other output (a row is one rule, one effect)")
+        if self.label is not None and self.label not in self.outputs:
+            raise ValueError(f"label: '{self.label}' is not an output column")
+        if self.hit.startswith("collect-"):
+            if not self.by:
+                raise ValueError(f"hit {self.hit} needs `by:` (the output columns compared, in order)")
+            bad = [b for b in self.by if b not in self.outputs]
+            if bad:
+                raise ValueError(f"by: {', '.join(bad)} is not an output column")
+        elif self.by:
+            raise ValueError(f"`by` goes with collect-min / collect-max, not with hit {self.hit}")
+        if self.export and "limit" in self.outputs:
+            raise ValueError("'export' goes with derived outputs, not with `limit`")
+        return self
+
+    @property
+    def input_names(self) -> list[str]:
+        return [c if isinstance(c, str) else c.name for c in self.inputs]
+
+    def column(self, name: str) -> "Column | None":
+        return next((c for c in self.inputs if isinstance(c, Column) and c.name == name), None)
 
 
 class RuleSetSpec(_Model):
@@ -107,7 +179,10 @@ class RuleSetSpec(_Model):
     effective_to: dt.date | None = None
     scope: Scope
     notes: str | None = None
-    rules: list[Rule] = Field(min_length=1)
+    extends: str | None = None       # ID@VERSION this edition inherits from (see _editions)
+    applies_when: str | None = None  # a condition shared by every rule and table row of the set
+    tables: list[Table] = []         # decision tables; their rows come before `rules`
+    rules: list[Rule] = []
 
     @field_validator("version", mode="before")
     @classmethod
@@ -122,14 +197,56 @@ class RuleSetSpec(_Model):
             raise ValueError(f"effective_to {v} is before effective_from {start}")
         return v
 
+    @field_validator("applies_when", mode="before")
+    @classmethod
+    def _applies_text(cls, v: Any) -> Any:
+        return str(v).lower() if isinstance(v, bool) else v
+
+    @model_validator(mode="after")
+    def _something(self) -> "RuleSetSpec":
+        if not self.rules and not self.tables:
+            raise ValueError("a rule set needs at least one rule or table")
+        return self
+
+
+@dataclass
+class Origin:
+    """Where a rule of the expanded rule set was written: its node path in this file (None when it is
+    inherited unchanged), the length of the `applies_when` prefix of its condition, and its provenance."""
+    kind: str                        # rule | row
+    path: list | None                # node path in this file's YAML, e.g. ["rules", 3] or ["tables", 0, "rows", 2]
+    prefix: int = 0                  # characters of "(applies_when) and (" before the written condition
+    source: str = "defined here"     # or "inherited from ID@VERSION (file)", "changed here from ID@VERSION (file)"
+    file: str | None = None          # the file that wrote it (the base file for inherited rules)
+    line: int | None = None          # its line in that file
+
+
+@dataclass
+class RowInfo:
+    """A table row as compiled: which table, which row, its label and the hit policy that governs it."""
+    table: Table
+    index: int                       # 0-based position in the table
+    row: dict
+    label: str | None
+    guarded_by: list[str] = field(default_factory=list)     # rule ids of the rows that take precedence
+
 
 @dataclass(eq=False)
 class RuleSet:
-    """A loaded rule file: its spec, where it came from, and its content hash (hashed by identity)."""
+    """A loaded rule file: its spec, where it came from, and its content hash (hashed by identity).
+
+    `spec.rules` is the expanded rule list the engine runs: every table row as a rule (tables first, in
+    order), then the rules, each condition prefixed by the set's `applies_when`, after the edition this
+    file `extends` has been merged in. `written` is the spec as merged, before expansion."""
     spec: RuleSetSpec
     path: Path
     sha256: str
     node: yaml.Node | None = field(default=None, repr=False)
+    written: RuleSetSpec | None = field(default=None, repr=False)
+    origins: list[Origin] = field(default_factory=list, repr=False)
+    rows: dict[str, RowInfo] = field(default_factory=dict, repr=False)
+    base: "RuleSet | None" = field(default=None, repr=False)
+    edition: dict = field(default_factory=dict, repr=False)    # added / changed / removed ids, inherited ids
 
     @property
     def id(self) -> str:
@@ -159,14 +276,48 @@ class RuleSet:
             cache[rule.id] = self.citation(rule).render()
         return cache[rule.id]
 
-    def rule_line(self, index: int) -> int | None:
+    def origin(self, index: int) -> Origin:
+        if index < len(self.origins):
+            return self.origins[index]
+        return Origin("rule", ["rules", index])
+
+    def at(self, index: int, *keys) -> tuple[int | None, int | None]:
+        """(line, column) in this file of a rule (or one of its keys). A table row's `when`/`then` is its
+        row (or the cell / output key when it has one); an inherited rule points at `extends:`."""
         if self.node is None:
-            return None
-        return mark(self.node, ["rules", index])[0]
+            return None, None
+        o = self.origin(index)
+        if o.path is None:
+            return mark(self.node, ["extends"]) if _has(self.node, ["extends"]) else (1, 1)
+        for k in (keys, keys[:1], ()):
+            if _has(self.node, [*o.path, *k]):
+                return mark(self.node, [*o.path, *k])
+        return mark(self.node, o.path) if _has(self.node, o.path) else (1, 1)
+
+    def rule_line(self, index: int) -> int | None:
+        return self.at(index)[0]
 
 
-def parse_ruleset(text: str, path: Path | str = "<input>") -> tuple[RuleSet | None, list[Problem]]:
-    """Parse and validate one rule file. Never raises for bad content: returns its problems."""
+def _has(node, loc: list) -> bool:
+    """Does the node tree hold exactly this path?"""
+    cur = node
+    for part in loc:
+        if isinstance(cur, yaml.MappingNode):
+            cur = next((v for k, v in cur.value if k.value == str(part)), None)
+        elif isinstance(cur, yaml.SequenceNode) and isinstance(part, int) and part < len(cur.value):
+            cur = cur.value[part]
+        else:
+            return False
+        if cur is None:
+            return False
+    return True
+
+
+def parse_ruleset(text: str, path: Path | str = "<input>", *, _seen: frozenset = frozenset()) -> tuple[RuleSet | None, list[Problem]]:
+    """Parse and validate one rule file. Never raises for bad content: returns its problems.
+
+    A file that `extends: ID@VERSION` is merged with that edition (found in the same rules folder) first;
+    then tables and `applies_when` are expanded into the rule list the engine runs."""
     path = Path(path)
     src = str(path)
     try:
@@ -185,20 +336,34 @@ def parse_ruleset(text: str, path: Path | str = "<input>") -> tuple[RuleSet | No
     if node is None:
         return None, [Problem("empty rule file", file=src, line=1, code="R001")]
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    base, edition, where = None, {}, None
+    if isinstance(data, dict) and data.get("extends") is not None:
+        base, problems = _editions.resolve_base(data, path, node, _seen)
+        if base is None:
+            return None, problems
+        data, edition, where, problems = _editions.merge(base, data, node, src)
+        if problems:
+            return None, problems
+        sha = hashlib.sha256((text + "\n# extends " + base.sha256).encode("utf-8")).hexdigest()
+    problems: list[Problem] = []
     try:
         spec = RuleSetSpec.model_validate(data)
     except ValidationError as e:
         problems = [_problem(err, node, src) for err in e.errors(include_url=False)]
         # unknown keys alone: report them, and lint the rest as if they were not there
-        if all(err["type"] == "extra_forbidden" for err in e.errors()):
-            for err in e.errors():
-                _drop(data, list(err["loc"]))
-            try:
-                return RuleSet(RuleSetSpec.model_validate(data), path, sha, node), problems
-            except ValidationError:
-                pass
-        return None, problems
-    return RuleSet(spec, path, sha, node), []
+        if not all(err["type"] == "extra_forbidden" for err in e.errors()):
+            return None, problems
+        for err in e.errors():
+            _drop(data, list(err["loc"]))
+        try:
+            spec = RuleSetSpec.model_validate(data)
+        except ValidationError:
+            return None, problems
+    rs = RuleSet(spec, path, sha, node, written=spec, base=base, edition=edition)
+    expand_problems = _tables.expand(rs, where)
+    if any(p.severity == "error" for p in expand_problems):
+        return None, problems + expand_problems
+    return rs, problems + expand_problems
 
 
 def load_yaml(text: str, source: str = "<input>") -> tuple[yaml.Node | None, Any]:
@@ -222,7 +387,7 @@ def _drop(data, loc: list) -> None:
 
 
 _MODELS = {"": RuleSetSpec, "rules": Rule, "then": Effect, "citation": Citation, "guideline": Guideline,
-           "scope": Scope}
+           "scope": Scope, "tables": Table, "inputs": Column}
 
 
 def _problem(err: dict, node: yaml.Node, src: str) -> Problem:
@@ -256,6 +421,15 @@ def template_names(template: str) -> frozenset[str]:
 def rules_schema() -> dict:
     """JSON Schema of a rule file."""
     schema = RuleSetSpec.model_json_schema()
+    # an edition that `extends` another states only what changes (engine/_editions.py)
+    required = schema.pop("required", [])
+    schema["properties"]["remove"] = {"type": "array", "items": {"type": "string"},
+                                      "description": "extends: inherited rule, table or table-id.row-id ids to drop"}
+    schema["properties"]["change"] = {"type": "object", "additionalProperties": {"type": "object"},
+                                      "description": "extends: partial rules, tables or rows by id ('*': every rule and table)"}
+    schema["if"] = {"required": ["extends"]}
+    schema["then"] = {"required": ["version", "extends", "effective_from"]}
+    schema["else"] = {"required": required, "not": {"anyOf": [{"required": ["remove"]}, {"required": ["change"]}]}}
     schema["$id"] = "https://ptcheck.invalid/schema/rules-1.json"
     schema["title"] = "ptcheck rule set"
     return schema
@@ -419,3 +593,6 @@ def _use_diagnoses(path: Path) -> None:
     from . import _dx
     for fn in (_dx.categories, _dx._by_icd9, _dx.classify):
         fn.cache_clear()
+
+
+from . import _editions, _tables  # noqa: E402  (they use the models above)

@@ -51,7 +51,9 @@ class TestSpec(BaseModel):
 
 class TestFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tests: list[TestSpec] = Field(min_length=1)
+    tests: list[TestSpec] = []
+    remove: list[str] = []           # an edition's tests file: inherited tests (by name) that no longer apply
+    inherit: bool = True             # false: an edition's tests replace every inherited one
 
 
 @dataclass
@@ -63,6 +65,8 @@ class RuleTest:
 
     @property
     def id(self) -> str:
+        if self.file != tests_file(self.ruleset.path):          # inherited from the edition it extends
+            return f"{self.ruleset.key}::{self.spec.name} (inherited)"
         return f"{self.ruleset.id}::{self.spec.name}"
 
 
@@ -105,10 +109,41 @@ class Coverage:
 
 
 def load_tests(rs: RuleSet) -> tuple[list[RuleTest], list[Problem]]:
+    """The tests of a rule set. An edition that `extends` another inherits that edition's tests (run
+    against the new edition); its own tests file, if any, adds tests, replaces inherited ones of the same
+    name, and `remove:`s inherited ones by name."""
     path = tests_file(rs.path)
+    inherited: list[RuleTest] = []
+    problems: list[Problem] = []
+    if rs.base is not None:
+        base_tests, problems = load_tests(rs.base)
+        inherited = [RuleTest(rs, t.file, t.line, t.spec) for t in base_tests]
     if not path.exists():
+        if rs.base is not None:
+            return inherited, problems
         return [], [Problem(f"no tests file beside the rule file (expected {path.name})", file=str(rs.path),
                             line=1, code="T001", suggestion="every rule set needs a tests file")]
+    own, probs = _load_own(rs, path)
+    problems += probs
+    if probs:
+        return inherited, problems
+    spec, node = own
+    if not spec.inherit:
+        inherited = []
+    names = {t.spec.name for t in inherited}
+    for k, name in enumerate(spec.remove):
+        if name not in names:
+            problems.append(Problem(f"remove: no inherited test named {name!r}", file=str(path),
+                                    line=mark(node, ["remove", k])[0], code="T003"))
+    replaced = {t.name for t in spec.tests}
+    kept = [t for t in inherited if t.spec.name not in replaced and t.spec.name not in spec.remove]
+    mine = [RuleTest(rs, path, mark(node, ["tests", i])[0], t) for i, t in enumerate(spec.tests)]
+    if not kept and not mine:
+        problems.append(Problem("the tests file holds no test", file=str(path), line=1, code="T003"))
+    return kept + mine, problems
+
+
+def _load_own(rs: RuleSet, path: Path):
     text = path.read_text(encoding="utf-8")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -116,12 +151,13 @@ def load_tests(rs: RuleSet) -> tuple[list[RuleTest], list[Problem]]:
         spec = TestFile.model_validate(data)
     except yaml.YAMLError as e:
         pm = getattr(e, "problem_mark", None)
-        return [], [Problem(f"invalid YAML: {e}", file=str(path), line=pm.line + 1 if pm else None, code="T002")]
+        return None, [Problem(f"invalid YAML: {e}", file=str(path), line=pm.line + 1 if pm else None, code="T002")]
     except ValidationError as e:
-        return [], [Problem(er["msg"], file=str(path), line=mark(node, list(er["loc"]))[0],
+        return None, [Problem(er["msg"], file=str(path), line=mark(node, list(er["loc"]))[0],
                             path=dotted(er["loc"]), code="T003") for er in e.errors(include_url=False)]
-    tests = [RuleTest(rs, path, mark(node, ["tests", i])[0], t) for i, t in enumerate(spec.tests)]
-    return tests, []
+    if rs.base is None and not spec.tests:
+        return None, [Problem("the tests file holds no test", file=str(path), line=1, code="T003")]
+    return (spec, node), []
 
 
 def _case_data(t: RuleTest) -> dict:

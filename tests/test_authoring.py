@@ -184,3 +184,23 @@ def test_two_versions_coexist_and_the_review_date_picks_one(tmp_path):
     pinned = Checker(lib, {"mtus.cpmtg.physical-medicine": "2009.1"}).check(after)
     assert pinned.items[0].outcome == "modify"
     assert all(len(r.sha256) == 64 for r in da.rulesets)
+
+
+def test_lint_cli_prints_a_planted_table_gap_and_overlap_as_file_line_column(tmp_path):
+    from tests.test_tables import PLANTED
+    f = tmp_path / "planted.yaml"
+    f.write_text(PLANTED)
+    res = runner.invoke(app, ["rules", "lint", str(f)])
+    assert res.exit_code == 1
+    assert f"{f}:11:15: R131 table t.course (complete): no row covers" in res.output
+    assert f"{f}:17:9: R132 table t.course (hit unique): rows 1 (t.course.fusion) and 2 (t.course.other)" in res.output
+
+
+def test_explain_cli_names_the_table_row_and_the_edition_a_rule_comes_from():
+    res = runner.invoke(app, ["rules", "explain", "lb.row.lumbago", "--cases", str(ROOT / "cases/seeds")])
+    assert res.exit_code == 0, res.output
+    assert "row 8 of table lb.row" in res.output and "hit collect-max by course_visits, course_weeks" in res.output
+    assert "row label: lumbago; backache: 9 visits over 8 weeks" in res.output
+    res = runner.invoke(app, ["rules", "explain", "pm.within-course", "--cases", str(ROOT / "cases/seeds")])
+    assert "in mtus.cpmtg.physical-medicine@2016.1" in res.output
+    assert "changed here, from mtus.cpmtg.physical-medicine@2009.1" in res.output

@@ -1,0 +1,417 @@
+"""Decision tables (hit policies run in durable_rules), rule-set `applies_when`, editions that extend
+another, and the table lint (gaps, overlaps), on small rule libraries written here and on the shipped rules."""
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from engine import Checker, Library, parse_ruleset, validate_case
+from engine._catalog import rule_source
+from engine._diff import rule_changes
+from engine._lint import errors, lint_paths
+from engine._ruletest import load_tests, run_all
+from tests.conftest import ROOT
+
+HEAD = """\
+id: {id}
+version: "{version}"
+title: tables under test
+jurisdictions: {{CA: primary}}
+guideline: {{name: G, edition: "1"}}
+effective_from: 2010-01-01
+scope: {{services: [physical_therapy]}}
+"""
+
+TABLES = HEAD.format(id="t.tables", version="1") + """\
+applies_when: "functional_improvement != false"
+tables:
+  - id: t.first
+    hit: first
+    inputs: [surgery_kind, dx_categories]
+    outputs: [first_visits]
+    citation: {section: First}
+    rows:
+      - {id: fusion, surgery_kind: fusion, first_visits: 3, message: "fusion row"}
+      - {id: myalgia, dx_categories: myalgia, first_visits: 6, message: "myalgia row"}
+      - {id: otherwise, first_visits: 9, message: "any other diagnosis"}
+  - id: t.max
+    hit: collect-max
+    by: [max_visits, max_weeks]
+    inputs: [dx_categories]
+    outputs: [max_visits, max_weeks, max_row]
+    label: max_row
+    citation: {section: Max}
+    rows:
+      - {id: myalgia, dx_categories: myalgia, max_visits: 10, max_weeks: 8, label: "myalgia 10/8", message: "m"}
+      - {id: neuritis, dx_categories: [neuritis, lumbar_radiculitis], max_visits: 10, max_weeks: 4, label: "neuritis 10/4", message: "n"}
+      - {id: crps, dx_categories: crps, max_visits: 24, max_weeks: 16, label: "crps 24/16", message: "c",
+         citation: {pages: "99"}}
+  - id: t.min
+    hit: collect-min
+    by: [min_visits]
+    inputs: [dx_categories]
+    outputs: [min_visits]
+    citation: {section: Min}
+    rows:
+      - {id: myalgia, dx_categories: myalgia, min_visits: 10, message: "m"}
+      - {id: neuritis, dx_categories: neuritis, min_visits: 8, message: "n"}
+      - {id: crps, dx_categories: crps, min_visits: 24, message: "c"}
+rules:
+  - id: t.limit
+    when: "request_visits > first_visits"
+    then: {limit: first_visits}
+    message: "at most {first_visits}"
+    citation: {section: Limit}
+"""
+
+
+def _library(tmp_path: Path, files: dict[str, str]) -> Library:
+    root = tmp_path / "rules"
+    root.mkdir()
+    for name in ("diagnoses.yaml", "jurisdictions.yaml"):
+        shutil.copy(ROOT / "rules" / name, root / name)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(textwrap.dedent(text))
+    return Library.load(root)
+
+
+def _item(lib: Library, icd9: list[str], surgery: str | None = None, visits: int = 12, improvement=None):
+    case = {"id": "c", "jurisdiction": "CA", "review": {"kind": "ur", "date": "2014-07-01"},
+            "diagnoses": [{"icd9": c} for c in icd9],
+            "requests": [{"id": "1", "service": "physical_therapy", "body_regions": ["lumbar"], "visits": visits}],
+            "history": {"therapy": []}}
+    if surgery:
+        case["history"]["surgeries"] = [{"kind": surgery, "region": "lumbar", "date": "2010-01-01"}]
+    if improvement is not None:
+        case["history"]["documentation"] = {"functional_improvement": improvement}
+    return Checker(lib).check(validate_case(case).case).items[0]
+
+
+def _fired(item, prefix: str) -> list[str]:
+    return [f.rule for f in item.findings if f.rule.startswith(prefix)]
+
+
+@pytest.fixture()
+def lib(tmp_path):
+    return _library(tmp_path, {"t.yaml": TABLES})
+
+
+def test_first_policy_takes_the_first_matching_row_and_treats_unknown_as_not_matching(lib):
+    assert _fired(_item(lib, ["729.1"], surgery="fusion"), "t.first.") == ["t.first.fusion"]
+    # no surgery: surgery_kind is unknown, so the fusion row does not match and the myalgia row counts
+    it = _item(lib, ["729.1"])
+    assert _fired(it, "t.first.") == ["t.first.myalgia"]
+    assert (it.outcome, it.certified_visits) == ("modify", 6)
+    assert _fired(_item(lib, ["847.2"]), "t.first.") == ["t.first.otherwise"]
+
+
+def test_collect_max_keeps_one_row_with_its_outputs_together(lib):
+    it = _item(lib, ["729.1", "729.2"])                 # myalgia 10/8 and neuritis 10/4: the tie breaks on weeks
+    assert _fired(it, "t.max.") == ["t.max.myalgia"]
+    it = _item(lib, ["729.2", "337.22", "729.1"])
+    assert _fired(it, "t.max.") == ["t.max.crps"]
+    row = next(f for f in it.findings if f.rule == "t.max.crps")
+    assert row.figures["max_row"] == "crps 24/16"       # the row label in the rationale
+    assert "Max, p. 99" in row.citation                 # row citation merged over the table's
+
+
+def test_collect_min_keeps_the_smallest_row(lib):
+    assert _fired(_item(lib, ["729.1", "729.2", "337.22"]), "t.min.") == ["t.min.neuritis"]
+    assert _fired(_item(lib, ["729.1", "337.22"]), "t.min.") == ["t.min.myalgia"]
+
+
+def test_applies_when_holds_for_every_rule_and_row(lib):
+    it = _item(lib, ["729.1"], improvement=False)
+    assert not [f for f in it.findings if f.rule.startswith("t.")]
+    assert it.outcome == "pend"
+    rs = lib.get("t.tables")
+    assert all(r.when.startswith("(functional_improvement != false) and (") for r in rs.spec.rules)
+
+
+def test_rows_compile_to_durable_rules_with_guards_in_the_first_pattern(lib):
+    from engine._compile import compile_ruleset
+    rs = lib.get("t.tables")
+    compiled = compile_ruleset(rs)
+    otherwise = next(cr for cr in compiled.rules if cr.rule.id == "t.first.otherwise")
+    assert len(otherwise.patterns) == 1                 # guards are on case facts: no joined pattern
+    assert rs.rows["t.first.otherwise"].guarded_by == ["t.first.fusion", "t.first.myalgia"]
+    assert "surgery_kind == unknown" in otherwise.rule.when
+    assert rs.rows["t.max.myalgia"].guarded_by == ["t.max.crps"]    # neuritis ranks below myalgia (weeks)
+
+
+def test_a_row_that_can_never_count_is_refused(tmp_path):
+    text = HEAD.format(id="t.dead", version="1") + """\
+tables:
+  - id: t.dead
+    hit: first
+    inputs: [dx_categories]
+    outputs: [v]
+    citation: {section: S}
+    rows:
+      - {id: wide, dx_categories: [myalgia, neuritis], v: 1, message: a}
+      - {id: narrow, dx_categories: myalgia, v: 2, message: b}
+"""
+    rs, problems = parse_ruleset(text, tmp_path / "dead.yaml")
+    assert rs is None
+    (p,) = [p for p in problems if p.code == "R133"]
+    assert p.line == text.splitlines().index("      - {id: narrow, dx_categories: myalgia, v: 2, message: b}") + 1
+    assert "t.dead.narrow" in p.message
+
+
+PLANTED = HEAD.format(id="t.planted", version="1") + """\
+tables:
+  - id: t.course
+    hit: unique
+    complete: true
+    inputs: [surgery_kind, functional_improvement]
+    outputs: [course_visits_x]
+    citation: {section: S}
+    rows:
+      - {id: fusion, surgery_kind: fusion, course_visits_x: 34, message: fusion}
+      - {id: other, surgery_kind: [meniscectomy, fusion], functional_improvement: true, course_visits_x: 12, message: m}
+rules:
+  - id: t.within
+    when: "request_visits <= course_visits_x"
+    then: {certify: true}
+    message: ok
+    citation: {section: S}
+"""
+
+
+def test_lint_reports_a_planted_gap_and_a_planted_overlap_at_their_lines(tmp_path):
+    f = tmp_path / "planted.yaml"
+    f.write_text(PLANTED)
+    lines = PLANTED.splitlines()
+    problems = errors(lint_paths([f]))
+    overlap = [p for p in problems if p.code == "R132"]
+    gaps = [p for p in problems if p.code == "R131"]
+    assert len(overlap) == 1
+    o = overlap[0]
+    assert (o.line, o.column) == (lines.index("      - {id: other, surgery_kind: [meniscectomy, fusion], "
+                                              "functional_improvement: true, course_visits_x: 12, message: m}") + 1, 9)
+    assert "t.course.fusion" in o.message and "t.course.other" in o.message and "surgery_kind = fusion" in o.message
+    assert gaps and all((g.line, g.column) == (lines.index("    complete: true") + 1, 15) for g in gaps)
+    assert any("surgery_kind = meniscectomy, functional_improvement = false" in g.message for g in gaps)
+    assert str(f) == o.file
+
+
+def test_a_complete_first_table_with_a_blank_last_row_has_no_gap_and_first_never_reports_overlap(tmp_path):
+    text = PLANTED.replace("hit: unique", "hit: first").replace(
+        "message: m}\n", "message: m}\n      - {id: rest, course_visits_x: 1, message: r}\n", 1)
+    f = tmp_path / "first.yaml"
+    f.write_text(text)
+    assert not [p for p in lint_paths([f]) if p.code in ("R131", "R132")]
+
+
+def test_shipped_tables_lint_clean_and_unique_tables_have_no_overlap():
+    for path in ["odg/low-back/physical-therapy.yaml", "odg/neck/physical-therapy.yaml", "odg/knee/physical-therapy.yaml",
+                 "odg/shoulder/physical-therapy.yaml", "mtus/postsurgical-2009/physical-medicine.yaml"]:
+        rs, problems = parse_ruleset((ROOT / "rules" / path).read_text(), ROOT / "rules" / path)
+        assert rs is not None and rs.spec.tables, path
+        assert not errors(lint_paths([ROOT / "rules" / path])), path
+
+
+def test_priority_is_no_longer_a_key():
+    text = HEAD.format(id="t.p", version="1") + """\
+rules:
+  - {id: a, when: "request_visits > 1", then: {certify: true}, message: m, citation: {section: S}, priority: 5}
+"""
+    rs, problems = parse_ruleset(text, "p.yaml")
+    assert [p.code for p in problems] == ["R101"] and "priority" in problems[0].message
+
+
+def test_a_condition_error_is_placed_in_the_rule_not_in_the_applies_when_prefix(tmp_path):
+    text = HEAD.format(id="t.pos", version="1") + """\
+applies_when: "functional_improvement != false"
+rules:
+  - id: a
+    when: "request_visits > 1 and totl_visits > 2"
+    then: {certify: true}
+    message: m
+    citation: {section: S}
+"""
+    f = tmp_path / "pos.yaml"
+    f.write_text(text)
+    (p,) = [p for p in errors(lint_paths([f])) if p.code == "R110"]
+    assert (p.line, p.column) == (11, 12 + len("request_visits > 1 and "))     # after the opening quote
+    f.write_text(text.replace('applies_when: "functional_improvement != false"', 'applies_when: "functonal_improvement != false"'))
+    (p,) = [p for p in errors(lint_paths([f])) if p.code == "R110"]
+    assert p.line == 8
+
+
+# ---------------------------------------------------------------------------------------------
+# editions
+
+BASE = HEAD.format(id="t.ed", version="1") + """\
+effective_to: 2012-12-31
+tables:
+  - id: t.ed.row
+    hit: collect-max
+    by: [ed_visits]
+    inputs: [dx_categories]
+    outputs: [ed_visits]
+    citation: {section: Table, pages: "10"}
+    rows:
+      - {id: myalgia, dx_categories: myalgia, ed_visits: 10, message: "myalgia {ed_visits}"}
+      - {id: neuritis, dx_categories: neuritis, ed_visits: 8, message: "neuritis {ed_visits}"}
+rules:
+  - id: t.ed.over
+    when: "request_visits > ed_visits"
+    then: {limit: ed_visits}
+    message: "over {ed_visits}"
+    citation: {section: Over, pages: "11"}
+  - id: t.ed.note
+    when: "request_visits > 20"
+    then: {note: true}
+    message: "long"
+    citation: {section: Note, pages: "12"}
+"""
+BASE_TESTS = """\
+tests:
+  - name: myalgia 12 is modified to 10
+    case:
+      diagnoses: [{icd9: "729.1"}]
+      requests: [{id: "1", service: physical_therapy, body_regions: [lumbar], visits: 12}]
+      history: {therapy: []}
+    expect: {outcome: modify, certified_visits: 10, fired: [t.ed.row.myalgia, t.ed.over]}
+  - name: a long request is noted
+    case:
+      diagnoses: [{icd9: "729.1"}]
+      requests: [{id: "1", service: physical_therapy, body_regions: [lumbar], visits: 24}]
+      history: {therapy: []}
+    expect: {outcome: modify, fired: [t.ed.note]}
+"""
+EDITION = """\
+version: "2"
+extends: t.ed@1
+effective_from: 2013-01-01
+guideline: {edition: "2"}
+remove: [t.ed.note]
+change:
+  "*": {citation: {pages: null}}
+  t.ed.row.myalgia: {ed_visits: 12, message: "myalgia (2013) {ed_visits}"}
+rules:
+  - id: t.ed.within
+    when: "request_visits <= ed_visits"
+    then: {certify: true}
+    message: "within {ed_visits}"
+    citation: {section: Within}
+"""
+EDITION_TESTS = """\
+remove: [a long request is noted]
+tests:
+  - name: myalgia 12 is modified to 10
+    case:
+      diagnoses: [{icd9: "729.1"}]
+      requests: [{id: "1", service: physical_therapy, body_regions: [lumbar], visits: 12}]
+      history: {therapy: []}
+    expect: {outcome: certify, fired: [t.ed.row.myalgia, t.ed.within], silent: [t.ed.over]}
+"""
+
+
+@pytest.fixture()
+def editions(tmp_path):
+    return _library(tmp_path, {"ed/one.yaml": BASE, "ed/one.tests.yaml": BASE_TESTS,
+                               "ed2/one.yaml": EDITION, "ed2/one.tests.yaml": EDITION_TESTS})
+
+
+def test_an_edition_inherits_and_states_only_its_changes(editions):
+    old, new = editions.get("t.ed@1"), editions.get("t.ed@2")
+    assert new.id == "t.ed" and new.spec.guideline.edition == "2" and new.spec.guideline.name == "G"
+    assert new.spec.effective_to is None                        # dates are never inherited
+    assert [r.id for r in new.spec.rules] == ["t.ed.row.myalgia", "t.ed.row.neuritis", "t.ed.over", "t.ed.within"]
+    assert all(r.citation is None or r.citation.pages is None for r in new.spec.rules)
+    assert new.rows["t.ed.row.myalgia"].row["ed_visits"] == 12
+    set_changes, changes = rule_changes(old, new)
+    kinds = {c.rule: c.kind for c in changes}
+    assert kinds == {"t.ed.row.myalgia": "changed", "t.ed.row.neuritis": "changed", "t.ed.over": "changed",
+                     "t.ed.within": "added", "t.ed.note": "removed"}
+    assert set(next(c for c in changes if c.rule == "t.ed.over").changes) == {"citation"}
+    assert {"version", "effective_from", "effective_to", "guideline"} <= set(set_changes)
+
+
+def test_explain_says_where_each_rule_came_from(editions):
+    new = editions.get("t.ed@2")
+    idx = {r.id: i for i, r in enumerate(new.spec.rules)}
+    assert "changed here, from t.ed@1" in rule_source(new, idx["t.ed.row.myalgia"])
+    assert "ed_visits: 12" in rule_source(new, idx["t.ed.row.myalgia"])
+    src = rule_source(new, idx["t.ed.over"])
+    assert "changed here, from t.ed@1" in src and "- id: t.ed.over" in src       # the '*' change, then the 2009 text
+    assert "added in this edition" in rule_source(new, idx["t.ed.within"])
+
+
+def test_edition_tests_are_inherited_replaced_and_removed(editions):
+    new = editions.get("t.ed@2")
+    tests, problems = load_tests(new)
+    assert not problems
+    assert [t.spec.name for t in tests] == ["myalgia 12 is modified to 10"]
+    assert tests[0].ruleset is new and tests[0].file.parent.name == "ed2"
+    results, cov, problems = run_all(editions)
+    assert not problems and all(r.passed for r in results), [r.failures for r in results if not r.passed]
+
+
+def test_an_edition_with_only_inherited_tests_runs_them_against_itself(tmp_path):
+    lib = _library(tmp_path, {"ed/one.yaml": BASE, "ed/one.tests.yaml": BASE_TESTS,
+                              "ed2/one.yaml": "version: '2'\nextends: t.ed@1\neffective_from: 2013-01-01\n"
+                                              "change: {t.ed.over: {notes: reworded}}\n"})
+    tests, _ = load_tests(lib.get("t.ed@2"))
+    assert len(tests) == 2 and all(t.ruleset.version == "2" for t in tests)
+
+
+def test_lint_warns_on_an_edition_that_changes_nothing_and_errs_on_unknown_ids(tmp_path):
+    root = tmp_path / "rules"
+    _library(tmp_path, {"ed/one.yaml": BASE, "ed/one.tests.yaml": BASE_TESTS})
+    same = root / "ed2/one.yaml"
+    same.parent.mkdir()
+    same.write_text("version: '2'\nextends: t.ed@1\neffective_from: 2013-01-01\n")
+    (w,) = [p for p in lint_paths([same], root) if p.code == "R212"]
+    assert w.severity == "warning" and (w.line, w.column) == (2, 10)
+    same.write_text("version: '2'\nextends: t.ed@1\neffective_from: 2013-01-01\nremove: [t.ed.nope]\n")
+    (e,) = [p for p in errors(lint_paths([same], root))]
+    assert (e.code, e.line) == ("R211", 4) and "t.ed.note" in (e.suggestion or "") + e.message or e.code == "R211"
+    same.write_text("version: '2'\nextends: t.ed@7\neffective_from: 2013-01-01\n")
+    (e,) = errors(lint_paths([same], root))
+    assert (e.code, e.line, e.column) == ("R210", 2, 10)
+
+
+# ---------------------------------------------------------------------------------------------
+# the shipped editions
+
+CP = ("aquatic-therapy", "manual-therapy", "massage", "medications", "physical-medicine", "work-conditioning")
+
+
+@pytest.mark.parametrize("name", CP)
+def test_shipped_2016_and_2017_extend_2009_and_2016_changes_only_citations(name):
+    lib = Library.load()
+    old = next(r for r in lib.rulesets if r.path == ROOT / f"rules/mtus/chronic-pain-2009/{name}.yaml")
+    for edition in ("2016", "2017"):
+        rs = next(r for r in lib.rulesets if r.path == ROOT / f"rules/mtus/chronic-pain-{edition}/{name}.yaml")
+        assert rs.spec.extends == old.key and rs.base is not None and rs.base.key == old.key
+    new = next(r for r in lib.rulesets if r.path == ROOT / f"rules/mtus/chronic-pain-2016/{name}.yaml")
+    assert [r.id for r in new.spec.rules] == [r.id for r in old.spec.rules]
+    for a, b in zip(old.spec.rules, new.spec.rules):
+        assert (a.when, a.then, a.message) == (b.when, b.then, b.message)
+        assert b.citation is None or b.citation.pages is None
+    _, changes = rule_changes(old, new)
+    assert all(set(c.changes) <= {"citation", "missing"} for c in changes)
+
+
+def test_a_rule_may_leave_out_when_only_under_applies_when(tmp_path):
+    text = HEAD.format(id="t.aw", version="1") + """\
+applies_when: "functional_improvement != false"
+rules:
+  - {id: a, then: {certify: true}, message: m, citation: {section: S}}
+"""
+    rs, problems = parse_ruleset(text, tmp_path / "aw.yaml")
+    assert not problems and rs.spec.rules[0].when == "functional_improvement != false"
+    rs, problems = parse_ruleset(text.replace('applies_when: "functional_improvement != false"\n', ""), tmp_path / "aw.yaml")
+    assert rs is None and [p.code for p in problems] == ["R102"] and problems[0].line == 9
+
+
+def test_shipped_2017_physical_medicine_states_the_postsurgical_exclusion_once():
+    rs = Library.load().get("mtus.cpmtg.physical-medicine@2017.1")
+    assert rs.spec.applies_when == "in_postsurgical_period != true"
+    assert all(r.when.startswith("in_postsurgical_period != true") or r.when.startswith("(in_postsurgical_period != true)")
+               for r in rs.spec.rules)
