@@ -209,30 +209,19 @@ def merge(base, child: dict, node: yaml.Node, src: str):
             where.setdefault(r["id"], ["change", "*"])
         for t in tables:
             where.setdefault(t["id"], ["change", "*"])
-    for k, r in enumerate(child.get("rules") or []):
-        if not isinstance(r, dict) or "id" not in r:
-            rules.append(r)                  # validation reports it
-            continue
-        pos = next((i for i, o in enumerate(rules) if o["id"] == r["id"]), None)
-        if pos is None:
-            rules.append(r)
-            added.append(r["id"])
-        else:
-            rules[pos] = r
-            changed.append(r["id"])
-        where[r["id"]] = ["rules", k]
-    for k, t in enumerate(child.get("tables") or []):
-        if not isinstance(t, dict) or "id" not in t:
-            tables.append(t)
-            continue
-        pos = next((i for i, o in enumerate(tables) if o["id"] == t["id"]), None)
-        if pos is None:
-            tables.append(t)
-            added.append(t["id"])
-        else:
-            tables[pos] = t
-            changed.append(t["id"])
-        where[t["id"]] = ["tables", k]
+    for section, current in (("rules", rules), ("tables", tables)):
+        for k, r in enumerate(child.get(section) or []):
+            if not isinstance(r, dict) or "id" not in r:
+                current.append(r)                # validation reports it
+                continue
+            pos = next((i for i, o in enumerate(current) if o["id"] == r["id"]), None)
+            if pos is None:
+                current.append(r)
+                added.append(r["id"])
+            else:
+                current[pos] = r
+                changed.append(r["id"])
+            where[r["id"]] = [section, k]
     out["rules"] = rules
     out["tables"] = tables
     edition = {"base": base.key, "inherited_from": f"{base.key} ({base.path})", "added": added,

@@ -24,3 +24,19 @@ def case_dict(**over):
     }
     base.update(over)
     return base
+
+
+# A minimal rule set for engine-level tests: HEAD.format(name=...) + rule(...) lines.
+HEAD = """id: t.{name}
+version: "1"
+title: test
+jurisdictions: {{CA: primary}}
+guideline: {{name: Test guideline, edition: "1"}}
+effective_from: 2000-01-01
+scope: {{services: [physical_therapy]}}
+rules:
+"""
+
+
+def rule(rid, when, then="{note: true}", msg="m"):
+    return f"  - {{id: {rid}, when: \"{when}\", then: {then}, message: \"{msg}\", citation: {{section: s}}}}\n"

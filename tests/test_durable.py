@@ -10,21 +10,7 @@ import pytest
 from engine import EngineError, parse_ruleset
 from engine._compile import END_RULE, MAX_SHARD, compile_ruleset
 from engine._durable import Registered, _normalise
-from tests.conftest import ROOT
-
-HEAD = """id: t.{name}
-version: "1"
-title: test
-jurisdictions: {{CA: primary}}
-guideline: {{name: Test guideline, edition: "1"}}
-effective_from: 2000-01-01
-scope: {{services: [physical_therapy]}}
-rules:
-"""
-
-
-def rule(rid, when, then="{note: true}", msg="m"):
-    return f"  - {{id: {rid}, when: \"{when}\", then: {then}, message: \"{msg}\", citation: {{section: s}}}}\n"
+from tests.conftest import HEAD, ROOT, rule
 
 
 def registered(name, body) -> Registered:

@@ -18,25 +18,11 @@ from engine._compile import MAX_SHARD, compile_ruleset
 from engine._lint import errors, lint_paths
 from engine._rules import rule_files
 from engine.cli import app
-from tests.conftest import ROOT, case_dict
+from tests.conftest import HEAD, ROOT, case_dict, rule
 
 runner = CliRunner()
 MALFORMED = Path(__file__).parent / "malformed" / "rules"
 EXPECTED = yaml.safe_load((MALFORMED / "EXPECTED.yaml").read_text())
-
-HEAD = """id: t.{name}
-version: "1"
-title: test
-jurisdictions: {{CA: primary}}
-guideline: {{name: Test guideline, edition: "1"}}
-effective_from: 2000-01-01
-scope: {{services: [physical_therapy]}}
-rules:
-"""
-
-
-def rule(rid, when, then="{note: true}", msg="m"):
-    return f"  - {{id: {rid}, when: \"{when}\", then: {then}, message: \"{msg}\", citation: {{section: s}}}}\n"
 
 
 def ruleset(name, body, path=None):
