@@ -140,6 +140,10 @@ def derive(case: Case, req: Request) -> ItemFacts:
     regions = list(req.body_regions)
     f["regions"] = regions
     put("request_visits", req.visits)
+    if getattr(req, "reading", None):          # which words or fields gave the count (--facts)
+        notes.append(f"visits requested: {req.reading}")
+    for note in getattr(req, "text_notes", ()) or ():
+        notes.append(f"request text: {note}")
     put("request_frequency", req.frequency_per_week)
     put("request_weeks", req.duration_weeks)
     put("age", case.patient.age)
