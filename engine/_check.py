@@ -117,7 +117,7 @@ class Checker:
         d = self._decide(case, req, consulted, addressed, pre, explain, sequence)
         changes: list[dict] = []
         missing: list[str] = []
-        if addressed:
+        if addressed and explain:           # deciding again per flag: only where the rationale is shown
             changes = self._would_change(case, req, consulted, pre, d, sequence)
             missing = [c["documentation"] for c in changes]
         on_unknown = set()           # rules that pend on an unknown the readings already name
