@@ -65,8 +65,8 @@ def render_item(item: ItemDecision, *, show_derive: bool = True, show_facts: boo
         title.append("agrees" if ok else "DISAGREES", style="green" if ok else "bold red")
     table = Table(show_header=True, header_style="bold", expand=True, box=None, padding=(0, 1))
     table.add_column("effect", no_wrap=True)
-    table.add_column("rule and reason", ratio=3)
-    table.add_column("citation", ratio=2)
+    table.add_column("rule and reason", ratio=3, overflow="fold")     # long ids fold, never cut with "…"
+    table.add_column("citation", ratio=2, overflow="fold")
     for f in item.findings:
         if f.effect == "derive" and not show_derive:
             continue
@@ -77,7 +77,7 @@ def render_item(item: ItemDecision, *, show_derive: bool = True, show_facts: boo
     body = [Text(f"{item.request}: {item.text or item.service}", style="bold"), table]
     if item.missing:
         body.append(Text("Documentation that would change the answer:", style="bold"))
-        body += [Text(f"  - {m}") for m in item.missing]
+        body += [Text(f"  - {m}", overflow="fold") for m in item.missing]
     if show_facts and item.facts:
-        body += [Text(f"  fact: {n}", style="dim") for n in item.facts]
+        body += [Text(f"  fact: {n}", style="dim", overflow="fold") for n in item.facts]
     return Panel(Group(*body), title=title, title_align="left")

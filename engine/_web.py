@@ -3,7 +3,7 @@
     from engine._web import create_app
     app = create_app()                 # one Checker per app, built at startup on the engine thread
 
-Endpoints (OpenAPI at /openapi.json, browsable at /docs):
+Endpoints (OpenAPI at /openapi.json; no /docs page, which would load Swagger UI from a CDN):
   POST /v1/check       one case (or a few) in the case format, JSON or YAML body -> exactly the decision
                        JSON of `ptcheck check --json` (one case: the pretty object; several: JSON Lines)
   POST /v1/validate    the same input, validated only -> {"ok": true} or 422 (the page checks as you type)
@@ -228,7 +228,8 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
         finally:
             engine.stop()
 
-    app = FastAPI(title="ptcheck", version=_version(), lifespan=lifespan,
+    # no /docs or /redoc: FastAPI's pages load Swagger UI / ReDoc from a CDN, and ptcheck works offline
+    app = FastAPI(title="ptcheck", version=_version(), lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Guideline-rule checking for physical therapy requests in US workers' "
                               "compensation. The case format: ptcheck/case@1 (GET /v1/schema/case).")
     app.state.engine = engine

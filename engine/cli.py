@@ -64,7 +64,8 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(schema_app, name="schema")
 app.add_typer(cases_app, name="cases")
 
-out = Console(soft_wrap=True)
+# piped output is not cut to 80 columns: a reviewer's rationale is read in full (a terminal keeps its width)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 132)
 err = Console(stderr=True, soft_wrap=True)     # a problem is one line whatever the width (or no terminal)
 
 RulesDir = typer.Option(None, "--rules", help="Folder of rule sets (default: $PTCHECK_RULES or ./rules).",

@@ -298,7 +298,7 @@ def test_openapi_documents_every_endpoint(client):
     assert "Case" in doc["components"]["schemas"] and "Request" in doc["components"]["schemas"]
     body = doc["paths"]["/v1/check"]["post"]["requestBody"]["content"]
     assert set(body) == {"application/json", "application/yaml"}
-    assert client.get("/docs").status_code == 200
+    assert client.get("/docs").status_code == 404          # FastAPI's docs page needs a CDN: off
 
 
 # -- the access log
