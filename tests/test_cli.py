@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from importlib.metadata import version
 
 import pytest
 import yaml
@@ -18,11 +19,17 @@ def test_check_json_shape():
     r = runner.invoke(app, ["check", SEED, "--json"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
-    assert set(d) >= {"case", "rulesets", "items"}
+    assert set(d) >= {"case", "engine_version", "rulesets", "items"}
+    assert d["engine_version"] == version("ptcheck")       # the engine that decided, beside the rule sets
     assert set(d["rulesets"][0]) == {"id", "version", "sha256"} and len(d["rulesets"][0]["sha256"]) == 64
     it = d["items"][0]
     assert set(it) >= {"request", "outcome", "certified_visits", "review_outcome", "findings", "missing"}
     assert set(it["findings"][0]) >= {"rule", "ruleset", "version", "citation", "effect", "message"}
+
+
+def test_version_is_the_package_metadata():
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout.strip() == f"ptcheck {version('ptcheck')}"
 
 
 def test_check_json_is_byte_identical_across_processes():
