@@ -3,7 +3,7 @@
 Public API (everything else is private and may change):
 
     from engine import Checker, load_cases
-    checker = Checker()                        # rule sets from ./rules (or $PTCHECK_RULES)
+    checker = Checker()                        # the installed rule sets (or $PTCHECK_RULES)
     for loaded in load_cases(["cases/"]):
         if loaded.ok:
             decision = checker.check(loaded.case)

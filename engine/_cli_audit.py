@@ -257,7 +257,8 @@ def register(app: typer.Typer) -> None:
                                                 "run in worker processes: a case that crashes the engine "
                                                 "becomes that case's error entry."),
         rules: Optional[Path] = typer.Option(None, "--rules", exists=True, file_okay=False,
-                                             help="Folder of rule sets (default: $PTCHECK_RULES or ./rules)."),
+                                             help="Folder of rule sets (default: $PTCHECK_RULES, else "
+                                                  "the rule sets installed with ptcheck)."),
         max_listed: Optional[int] = typer.Option(None, "--max-listed", metavar="N", min=0,
                                                  help="List at most N disagreements and N errors (the counts "
                                                       "stay exact); for very large audits. Default: all."),

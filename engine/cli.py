@@ -81,7 +81,8 @@ def _main(version: bool = typer.Option(False, "--version", is_eager=True, callba
     """Check physical therapy requests (US workers' compensation) against guideline rules."""
 
 
-RulesDir = typer.Option(None, "--rules", help="Folder of rule sets (default: $PTCHECK_RULES or ./rules).",
+RulesDir = typer.Option(None, "--rules", help="Folder of rule sets (default: $PTCHECK_RULES, else the rule sets "
+                                                        "installed with ptcheck).",
                         exists=True, file_okay=False)
 Pins = typer.Option(None, "--ruleset", metavar="ID@VERSION",
                     help="Use this version of a rule set whatever the review date (repeatable).")
