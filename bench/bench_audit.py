@@ -234,8 +234,7 @@ def time_audit(path: Path, jobs: int) -> tuple[float, object]:
 
 def raw_durable(path: Path, n_cases: int) -> dict:
     """Replay the Registered.run(facts) calls of n_cases cases; time only those calls."""
-    from engine import Checker, load_cases
-    from engine import _durable
+    from engine import Checker, _durable, load_cases
     calls: list = []
     original = _durable.Registered.run
 
@@ -277,9 +276,8 @@ def raw_durable(path: Path, n_cases: int) -> dict:
 
 def breakdown(path: Path, n_cases: int) -> list[tuple[str, float]]:
     """Microseconds per case for each stage of an in-process audit (after a warm-up)."""
-    from engine import Checker, _check
-    from engine import _durable
-    from engine._audit import _Partial, _load_line
+    from engine import Checker, _check, _durable
+    from engine._audit import _load_line, _Partial
     lines = []
     with path.open(encoding="utf-8") as fh:
         for n, text in enumerate(fh, start=1):

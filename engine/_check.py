@@ -17,7 +17,7 @@ from ._compile import compile_ruleset, exported_types
 from ._decide import CaseDecision, Finding, ItemDecision, RuleSetRef, combine, deciding, review_outcome
 from ._durable import Firing, Registered, encode
 from ._errors import EngineError
-from ._facts import FACT_TYPES, EPOCH, derive, regions_overlap
+from ._facts import EPOCH, FACT_TYPES, derive, regions_overlap
 from ._rules import Library, RuleSet, template_names
 from ._version import engine_version
 

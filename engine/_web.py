@@ -50,8 +50,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import Checker, Library, Problem, PtcheckError, case_schema, load_text, to_json
-from ._textsafe import redact
 from ._explain import decision_dict
+from ._textsafe import redact
 
 CHECK_MAX_BYTES = 1 * 2 ** 20       # one case is a few KiB; the seeds are < 2 KiB
 CHECK_MAX_CASES = 20

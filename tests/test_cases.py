@@ -2,11 +2,11 @@
 import json
 
 import pytest
+import yaml
 
 from engine import load_cases, load_text
 from engine._cases import case_schema
 from tests.conftest import case_dict
-import yaml
 
 
 def one(text, fmt="yaml"):

@@ -14,8 +14,7 @@ import multiprocessing
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from engine._cases import KNOWN_SERVICES, Region
 

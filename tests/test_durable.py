@@ -138,6 +138,7 @@ def test_threads_share_a_checker_safely(monkeypatch):
     into the engine sleeps a little, so that without the lock threads interleave inside sessions; the test
     records any moment when sessions of two threads are open at once (it fails with the lock removed)."""
     import time
+
     from engine import _durable
     real, open_by, overlaps = _durable.E, {}, []
 
@@ -222,8 +223,8 @@ def test_first_use_from_many_threads_registers_each_rule_set_once(monkeypatch, t
     """Registration is not thread-safe in durable_rules: the first check from several threads at once
     must compile and register a rule set exactly once (the set_rulesets call is slowed to widen the race)."""
     import time
+
     from engine import Checker, Library
-    from engine import _check
     from engine._durable import _Host
     calls = []
     real = _Host.set_rulesets

@@ -3,7 +3,6 @@ TODOs (facts the letter does not give) are filled. The fills come from the hand-
 (cases/seeds/), and only at the paths the importer listed as TODO: nothing it extracted is overridden."""
 import copy
 import re
-from pathlib import Path
 
 import pytest
 import yaml

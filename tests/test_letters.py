@@ -17,8 +17,7 @@ from typing import Any, NamedTuple
 
 import pytest
 import yaml
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from engine import validate_case
 from engine._letters import ImportedCase, import_letter, render_case_yaml

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
-import pytest
 from typer.testing import CliRunner
 
 import engine._audit as audit_mod
@@ -295,6 +294,7 @@ def test_groups_are_reported_apart_real_first_with_the_baseline_flag(tmp_path, m
 
 def test_groups_in_text_and_html(tmp_path, monkeypatch):
     from rich.console import Console
+
     from engine._cli_audit import render_summary
     r = _grouped(tmp_path, monkeypatch)
     con = Console(record=True, width=200)
@@ -322,4 +322,4 @@ def test_partial_report_is_marked_in_html(tmp_path):
         audit_mod.CHUNK_LINES = monkey
     assert r.partial and r.stopped_at.line == 10
     html = render_html(r)
-    assert "Partial report" in html and f"after line 10" in html
+    assert "Partial report" in html and "after line 10" in html

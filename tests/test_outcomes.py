@@ -72,6 +72,7 @@ def test_skipping_rule_sets_that_cannot_fire_never_changes_a_decision(checker, m
     """CompiledRuleSet.may_fire skips sessions where no rule can fire; it must be sound."""
     import random
     import sys
+
     from engine._compile import CompiledRuleSet
     sys.path.insert(0, str(__import__("tests.conftest").conftest.ROOT / "bench"))
     from bench_batch import synthetic

@@ -3,11 +3,10 @@ properties over generated cases."""
 import copy
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from engine import validate_case
-from engine._readings import Reading, Unknown, combine_readings, Presumption
+from engine._readings import Presumption, Reading, Unknown, combine_readings
 
 
 def decide(checker, case: dict):

@@ -12,8 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from engine import Checker, EngineError, Library, RuleError, parse_ruleset, validate_case
-from engine import _expr
+from engine import Checker, Library, RuleError, _expr, parse_ruleset, validate_case
 from engine._compile import MAX_SHARD, compile_ruleset
 from engine._lint import errors, lint_paths
 from engine._rules import rule_files

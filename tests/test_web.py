@@ -17,8 +17,7 @@ fastapi = pytest.importorskip("fastapi", reason="the web extra is not installed 
 from fastapi.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from engine import case_schema  # noqa: E402
-from engine import _web  # noqa: E402
+from engine import _web, case_schema  # noqa: E402
 from engine.cli import app as cli_app  # noqa: E402
 from tests.conftest import ROOT, case_dict  # noqa: E402
 
