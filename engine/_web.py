@@ -1,6 +1,6 @@
 """`ptcheck serve`: a JSON API and a reviewer's page over the public engine API (FastAPI on uvicorn).
 
-    from engine._web import create_app
+    from ptcheck._web import create_app
     app = create_app()                 # one Checker per app, built at startup on the engine thread
 
 Endpoints (OpenAPI at /openapi.json, browsable at /docs):
@@ -232,7 +232,7 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
                   description="Guideline-rule checking for physical therapy requests in US workers' "
                               "compensation. The case format: ptcheck/case@1 (GET /v1/schema/case).")
     app.state.engine = engine
-    static = resources.files("engine") / "web_static"
+    static = resources.files("ptcheck") / "web_static"
 
     @app.middleware("http")
     async def _access(request: Request, call_next):

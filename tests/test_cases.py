@@ -4,8 +4,8 @@ import json
 import pytest
 import yaml
 
-from engine import load_cases, load_text
-from engine._cases import case_schema
+from ptcheck import load_cases, load_text
+from ptcheck._cases import case_schema
 from tests.conftest import case_dict
 
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from engine.cli import app
+from ptcheck.cli import app
 from tests.conftest import ROOT, case_dict
 
 runner = CliRunner()
@@ -33,7 +33,7 @@ def test_version_is_the_package_metadata():
 
 
 def test_check_json_is_byte_identical_across_processes():
-    cmd = [sys.executable, "-m", "engine.cli", "check", str(ROOT / "cases/seeds"), "--json"]
+    cmd = [sys.executable, "-m", "ptcheck.cli", "check", str(ROOT / "cases/seeds"), "--json"]
     a = subprocess.run(cmd, capture_output=True, check=True, env={"PYTHONHASHSEED": "1", "PATH": ""}).stdout
     b = subprocess.run(cmd, capture_output=True, check=True, env={"PYTHONHASHSEED": "2", "PATH": ""}).stdout
     assert a == b and len(a.splitlines()) == 5
@@ -108,7 +108,7 @@ def test_every_command_has_help(path):
 
 
 def test_an_unexpected_error_is_one_line_and_exit_2(monkeypatch, capsys):
-    import engine.cli as cli
+    import ptcheck.cli as cli
     def boom(*a, **k):
         raise RuntimeError("simulated")
     monkeypatch.setattr(cli, "load_cases", boom)

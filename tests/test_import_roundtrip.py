@@ -7,8 +7,8 @@ import re
 import pytest
 import yaml
 
-from engine import agrees, validate_case
-from engine._letters import import_letter
+from ptcheck import agrees, validate_case
+from ptcheck._letters import import_letter
 from tests.conftest import ROOT, SHARED
 
 LETTERS = sorted((SHARED / "seeds").glob("*.txt")) if (SHARED / "seeds").is_dir() else []
