@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import Checker, to_json, validate_case  # noqa: E402
+from ptcheck import Checker, to_json, validate_case  # noqa: E402
 
 SERVICES = ["physical_therapy", "physical_therapy", "occupational_therapy", "home_exercise_kit", "office_visit",
             "medication", "chiropractic", "acupuncture"]

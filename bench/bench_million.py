@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_audit import machine, make_case, rss_mb  # noqa: E402
 
-from engine import Checker  # noqa: E402
-from engine._audit import audit  # noqa: E402
-from engine._explain import to_json  # noqa: E402
+from ptcheck import Checker  # noqa: E402
+from ptcheck._audit import audit  # noqa: E402
+from ptcheck._explain import to_json  # noqa: E402
 
 PROBE = {"id": "probe", "jurisdiction": "CA", "review": {"kind": "imr", "date": "2015-03-02"},
          "diagnoses": [{"icd9": "847.2"}, {"icd10": "M54.16"}],

@@ -9,7 +9,7 @@ issue 10 (--help <= 0.2 s, check of one seed case <= 0.5 s).
     python bench/bench_startup.py --root /tmp/old   # another checkout (e.g. `git archive OLD | tar -x`), same way
 
 The command is the `ptcheck` script beside this Python (the installed entry point), else
-`python -m engine.cli`; with --root, `python -m engine.cli` run from that checkout (PYTHONPATH and
+`python -m ptcheck.cli`; with --root, `python -m ptcheck.cli` run from that checkout (PYTHONPATH and
 $PTCHECK_RULES pointing into it), for a before/after comparison with the same interpreter and packages. CPU
 time (user + system) of each child is printed too: on a shared machine wall time includes waiting for a core,
 CPU time does not. The load average is printed for that reason.
@@ -49,7 +49,7 @@ def machine() -> str:
 
 def ptcheck_cmd() -> list[str]:
     script = Path(sys.executable).with_name("ptcheck")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ptcheck.cli"]
 
 
 def run_once(cmd: list[str], root: Path = ROOT, env: dict | None = None) -> tuple[float, float]:
@@ -73,8 +73,8 @@ def measure(cmd: list[str], runs: int, root: Path = ROOT, env: dict | None = Non
 
 
 def importtime(args: list[str], top: int = 15) -> list[tuple[int, str]]:
-    """The slowest imports (cumulative microseconds) of `python -X importtime -m engine.cli ARGS`."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "engine.cli", *args], cwd=ROOT,
+    """The slowest imports (cumulative microseconds) of `python -X importtime -m ptcheck.cli ARGS`."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "ptcheck.cli", *args], cwd=ROOT,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     rows = []
     for line in proc.stderr.splitlines():
@@ -89,7 +89,7 @@ def profile_check(top: int = 25) -> str:
     code = ("import cProfile, pstats, sys, io\n"
             "sys.argv = ['ptcheck', 'check', %r]\n"
             "pr = cProfile.Profile(); pr.enable()\n"
-            "try:\n    from engine.cli import main; main()\nexcept SystemExit:\n    pass\n"
+            "try:\n    from ptcheck.cli import main; main()\nexcept SystemExit:\n    pass\n"
             "pr.disable(); s = io.StringIO()\n"
             "pstats.Stats(pr, stream=s).sort_stats('cumulative').print_stats(%d)\n"
             "sys.stderr.write(s.getvalue())\n") % (SEED, top)
@@ -103,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5, help="runs per command (median reported; default 5)")
     ap.add_argument("--importtime", action="store_true", help="also list the slowest imports of each command")
     ap.add_argument("--profile", action="store_true", help="also profile `check` (cProfile)")
-    ap.add_argument("--root", type=Path, help="measure another checkout of ptcheck (python -m engine.cli there)")
+    ap.add_argument("--root", type=Path, help="measure another checkout of ptcheck (python -m ptcheck.cli there)")
     args = ap.parse_args(argv)
     root, env = ROOT, None
     if args.root:
         root = args.root.resolve()
         env = dict(os.environ, PYTHONPATH=str(root), PTCHECK_RULES=str(root / "rules"))
-        base = [sys.executable, "-m", "engine.cli"]
+        base = [sys.executable, "-m", "ptcheck.cli"]
     else:
         os.environ.setdefault("PTCHECK_RULES", str(ROOT / "rules"))
         base = ptcheck_cmd()

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 def expected_answers() -> list[tuple[str, bytes, bytes]]:
     """(name, body, expected answer) for every case file under cases/ with one valid case: the library's
     single-case answer, as `ptcheck check FILE --json` prints it (to_json + newline)."""
-    from engine import Checker, load_text, to_json
+    from ptcheck import Checker, load_text, to_json
     checker = Checker()
     out = []
     for f in sorted((ROOT / "cases").rglob("*.yaml")):
@@ -50,7 +50,7 @@ def _free_port() -> int:
 
 def start_server() -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "ptcheck.cli", "serve", "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "PTCHECK_LOG": "WARNING"})
     url = f"http://127.0.0.1:{port}"

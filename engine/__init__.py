@@ -2,13 +2,13 @@
 
 Public API (everything else is private and may change):
 
-    from engine import Checker, load_cases
-    checker = Checker()                        # rule sets from ./rules (or $PTCHECK_RULES)
+    from ptcheck import Checker, load_cases
+    checker = Checker()                        # the installed rule sets (or $PTCHECK_RULES)
     for loaded in load_cases(["cases/"]):
         if loaded.ok:
             decision = checker.check(loaded.case)
 
-The names are imported on first use (PEP 562), so that `import engine.cli` and `ptcheck --help` do not
+The names are imported on first use (PEP 562), so that `import ptcheck.cli` and `ptcheck --help` do not
 build the pydantic models or load durable_rules.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Audit: check a batch of cases that carry real outcomes (`actual`) and measure how often ptcheck agrees.
 
-    from engine._audit import audit
+    from ptcheck._audit import audit
     report = audit(["cases/"], jobs=2)
     report.accuracy, report.kappa, report.to_json_dict()
 

@@ -17,8 +17,9 @@ from ._compile import compile_ruleset, exported_types
 from ._decide import CaseDecision, Finding, ItemDecision, RuleSetRef, combine, deciding, review_outcome
 from ._durable import Firing, Registered, encode
 from ._errors import EngineError
-from ._facts import FACT_TYPES, EPOCH, derive, regions_overlap
+from ._facts import EPOCH, FACT_TYPES, derive, regions_overlap
 from ._rules import Library, RuleSet, template_names
+from ._version import engine_version
 
 _REGISTERED: dict[tuple, Registered] = {}
 _REGISTER_LOCK = threading.Lock()       # first use from several threads registers each rule set once
@@ -66,7 +67,7 @@ class Checker:
         refs = [RuleSetRef(id=rs.id, version=rs.version, sha256=rs.sha256)
                 for rs in sorted(ran.values(), key=lambda r: (order.get(r.key, len(order)), r.key))]
         return CaseDecision.model_construct(case=case.id, jurisdiction=case.jurisdiction, review_kind=case.review.kind,
-                            review_date=on.isoformat() if on else None, rulesets=refs, items=items, notes=notes)
+                            review_date=on.isoformat() if on else None, engine_version=engine_version(), rulesets=refs, items=items, notes=notes)
 
     # -- one item
     def _item(self, case: Case, req: Request, sets: list[RuleSet], on: dt.date | None,

@@ -38,7 +38,7 @@ _DIMENSIONS = {"ruleset": "rule set", "review_kind": "review kind"}
 
 
 def _make_checker(rules: Path | None) -> Checker:
-    from ._check import Checker           # imported when used: `ptcheck --help` needs neither
+    from ._check import Checker  # imported when used: `ptcheck --help` needs neither
     from ._rules import Library
     return Checker(Library.load(rules))
 
@@ -60,8 +60,14 @@ class _ProgressBar:
         self.task = None
 
     def __call__(self, done: int, total: int | None) -> None:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
         if self.progress is None:
             self.progress = Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(),
                                      TextColumn("cases"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -257,7 +263,8 @@ def register(app: typer.Typer) -> None:
                                                 "run in worker processes: a case that crashes the engine "
                                                 "becomes that case's error entry."),
         rules: Optional[Path] = typer.Option(None, "--rules", exists=True, file_okay=False,
-                                             help="Folder of rule sets (default: $PTCHECK_RULES or ./rules)."),
+                                             help="Folder of rule sets (default: $PTCHECK_RULES, else "
+                                                  "the rule sets installed with ptcheck)."),
         max_listed: Optional[int] = typer.Option(None, "--max-listed", metavar="N", min=0,
                                                  help="List at most N disagreements and N errors (the counts "
                                                       "stay exact); for very large audits. Default: all."),

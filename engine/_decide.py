@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._version import engine_version
 
 Outcome = Literal["certify", "modify", "non_certify", "pend"]
 ReviewOutcome = Literal["upheld", "overturned", "partially_overturned"]
@@ -73,6 +75,7 @@ class CaseDecision(_Model):
     jurisdiction: str
     review_kind: str
     review_date: str | None
+    engine_version: str = Field(default_factory=engine_version)   # the ptcheck that decided, beside the rule sets
     rulesets: list[RuleSetRef]
     items: list[ItemDecision]
     notes: list[str] = []

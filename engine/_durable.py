@@ -42,7 +42,6 @@ from . import _expr
 from ._compile import END_RULE, CompiledRuleSet
 from ._errors import EngineError
 
-
 SUPPORTED = "2.0.28"
 
 

@@ -3,7 +3,7 @@ reads letters with (dates, outcomes, services, counts, procedures, injections, d
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = [
     "_DATE_TEXT",

@@ -6,7 +6,6 @@ with its tests beside it (<section>.tests.yaml). See docs/authoring.md for the g
 from __future__ import annotations
 
 import dataclasses
-
 import datetime as dt
 import functools
 import hashlib

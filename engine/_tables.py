@@ -27,7 +27,7 @@ import itertools
 from dataclasses import dataclass
 
 from ._errors import Problem, did_you_mean
-from ._rules import ROW_KEYS, Citation, Origin, Rule, RowInfo, RuleSet, Table
+from ._rules import ROW_KEYS, Citation, Origin, RowInfo, Rule, RuleSet, Table
 
 _OPS = ("<=", ">=", "==", "!=", "<", ">")
 _INVERSE = {"<=": ">", ">=": "<", "<": ">=", ">": "<=", "==": "!=", "!=": "=="}

@@ -1,6 +1,6 @@
 """`ptcheck serve`: a JSON API and a reviewer's page over the public engine API (FastAPI on uvicorn).
 
-    from engine._web import create_app
+    from ptcheck._web import create_app
     app = create_app()                 # one Checker per app, built at startup on the engine thread
 
 Endpoints (OpenAPI at /openapi.json; no /docs page, which would load Swagger UI from a CDN):
@@ -50,8 +50,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import Checker, Library, Problem, PtcheckError, case_schema, load_text, to_json
-from ._textsafe import redact
 from ._explain import decision_dict
+from ._textsafe import redact
 
 CHECK_MAX_BYTES = 1 * 2 ** 20       # one case is a few KiB; the seeds are < 2 KiB
 CHECK_MAX_CASES = 20
@@ -233,7 +233,7 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
                   description="Guideline-rule checking for physical therapy requests in US workers' "
                               "compensation. The case format: ptcheck/case@1 (GET /v1/schema/case).")
     app.state.engine = engine
-    static = resources.files("engine") / "web_static"
+    static = resources.files("ptcheck") / "web_static"
 
     @app.middleware("http")
     async def _access(request: Request, call_next):

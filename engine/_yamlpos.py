@@ -51,7 +51,7 @@ from ._errors import Problem, PtcheckError
 try:                                            # the C parser when pyyaml was built with libyaml
     from yaml import CSafeLoader as _Loader
 except ImportError:                             # pragma: no cover - depends on the build
-    from yaml import SafeLoader as _Loader      # type: ignore[assignment]
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 

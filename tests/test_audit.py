@@ -11,11 +11,11 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-import engine._audit as audit_mod
-from engine._audit import AuditAborted, audit, cohen_kappa
-from engine._cli_audit import register
-from engine._decide import CaseDecision, Finding, ItemDecision
-from engine._report_html import render_html
+import ptcheck._audit as audit_mod
+from ptcheck._audit import AuditAborted, audit, cohen_kappa
+from ptcheck._cli_audit import register
+from ptcheck._decide import CaseDecision, Finding, ItemDecision
+from ptcheck._report_html import render_html
 from tests.conftest import ROOT, case_dict
 
 SEEDS = ROOT / "cases/seeds"
@@ -278,7 +278,7 @@ def test_a_worker_that_dies_while_starting_aborts_instead_of_blaming_cases(tmp_p
 
 
 def test_missing_path_raises():
-    from engine import PtcheckError
+    from ptcheck import PtcheckError
     with pytest.raises(PtcheckError, match="no such file"):
         audit(["no/such/dir"], jobs=1)
 
@@ -343,7 +343,7 @@ def test_html_report_is_self_contained_and_escaped(tmp_path):
 
 
 def test_html_report_with_no_items():
-    from engine._audit import _Partial, _report
+    from ptcheck._audit import _Partial, _report
     html = render_html(_report(_Partial(), 0, False))
     assert "nothing to compare" in html and "<svg" not in html
 

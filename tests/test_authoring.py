@@ -2,15 +2,14 @@
 explain, the rules catalogue kept current, two versions side by side."""
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from engine import Checker, Library, validate_case
-from engine._catalog import markdown
-from engine._lint import errors, lint_paths
-from engine.cli import app
+from ptcheck import Checker, Library, validate_case
+from ptcheck._catalog import markdown
+from ptcheck._lint import errors, lint_paths
+from ptcheck.cli import app
 from tests.conftest import ROOT, case_dict
 
 runner = CliRunner()
@@ -119,9 +118,9 @@ def test_diff_names_the_change_and_exactly_the_cases_that_change(tmp_path):
     assert d["rules"][0]["changes"]["then"][1]["derive"]["course_visits"] == 20
     # independently: which bundled cases change outcome when checked with each version
     lib = Library.load()
-    from engine._diff import _with, resolve
+    from ptcheck._diff import _with, resolve
     a, b = _with(lib, resolve("mtus.cpmtg.physical-medicine@2009.1", lib)), _with(lib, resolve(str(new), lib))
-    from engine import load_cases
+    from ptcheck import load_cases
     expected = set()
     for loaded in load_cases([ROOT / "cases"]):
         if loaded.ok:

@@ -2,11 +2,11 @@
 import json
 
 import pytest
-
-from engine import load_cases, load_text
-from engine._cases import case_schema
-from tests.conftest import case_dict
 import yaml
+
+from ptcheck import load_cases, load_text
+from ptcheck._cases import case_schema
+from tests.conftest import case_dict
 
 
 def one(text, fmt="yaml"):

@@ -2,12 +2,13 @@
 import json
 import subprocess
 import sys
+from importlib.metadata import version
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from engine.cli import app
+from ptcheck.cli import app
 from tests.conftest import ROOT, case_dict
 
 runner = CliRunner()
@@ -18,15 +19,21 @@ def test_check_json_shape():
     r = runner.invoke(app, ["check", SEED, "--json"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
-    assert set(d) >= {"case", "rulesets", "items"}
+    assert set(d) >= {"case", "engine_version", "rulesets", "items"}
+    assert d["engine_version"] == version("ptcheck")       # the engine that decided, beside the rule sets
     assert set(d["rulesets"][0]) == {"id", "version", "sha256"} and len(d["rulesets"][0]["sha256"]) == 64
     it = d["items"][0]
     assert set(it) >= {"request", "outcome", "certified_visits", "review_outcome", "findings", "missing"}
     assert set(it["findings"][0]) >= {"rule", "ruleset", "version", "citation", "effect", "message"}
 
 
+def test_version_is_the_package_metadata():
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout.strip() == f"ptcheck {version('ptcheck')}"
+
+
 def test_check_json_is_byte_identical_across_processes():
-    cmd = [sys.executable, "-m", "engine.cli", "check", str(ROOT / "cases/seeds"), "--json"]
+    cmd = [sys.executable, "-m", "ptcheck.cli", "check", str(ROOT / "cases/seeds"), "--json"]
     a = subprocess.run(cmd, capture_output=True, check=True, env={"PYTHONHASHSEED": "1", "PATH": ""}).stdout
     b = subprocess.run(cmd, capture_output=True, check=True, env={"PYTHONHASHSEED": "2", "PATH": ""}).stdout
     assert a == b and len(a.splitlines()) == 5
@@ -101,7 +108,7 @@ def test_every_command_has_help(path):
 
 
 def test_an_unexpected_error_is_one_line_and_exit_2(monkeypatch, capsys):
-    import engine.cli as cli
+    import ptcheck.cli as cli
     def boom(*a, **k):
         raise RuntimeError("simulated")
     monkeypatch.setattr(cli, "load_cases", boom)

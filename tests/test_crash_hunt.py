@@ -14,10 +14,9 @@ import multiprocessing
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from engine._cases import KNOWN_SERVICES, Region
+from ptcheck._cases import KNOWN_SERVICES, Region
 
 EXAMPLES = int(os.environ.get("PTCHECK_CRASH_HUNT", "250"))
 
@@ -120,7 +119,7 @@ _CHECKER = None
 def _check_in_child(text: str) -> str:
     """Runs in the worker: 'invalid' for a case the format refuses, 'ok' for a decision; raises otherwise."""
     global _CHECKER
-    from engine import Checker, validate_case
+    from ptcheck import Checker, validate_case
     if _CHECKER is None:
         _CHECKER = Checker()
     loaded = validate_case(json.loads(text))

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from engine import EngineError, parse_ruleset
-from engine._compile import END_RULE, MAX_SHARD, compile_ruleset
-from engine._durable import Registered, _normalise
+from ptcheck import EngineError, parse_ruleset
+from ptcheck._compile import END_RULE, MAX_SHARD, compile_ruleset
+from ptcheck._durable import Registered, _normalise
 from tests.conftest import HEAD, ROOT, rule
 
 
@@ -95,7 +95,7 @@ def test_exception_in_an_action_is_raised_not_swallowed(monkeypatch):
     """durable swallows exceptions raised in actions (trap 7): the collector re-raises them.
     (A zero divisor in a figure is no longer an error but "unknown" (docs/authoring.md), so the failure
     inside the action is injected.)"""
-    from engine import _expr
+    from ptcheck import _expr
     real = _expr.fact_value
 
     def failing(expr, env):
@@ -124,7 +124,8 @@ def test_threads_share_a_checker_safely(monkeypatch):
     into the engine sleeps a little, so that without the lock threads interleave inside sessions; the test
     records any moment when sessions of two threads are open at once (it fails with the lock removed)."""
     import time
-    from engine import _durable
+
+    from ptcheck import _durable
     real, open_by, overlaps = _durable.E, {}, []
 
     class Slow:
@@ -208,9 +209,9 @@ def test_first_use_from_many_threads_registers_each_rule_set_once(monkeypatch, t
     """Registration is not thread-safe in durable_rules: the first check from several threads at once
     must compile and register a rule set exactly once (the set_rulesets call is slowed to widen the race)."""
     import time
-    from engine import Checker, Library
-    from engine import _check
-    from engine._durable import _Host
+
+    from ptcheck import Checker, Library
+    from ptcheck._durable import _Host
     calls = []
     real = _Host.set_rulesets
 
@@ -261,7 +262,7 @@ MIN_CASE = {"id": "min", "jurisdiction": "CA", "review": {"date": "2014-07-09"},
 
 def test_every_joined_pattern_ends_with_the_sentinel(checker):
     """Every rule joining a derived fact is registered with JOIN_SENTINEL last in the joined `$and`."""
-    from engine._durable import JOIN_SENTINEL, durable_patterns
+    from ptcheck._durable import JOIN_SENTINEL, durable_patterns
     joined = 0
     for rs in checker.library.rulesets:
         for cr in checker.registered(rs).compiled.rules:
@@ -281,7 +282,7 @@ def test_cases_with_derived_facts_do_not_crash():
     variants = ["lumbar neuritis", "lumbar strain", "sciatica", "low back pain", "myalgia"]
     code = f"""
         import copy
-        from engine import Checker, validate_case
+        from ptcheck import Checker, validate_case
         base = {MIN_CASE!r}
         checker = Checker()
         for i in range(40):
@@ -304,7 +305,7 @@ def test_a_failed_assert_is_finished_safely():
     the real error is raised, and the rule set stays usable. In a child process: a crash fails the test."""
     code = f"""
         import sys; sys.path.insert(0, {str(ROOT)!r})
-        from engine import EngineError
+        from ptcheck import EngineError
         from tests.test_durable import registered, fired
         reg = registered("fail", '  - {{id: a, when: "request_visits > 1", then: {{note: true}}, message: m, citation: {{section: s}}}}\\n')
         wide = '{{"__kind": "case", ' + ", ".join(f'"f{{i}}": {{i}}' for i in range(300))
@@ -323,7 +324,7 @@ def test_a_failed_assert_is_finished_safely():
 
 
 def test_a_cleanup_error_never_replaces_the_real_one(monkeypatch):
-    from engine import _durable
+    from ptcheck import _durable
     reg = registered("cleanup", rule("a", "request_visits > 1"))
     real = _durable.E
 
@@ -347,7 +348,7 @@ def test_a_cleanup_error_never_replaces_the_real_one(monkeypatch):
 
 
 def test_the_wrapper_refuses_another_durable_version(monkeypatch):
-    from engine import _durable
+    from ptcheck import _durable
     monkeypatch.setattr(_durable.metadata, "version", lambda name: "2.0.29")
     with pytest.raises(ImportError, match=r"supports durable-rules 2\.0\.28 only.*2\.0\.29"):
         _durable._check_version()

@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from engine import _dx
+from ptcheck import _dx
 
 TABLE = [
     ({"icd9": "729.1"}, "myalgia"),
@@ -85,7 +85,7 @@ def test_icd9_and_icd10_forms_give_the_same_category(pair):
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(PAIRS))
 def test_icd9_and_icd10_forms_give_the_same_decision(pair):
-    from engine import Checker, validate_case
+    from ptcheck import validate_case
     c9, c10 = pair
     back = _dx.icd10_to_icd9(c10)
     if not back or _dx._by_icd9(back[0]) is not _dx._by_icd9(_dx.normalize_icd9(c9)):
@@ -108,7 +108,7 @@ _CHECKER = []
 
 
 def _checker():
-    from engine import Checker
+    from ptcheck import Checker
     if not _CHECKER:
         _CHECKER.append(Checker())
     return _CHECKER[0]

@@ -4,8 +4,8 @@ import datetime as dt
 import pytest
 from hypothesis import given, strategies as st
 
-from engine import validate_case
-from engine._facts import EPOCH, derive, regions_overlap
+from ptcheck import validate_case
+from ptcheck._facts import EPOCH, derive, regions_overlap
 from tests.conftest import case_dict
 
 

@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from engine import Checker, load_cases
-from engine._explain import decision_dict
+from ptcheck import Checker, load_cases
+from ptcheck._explain import decision_dict
 from tests.conftest import ROOT
 
 GOLDEN = ROOT / "tests/data/golden-decisions.jsonl"

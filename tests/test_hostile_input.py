@@ -4,13 +4,12 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-from engine import load_cases, load_text
-from engine._yamlpos import CASE_FILE, InputError, iter_yaml, load_json, load_yaml
+from ptcheck import load_cases, load_text
+from ptcheck._yamlpos import CASE_FILE, InputError, iter_yaml, load_json, load_yaml
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests/malformed/cases"
@@ -98,7 +97,7 @@ def test_deep_json_is_a_clean_error():
 
 
 def test_guards_hold_with_the_pure_python_parser(monkeypatch):
-    import engine._yamlpos as yp
+    import ptcheck._yamlpos as yp
     monkeypatch.setattr(yp, "_Loader", yaml.SafeLoader)
     for name in ("alias_bomb.yaml", "deep_nesting.yaml", "dup_keys.yaml", "python_tag.yaml", "impossible_date.yaml",
                  "unhashable_key.yaml", "int_2_70.yaml", "recursive_alias.yaml"):
@@ -137,7 +136,7 @@ def test_request_exposes_range_hours_and_reading():
 # --- through the command line -------------------------------------------------------------------
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ptcheck.cli", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=300)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from engine import _dx
+from ptcheck import _dx
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,9 +46,9 @@ def test_sections_are_sorted_without_empty_lines():
 
 
 def test_the_table_is_package_data():
-    """A non-editable install ships the table: pyproject's package-data for `engine` matches its path."""
+    """A non-editable install ships the table: pyproject's package-data for `ptcheck` matches its path."""
     cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    patterns = cfg["tool"]["setuptools"]["package-data"]["engine"]
+    patterns = cfg["tool"]["setuptools"]["package-data"]["ptcheck"]
     rel = _dx.TABLE_FILE.relative_to(ROOT / "engine").as_posix()
     assert any(fnmatch.fnmatch(rel, p) for p in patterns), (rel, patterns)
 

@@ -3,13 +3,12 @@ TODOs (facts the letter does not give) are filled. The fills come from the hand-
 (cases/seeds/), and only at the paths the importer listed as TODO: nothing it extracted is overridden."""
 import copy
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
-from engine import agrees, validate_case
-from engine._letters import import_letter
+from ptcheck import agrees, validate_case
+from ptcheck._letters import import_letter
 from tests.conftest import ROOT, SHARED
 
 LETTERS = sorted((SHARED / "seeds").glob("*.txt")) if (SHARED / "seeds").is_dir() else []

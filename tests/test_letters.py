@@ -17,11 +17,10 @@ from typing import Any, NamedTuple
 
 import pytest
 import yaml
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from engine import validate_case
-from engine._letters import ImportedCase, import_letter, render_case_yaml
+from ptcheck import validate_case
+from ptcheck._letters import ImportedCase, import_letter, render_case_yaml
 
 SEEDS = Path(__file__).parents[2] / "shared" / "seeds"          # ../shared/seeds beside the repo
 LETTERS = Path(__file__).parent / "data" / "letters"

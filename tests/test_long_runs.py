@@ -8,14 +8,13 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
-import pytest
 from typer.testing import CliRunner
 
-import engine._audit as audit_mod
-from engine._audit import audit, origin_group
-from engine._report_html import render_html
-from engine._textsafe import printable, redact
-from engine.cli import app
+import ptcheck._audit as audit_mod
+from ptcheck._audit import audit, origin_group
+from ptcheck._report_html import render_html
+from ptcheck._textsafe import printable, redact
+from ptcheck.cli import app
 from tests.conftest import ROOT, case_dict
 from tests.test_audit import Planned
 
@@ -26,18 +25,18 @@ N_CASES, CHUNK, GATE = 300, 25, 210
 # case waits there until it is stopped, so an interrupt always lands in the middle of the run (no timing).
 HARNESS = """
 import os, sys, time
-import engine._audit as a
+import ptcheck._audit as a
 a.CHUNK_LINES = int(os.environ["CHUNK_LINES"])
 gate = os.environ.get("GATE_CASE")
 if gate:
-    from engine._check import Checker
+    from ptcheck._check import Checker
     real = Checker.check
     def check(self, case, **k):
         while case.id == gate:
             time.sleep(0.05)
         return real(self, case, **k)
     Checker.check = check
-from engine.cli import main
+from ptcheck.cli import main
 sys.argv = ["ptcheck", *sys.argv[1:]]
 main()
 """
@@ -295,7 +294,8 @@ def test_groups_are_reported_apart_real_first_with_the_baseline_flag(tmp_path, m
 
 def test_groups_in_text_and_html(tmp_path, monkeypatch):
     from rich.console import Console
-    from engine._cli_audit import render_summary
+
+    from ptcheck._cli_audit import render_summary
     r = _grouped(tmp_path, monkeypatch)
     con = Console(record=True, width=200)
     render_summary(r, con)
@@ -322,4 +322,4 @@ def test_partial_report_is_marked_in_html(tmp_path):
         audit_mod.CHUNK_LINES = monkey
     assert r.partial and r.stopped_at.line == 10
     html = render_html(r)
-    assert "Partial report" in html and f"after line 10" in html
+    assert "Partial report" in html and "after line 10" in html

@@ -1,6 +1,6 @@
 """The three situations the engine issue names: within the guideline, partly within, and unknown prior
 visits with no documented improvement; plus determinism and isolation between cases."""
-from engine import to_json, validate_case
+from ptcheck import to_json, validate_case
 from tests.conftest import case_dict
 
 
@@ -72,7 +72,8 @@ def test_skipping_rule_sets_that_cannot_fire_never_changes_a_decision(checker, m
     """CompiledRuleSet.may_fire skips sessions where no rule can fire; it must be sound."""
     import random
     import sys
-    from engine._compile import CompiledRuleSet
+
+    from ptcheck._compile import CompiledRuleSet
     sys.path.insert(0, str(__import__("tests.conftest").conftest.ROOT / "bench"))
     from bench_batch import synthetic
     rnd = random.Random(11)

@@ -3,11 +3,10 @@ properties over generated cases."""
 import copy
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from engine import validate_case
-from engine._readings import Reading, Unknown, combine_readings, Presumption
+from ptcheck import validate_case
+from ptcheck._readings import Presumption, Reading, Unknown, combine_readings
 
 
 def decide(checker, case: dict):
@@ -96,7 +95,7 @@ def test_postsurgical_visits_are_outside_the_4604_5_cap(checker):
 
 @pytest.mark.parametrize("jurisdiction,expected", [("CA", "upheld"), ("TX", "partially_overturned")])
 def test_a_modify_is_predicted_per_jurisdiction(jurisdiction, expected):
-    from engine._decide import review_outcome
+    from ptcheck._decide import review_outcome
     assert review_outcome("imr" if jurisdiction == "CA" else "iro", "modify", jurisdiction) == expected
     assert review_outcome("ur", "modify", jurisdiction) is None
 

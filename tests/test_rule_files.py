@@ -2,8 +2,8 @@
 every rule cites its guideline, edition, section; every rule set has a tests file."""
 import pytest
 
-from engine import Library
-from engine._ruletest import load_tests, run_all, run_test, diff_text
+from ptcheck import Library
+from ptcheck._ruletest import diff_text, load_tests, run_all, run_test
 
 LIB = Library.load()
 TESTS = [t for rs in LIB.rulesets for t in load_tests(rs)[0]]

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from engine._facts import FACT_TYPES
-from engine._lint import errors, lint_paths
+from ptcheck._facts import FACT_TYPES
+from ptcheck._lint import errors, lint_paths
 from tests.conftest import ROOT
 
 EXAMPLES = int(os.environ.get("PTCHECK_FUZZ_EXAMPLES", "60"))
@@ -193,7 +192,7 @@ def child() -> None:
     """Run in a child process: load each library and check every case; print a JSON report."""
     import traceback
 
-    from engine import Checker, Library, RuleError, validate_case
+    from ptcheck import Checker, Library, RuleError, validate_case
     job = json.loads(Path(sys.argv[1]).read_text())
     failures, ran = [], 0
     cases = [validate_case(c).case for c in job["cases"]]

@@ -12,12 +12,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from engine import Checker, EngineError, Library, RuleError, parse_ruleset, validate_case
-from engine import _expr
-from engine._compile import MAX_SHARD, compile_ruleset
-from engine._lint import errors, lint_paths
-from engine._rules import rule_files
-from engine.cli import app
+from ptcheck import Checker, Library, RuleError, _expr, parse_ruleset, validate_case
+from ptcheck._compile import MAX_SHARD, compile_ruleset
+from ptcheck._lint import errors, lint_paths
+from ptcheck._rules import rule_files
+from ptcheck.cli import app
 from tests.conftest import HEAD, ROOT, case_dict, rule
 
 runner = CliRunner()
@@ -197,9 +196,9 @@ def test_shards_are_sized_by_alternatives_not_rules():
     assert len(c.shards) == 2
     assert all(sum(c.rules[i].width for i in s) <= MAX_SHARD for s in c.shards)
     script = textwrap.dedent(f"""
-        from engine import parse_ruleset
-        from engine._compile import compile_ruleset
-        from engine._durable import Registered
+        from ptcheck import parse_ruleset
+        from ptcheck._compile import compile_ruleset
+        from ptcheck._durable import Registered
         rs, _ = parse_ruleset({(HEAD.format(name='w4run') + body)!r}, "w4run.yaml")
         reg = Registered(compile_ruleset(rs))
         firings, _ = reg.run({{"request_visits": 1000}})
@@ -242,7 +241,7 @@ def test_empty_rules_folder_is_an_error_naming_it(tmp_path):
 
 
 def test_diagnoses_come_from_the_chosen_rules_folder(tmp_path):
-    from engine import _dx, _paths
+    from ptcheck import _dx, _paths
     root = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", root)
     dx = root / "diagnoses.yaml"

@@ -1,7 +1,7 @@
 """The five seed letters: every disputed item's actual outcome, for the letter's reason, citing its guideline."""
 import pytest
 
-from engine import agrees, load_cases
+from ptcheck import agrees, load_cases
 from tests.conftest import ROOT
 
 SEEDS = sorted((ROOT / "cases" / "seeds").glob("seed-*.yaml"))

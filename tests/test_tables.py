@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import Checker, Library, parse_ruleset, validate_case
-from engine._catalog import rule_source
-from engine._diff import rule_changes
-from engine._lint import errors, lint_paths
-from engine._ruletest import load_tests, run_all
+from ptcheck import Checker, Library, parse_ruleset, validate_case
+from ptcheck._catalog import rule_source
+from ptcheck._diff import rule_changes
+from ptcheck._lint import errors, lint_paths
+from ptcheck._ruletest import load_tests, run_all
 from tests.conftest import ROOT
 
 HEAD = """\
@@ -131,7 +131,7 @@ def test_applies_when_holds_for_every_rule_and_row(lib):
 
 
 def test_rows_compile_to_durable_rules_with_guards_in_the_first_pattern(lib):
-    from engine._compile import compile_ruleset
+    from ptcheck._compile import compile_ruleset
     rs = lib.get("t.tables")
     compiled = compile_ruleset(rs)
     otherwise = next(cr for cr in compiled.rules if cr.rule.id == "t.first.otherwise")

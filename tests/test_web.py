@@ -17,9 +17,8 @@ fastapi = pytest.importorskip("fastapi", reason="the web extra is not installed 
 from fastapi.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from engine import case_schema  # noqa: E402
-from engine import _web  # noqa: E402
-from engine.cli import app as cli_app  # noqa: E402
+from ptcheck import _web, case_schema  # noqa: E402
+from ptcheck.cli import app as cli_app  # noqa: E402
 from tests.conftest import ROOT, case_dict  # noqa: E402
 
 runner = CliRunner()
@@ -56,7 +55,7 @@ def test_check_every_seed_equals_the_cli_byte_for_byte(client, seed):
 def test_check_equals_the_real_cli_process(client):
     """Once against the installed command in its own process (not only typer's in-process runner)."""
     seed = ROOT / "cases/seeds/seed-001.yaml"
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "check", str(seed), "--json"],
+    out = subprocess.run([sys.executable, "-m", "ptcheck.cli", "check", str(seed), "--json"],
                          capture_output=True, check=True).stdout
     r = client.post("/v1/check", content=seed.read_bytes(), headers=YAML)
     assert r.content == out
@@ -167,7 +166,7 @@ def test_validate_endpoint_follows_the_same_rules(client):
 
 
 def test_engine_failure_is_500_without_a_traceback_or_case_text(client, monkeypatch):
-    from engine import EngineError
+    from ptcheck import EngineError
 
     def boom(checker, body, fmt):
         raise EngineError("case 'secret-id': durable failed on 'Pt 2x4 Weeks'")
@@ -344,14 +343,14 @@ def test_page_and_its_files_are_served_without_any_outside_reference(client):
 
 def test_page_lists_the_engine_services_and_regions():
     """The form's choices are the case format's: every known service and body region, nothing else."""
-    from engine._cases import KNOWN_SERVICES, Region
+    from ptcheck._cases import KNOWN_SERVICES, Region
     js = (ROOT / "engine/web_static/app.js").read_text()
     services = json.loads(re.search(r"const SERVICES = (\[.*?\]);", js, re.S).group(1))
     regions = json.loads(re.search(r"const REGIONS = (\[.*?\]);", js, re.S).group(1))
     flags = json.loads(re.search(r"const FLAGS = (\[.*?\]);", js, re.S).group(1))
     assert services == list(KNOWN_SERVICES)
     assert regions == [r.value for r in Region]
-    from engine._cases import Documentation
+    from ptcheck._cases import Documentation
     assert [f[0] for f in flags] == list(Documentation.model_fields)
 
 

@@ -46,7 +46,7 @@ def server(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "server.log"
     with log.open("wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "ptcheck.cli", "serve", "--port", str(port)],
                                 stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -89,7 +89,7 @@ def _say(msg: str) -> None:
 
 
 def _cli_json(path: Path) -> str:
-    return subprocess.run([sys.executable, "-m", "engine.cli", "check", str(path), "--json"],
+    return subprocess.run([sys.executable, "-m", "ptcheck.cli", "check", str(path), "--json"],
                           capture_output=True, check=True, cwd=ROOT, text=True).stdout
 
 
