@@ -165,7 +165,7 @@ class Checker:
         for r in rds:
             ev = self._evaluate(r.case, r.request, consulted, addressed, pre, explain, sequence)
             r.findings, r.outcome, r.certified = ev.findings, ev.outcome, ev.certified
-        given = derive(case, req)
+        given = base.facts                   # the facts as the records give them (derived once, by base)
         presumed = [(p, u) for u in unknown_list for p in self.presumptions
                     if p.unknown == u.kind and p.applies([rs.id for rs in consulted], given.values)]
         comb = _readings.combine_readings(unknown_list, rds, presumed)
@@ -250,7 +250,7 @@ class Checker:
                 "The rules in force reached no decision for this item (no rule's condition was met).",
                 ["documentation that places the request under a guideline row (diagnosis, prior visits)"]))
         outcome, certified = combine(findings, req.visits)
-        return _Evaluated(findings, outcome, certified, facts.notes)
+        return _Evaluated(findings, outcome, certified, facts.notes, facts=facts)
 
     def _run(self, rs: RuleSet, values: dict, cache: dict, explain: bool = True) -> list[Finding]:
         reg = self.registered(rs)
@@ -309,6 +309,7 @@ class _Evaluated:
     certified: int | None
     notes: list
     combined: object = None          # the readings' combination, when the item had unknowns
+    facts: object = None             # the ItemFacts one evaluation derived
 
 
 # Documentation flags (history.documentation) and the words for "what would change the answer".
