@@ -205,7 +205,7 @@ class Checker:
                 out.append({"documentation": f"{u.need} (rebutting the presumption {p.id})",
                             "fact": u.kind, "value": None, "outcome": None, "certified_visits": None,
                             "message": "were the presumption rebutted: "
-                                       + " or ".join(_answer(*a) for a in sorted(other, key=str))})
+                                       + _readings.summarize_answers(other)})
         return out
 
     def _unknown_rules(self, consulted: list[RuleSet]) -> frozenset:

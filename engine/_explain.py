@@ -67,14 +67,20 @@ def render_item(item: ItemDecision, *, show_derive: bool = True, show_facts: boo
     table.add_column("effect", no_wrap=True)
     table.add_column("rule and reason", ratio=3, overflow="fold")     # long ids fold, never cut with "…"
     table.add_column("citation", ratio=2, overflow="fold")
-    for f in item.findings:
+    # A pend beside a decided answer is an open question the answer does not turn on (a decisive finding
+    # outranks it): listed last, marked, and said so below the table.
+    open_questions = [f for f in item.findings if f.effect == "pend"] if item.outcome != "pend" else []
+    for f in [f for f in item.findings if f not in open_questions] + open_questions:
         if f.effect == "derive" and not show_derive:
             continue
-        eff = f.effect + (f" {f.limit}" if f.effect == "limit" else "")
-        table.add_row(Text(eff, style=_EFFECT_STYLE.get(f.effect, "")),
+        eff = f.effect + (f" {f.limit}" if f.effect == "limit" else "") + ("*" if f in open_questions else "")
+        table.add_row(Text(eff, style="dim" if f in open_questions else _EFFECT_STYLE.get(f.effect, "")),
                       Text.assemble((f.rule, "bold"), f" ({f.ruleset}@{f.version})\n", f.message),
                       Text(f.citation, style="dim"))
     body = [Text(f"{item.request}: {item.text or item.service}", style="bold"), table]
+    if open_questions:
+        body.append(Text(f"* an open question that does not change this answer: the {item.outcome.replace('_', '-')} "
+                         "stands whatever it turns out to be", style="dim"))
     if item.missing:
         body.append(Text("Documentation that would change the answer:", style="bold"))
         body += [Text(f"  - {m}", overflow="fold") for m in item.missing]

@@ -6,7 +6,8 @@ the values tried for each (UNKNOWNS below):
 
   prior_therapy    the history does not address prior therapy (`history.therapy` left out):
                    none at all, or a course of the same service on the same regions (its count then
-                   unknown too)
+                   unknown too); for work conditioning / hardening also a course of physical therapy
+                   with no earlier program (they follow a trial of therapy)
   course_visits    a recorded prior course has no count: its bounds, from 1 (a recorded course is care
                    given) to `high` (beyond every number the rule sets in force state), and the points
                    where a rule's number can flip the outcome (every number in those rule sets, the
@@ -29,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -96,7 +97,7 @@ def load_presumptions(root: Path) -> list[Presumption]:
 
 # -- finding the unknowns --------------------------------------------------------------------------
 
-_COUNT_FACTS = frozenset({"completed_visits", "total_visits", "prior_therapy", "prior_courses",
+_COUNT_FACTS = frozenset({"completed_visits", "total_visits", "prior_therapy", "prior_courses", "prior_pt_trial",
                           "service_visits_per_injury", "service_visits_outside_postsurgical",
                           "visits_since_surgery", "postsurgical_total_visits"})
 _SURGERY_FACTS = frozenset({"visits_since_surgery", "postsurgical_total_visits",
@@ -119,8 +120,11 @@ def unknowns(case: Case, req: Request, numbers: frozenset, high: int) -> list[Un
         return out
     courses = case.history.therapy
     if courses is None:
+        # work conditioning / hardening follow a trial of therapy: "none" is then no therapy of any kind,
+        # and a third reading has therapy but no earlier program
+        values = ("none", "therapy only", "given") if family == "work_rehab" else ("none", "given")
         out.append(Unknown("prior_therapy", "", "whether any prior therapy was given (the history does not say)",
-                           ("none", "given"), _COUNT_FACTS, "prior therapy",
+                           values, _COUNT_FACTS, "prior therapy",
                            "whether therapy was already given for this region, with its visits and dates"))
         return out
     regions = list(req.body_regions)
@@ -182,6 +186,10 @@ def fill(case: Case, req: Request, u: Unknown, value) -> tuple[Case, Request, st
         if value == "none":
             return case.model_copy(update={"history": hist.model_copy(update={"therapy": []})}), req, \
                 "no prior therapy"
+        if value == "therapy only":
+            course = TherapyCourse(service="physical_therapy", body_regions=list(req.body_regions))
+            return case.model_copy(update={"history": hist.model_copy(update={"therapy": [course]})}), req, \
+                "prior physical therapy given, no earlier work conditioning or hardening program"
         course = TherapyCourse(service=req.service, body_regions=list(req.body_regions))
         return case.model_copy(update={"history": hist.model_copy(update={"therapy": [course]})}), req, \
             "prior therapy given (its extent unknown)"
@@ -270,8 +278,51 @@ def combine_readings(unknown_list: list[Unknown], rs: list[Reading], presumption
                 kept, used = narrowed, used + [(p, u)]
     if used and kept and len({r.answer for r in kept}) == 1:
         rebutted = [r for r in rs if r not in kept]
-        return Combined(kept[0].outcome, kept[0].certified, kept, [], used, rebutted)
+        return Combined(kept[0].outcome, kept[0].certified, _least_basis(kept, rs, used), [], used, rebutted)
     return Combined("pend", None, rs, flipping or list(unknown_list), [], [])
+
+
+def _least_basis(kept: list[Reading], rs: list[Reading], used: list[tuple[Presumption, Unknown]]) -> list[Reading]:
+    """The readings a presumption kept, led by the one to show the rules' findings for. A count presumed
+    at its high end is a stand-in ("more than any number the rules state"): the findings are shown for
+    the least count that gives the same answer, every other value held, so that the figures are ones
+    the answer really turns on ("10 or more visits": 10 + 12 = 22), not the stand-in (49 + 12 = 61)."""
+    lead = kept[0]
+    for p, u in used:
+        key = (u.kind, u.key)
+        if p.reading != "high" or key not in lead.values or not isinstance(lead.values[key], int):
+            continue
+        same_rest = [r for r in rs if key in r.values and isinstance(r.values[key], int)
+                     and {k: v for k, v in r.values.items() if k != key} == {k: v for k, v in lead.values.items() if k != key}]
+        least = lead
+        for r in sorted(same_rest, key=lambda r: r.values[key], reverse=True):
+            if r.answer != lead.answer:
+                break
+            least = r
+        if least is not lead:
+            value, course = least.values[key], int(u.key) + 1
+            words = f"{value} visits in prior course {course}"
+            labels = [f"{value} or more visits in prior course {course} (the answer is the same for any count from "
+                      f"{value} up)" if w == words else w for w in least.labels]
+            lead = replace(least, labels=labels)
+    return [lead] + [r for r in kept if r is not kept[0]] if lead is not kept[0] else kept
+
+
+def summarize_answers(answers) -> str:
+    """Answers in words, consecutive modifications run together: 'modify to 1-9 or non-certify'."""
+    answers = sorted(set(answers), key=lambda a: (a[0] != "modify", a[0], a[1] or 0))
+    mods = [c for o, c in answers if o == "modify" and c is not None]
+    words, run = [], []
+    for c in mods + [None]:
+        if c is not None and run and c == run[-1] + 1:
+            run.append(c)
+            continue
+        if run:
+            words.append(f"modify to {run[0]}" if len(run) == 1 else f"modify to {run[0]}-{run[-1]}")
+        run = [c] if c is not None else []
+    words += [{"certify": "certify", "non_certify": "non-certify", "pend": "pend"}[o]
+              for o, _ in answers if o != "modify"]
+    return " or ".join(words)
 
 
 def _order(v):
@@ -314,5 +365,6 @@ def group_answers(rs: list[Reading]) -> list[tuple[tuple, list[Reading]]]:
 
 
 __all__ = ["Unknown", "Reading", "Presumption", "Combined", "unknowns", "fill", "readings", "combine_readings",
-           "flips", "load_presumptions", "rule_numbers", "group_answers", "describe", "MAX_READINGS"]
+           "flips", "load_presumptions", "rule_numbers", "group_answers", "describe", "summarize_answers",
+           "MAX_READINGS"]
 

@@ -207,3 +207,51 @@ def test_a_california_request_after_2017_is_decided_with_the_guideline_chain(che
     before = copy.deepcopy(case)
     before["review"]["date"] = "2017-06-01"                               # the 2016 CPMTG has its own count
     assert "jurisdiction.search-sequence" not in [f.rule for f in decide(checker, before).items[0].findings]
+
+
+# -- what the rationale shows for a presumed count (new-user findings) ---------------------------------
+
+def test_a_count_presumed_high_is_shown_at_the_least_count_that_gives_the_answer(checker):
+    """An uncounted course read as complete: the figures are those of the least count giving the same
+    answer (the boundary the answer turns on), never the stand-in beyond every number of the rules."""
+    case = tx_case(requests=[{"id": "1", "service": "physical_therapy", "body_regions": ["lumbar"], "visits": 12}],
+                   history={"therapy": [{"service": "physical_therapy", "body_regions": ["lumbar"]}],
+                            "documentation": {"functional_improvement": True}})
+    item = decide(checker, case).items[0]
+    assert item.outcome == "non_certify"
+    assert any(f.rule.startswith("presumption.") for f in item.findings)
+    shown = [f for f in item.findings if f.effect in ("limit", "non_certify")]
+    assert shown and all(f.message.startswith("If 10 or more visits in prior course 1") for f in shown)
+    over = next(f for f in shown if f.rule == "pt.over-course")
+    assert over.figures["completed_visits"] == 10          # the row's 10, not the stand-in count
+    rebutted = next(w for w in item.would_change if "rebutting" in w["documentation"])
+    assert rebutted["message"] == "were the presumption rebutted: modify to 1-9 or non-certify"
+
+
+@pytest.mark.parametrize("answers, words", [
+    ({("modify", 1), ("modify", 2), ("modify", 3), ("non_certify", None)}, "modify to 1-3 or non-certify"),
+    ({("modify", 2), ("modify", 5), ("certify", None)}, "modify to 2 or modify to 5 or certify"),
+    ({("pend", None)}, "pend"),
+])
+def test_answers_are_summarised_with_runs_of_modifications(answers, words):
+    from ptcheck._readings import summarize_answers
+    assert summarize_answers(answers) == words
+
+
+def test_a_pend_beside_a_decided_answer_is_shown_as_an_open_question(checker):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from ptcheck._explain import render_case
+    case = tx_case(diagnoses=[{"text": "shoulder pain", "region": "shoulder"}],
+                   requests=[{"id": "1", "service": "physical_therapy", "body_regions": ["shoulder"], "visits": 12}],
+                   history={"therapy": [{"service": "physical_therapy", "body_regions": ["shoulder"], "visits_completed": 26}]})
+    d = decide(checker, case)
+    item = d.items[0]
+    assert item.outcome == "non_certify" and any(f.effect == "pend" for f in item.findings)
+    buf = StringIO()
+    Console(file=buf, width=160).print(render_case(d))
+    text = buf.getvalue()
+    assert "pend*" in text and "an open question that does not change this answer" in text
+    assert text.index("non_certify") < text.index("pend*")
