@@ -89,6 +89,30 @@ Pins = typer.Option(None, "--ruleset", metavar="ID@VERSION",
                     help="Use this version of a rule set whatever the review date (repeatable).")
 
 
+def _ruleset_ids(lib, names: Optional[list[str]]) -> Optional[list[str]]:
+    """Rule set ids from what the user typed: an id, or the path of a rule file (or of its tests file).
+    A name that is neither is an error with "did you mean", never a silent run of nothing."""
+    if not names:
+        return names
+    from ._errors import did_you_mean
+    ids = {rs.id for rs in lib.rulesets}
+    by_path = {}
+    for rs in lib.rulesets:
+        by_path[rs.path.resolve()] = rs.id
+        by_path[rs.path.with_name(rs.path.name.replace(".yaml", ".tests.yaml")).resolve()] = rs.id
+    out = []
+    for name in names:
+        if name in ids:
+            out.append(name)
+        elif Path(name).resolve() in by_path:
+            out.append(by_path[Path(name).resolve()])
+        else:
+            hint = did_you_mean(name, ids)
+            raise PtcheckError(f"no rule set '{name}' (give a rule set id or a rule file's path)"
+                               + (f"; {hint}" if hint else "; `ptcheck rules list` lists the ids"))
+    return out
+
+
 def _fail(e: Exception) -> None:
     # rule-file errors keep their quoted text (the author needs it); case and engine errors do not
     from ._errors import CaseError, EngineError
@@ -235,6 +259,7 @@ def rules_test(
     """Run the tests beside every rule file (<name>.tests.yaml); failures show expected against actual findings."""
     try:
         lib = Library.load(rules)
+        only = _ruleset_ids(lib, only)
         results, cov, problems = run_rule_tests(lib, only)
     except PtcheckError as e:
         _fail(e)

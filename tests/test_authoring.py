@@ -203,3 +203,13 @@ def test_explain_cli_names_the_table_row_and_the_edition_a_rule_comes_from():
     res = runner.invoke(app, ["rules", "explain", "pm.within-course", "--cases", str(ROOT / "cases/seeds")])
     assert "in mtus.cpmtg.physical-medicine@2016.1" in res.output
     assert "changed here, from mtus.cpmtg.physical-medicine@2009.1" in res.output
+
+
+def test_rules_test_takes_a_rule_file_path_and_refuses_an_unknown_name():
+    by_id = runner.invoke(app, ["rules", "test", "odg.preface.physical-therapy", "--json"])
+    by_path = runner.invoke(app, ["rules", "test", str(ROOT / "rules/odg/preface/physical-therapy.yaml"), "--json"])
+    assert by_id.exit_code == by_path.exit_code == 0
+    assert json.loads(by_path.stdout)["tests"] == json.loads(by_id.stdout)["tests"] > 0
+    typo = runner.invoke(app, ["rules", "test", "odg.prefce.physical-therapy"])
+    assert typo.exit_code == 2
+    assert "did you mean 'odg.preface.physical-therapy'" in typo.stderr
