@@ -43,6 +43,10 @@ FACTS: dict[str, tuple[str, str]] = {
                              "documented (unknown when the history does not address therapy); a course "
                              "recorded with 0 visits is no prior care"),
     "prior_courses": ("int", "number of such prior courses"),
+    "prior_pt_trial": ("tri", "for work conditioning / hardening: a prior course of physical, occupational or "
+                              "aquatic therapy for an overlapping region is documented (unknown when the "
+                              "history does not address prior therapy)"),
+    "request_hours": ("int", "hours requested (work conditioning / hardening: '80 hours')"),
     "dx_categories": ("list", "guideline diagnosis categories of the diagnoses for the request's regions"),
     "dx_groups": ("list", "coarser diagnosis groups (myalgia, radicular, crps, disc, sprain_strain, ...)"),
     "dx_count": ("int", "diagnoses that apply to the request's regions"),
@@ -146,6 +150,7 @@ def derive(case: Case, req: Request) -> ItemFacts:
         notes.append(f"request text: {note}")
     put("request_frequency", req.frequency_per_week)
     put("request_weeks", req.duration_weeks)
+    put("request_hours", getattr(req, "hours", None))
     put("age", case.patient.age)
     put("sex", case.patient.sex)
     put("injury_date", day_number(case.injury_date))
@@ -178,9 +183,15 @@ def _therapy_facts(case, req, regions, f, notes):
     courses = case.history.therapy
     if courses is None or family is None:
         f["prior_therapy"] = "unknown"
+        if family == "work_rehab":
+            f["prior_pt_trial"] = "unknown"
         if family is not None:
             notes.append("the history does not address prior therapy: prior visits are unknown")
         return
+    if family == "work_rehab":       # the adequate trial of therapy that work rehabilitation follows
+        f["prior_pt_trial"] = tri(any(FAMILIES.get(c.service) == "therapy" and c.visits_completed != 0
+                                      and (not c.body_regions or not regions or regions_overlap(c.body_regions, regions))
+                                      for c in courses))
     same = [c for c in courses if FAMILIES.get(c.service) == family and c.visits_completed != 0
             and (not c.body_regions or not regions or regions_overlap(c.body_regions, regions))]
     f["prior_therapy"] = "true" if same else "false"
