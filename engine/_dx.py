@@ -241,5 +241,12 @@ def classify(*, icd9: str | None = None, icd10: str | None = None, text: str | N
         if found:
             cat, kw = found
             return DxResult(cat.id, cat.groups, stated_region or cat.region, f"text '{kw}'")
+        # words that name no body part ("sprain", "strain"), given with the diagnosis's region: read as of
+        # that region ("sprain" of the lumbar region is a lumbar sprain)
+        if region in REGION_WORDS and region_from_text(text) is None:
+            found = _by_text(f"{REGION_WORDS[region][0]} {text}", region)
+            if found:
+                cat, kw = found
+                return DxResult(cat.id, cat.groups, region, f"text '{kw}', the region ({region}) from the diagnosis's region field")
     code = normalize_icd10(icd10) if icd10 else (normalize_icd9(icd9) if icd9 else None)
     return DxResult(None, (), stated_region, "unmapped", code)

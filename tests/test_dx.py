@@ -23,6 +23,11 @@ TABLE = [
     ({"text": "right knee medial meniscus tear"}, "meniscus_tear"),
     ({"icd10": "Z00.00"}, None),
     ({"text": "anxiety"}, None),
+    # words that name no body part are read with the diagnosis's region field
+    ({"text": "sprain", "region": "lumbar"}, "lumbar_sprain"),
+    ({"text": "strain", "region": "cervical"}, "neck_sprain"),
+    ({"text": "sprain"}, None),
+    ({"text": "sprain of the shoulder", "region": "lumbar"}, None),   # text and region disagree: not guessed
 ]
 
 

@@ -187,6 +187,47 @@ def test_property_filling_a_listed_change_gives_the_stated_answer(checker, case,
         assert (again.outcome, again.certified_visits) == (change["outcome"], change["certified_visits"])
 
 
+@st.composite
+def silent_history_case(draw):
+    """A case whose history does not address prior therapy, over every service that counts visits."""
+    j = draw(st.sampled_from(["CA", "TX"]))
+    region = draw(st.sampled_from(["lumbar", "cervical", "knee", "shoulder", "wrist"]))
+    docs = {f: draw(st.booleans()) for f in ("functional_improvement", "objective_functional_deficits",
+                                              "exceptional_factors", "medication_reduction", "home_exercise_program")
+            if draw(st.booleans())}
+    req = {"id": "1", "service": draw(st.sampled_from(["physical_therapy", "aquatic_therapy", "acupuncture", "massage",
+                                                      "work_conditioning", "work_hardening", "chiropractic"])),
+           "body_regions": [region], "visits": draw(st.integers(1, 24))}
+    if draw(st.booleans()):
+        req["duration_weeks"] = draw(st.integers(1, 6))
+    case = {"id": "p", "jurisdiction": j, "review": {"kind": "ur", "date": draw(st.sampled_from(["2012-05-01", "2015-06-01", "2019-03-01"]))},
+            "diagnoses": [{"text": draw(st.sampled_from(["sprain", "myalgia", "radiculitis", "contusion"])), "region": region}],
+            "requests": [req], "history": {"documentation": docs}}
+    if draw(st.booleans()):
+        case["injury_date"] = draw(st.sampled_from(["2011-01-01", "2014-09-01", "2018-10-01"]))
+    return case
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(silent_history_case(), st.sampled_from(["none", "pt", "same"]), st.integers(1, 40))
+def test_property_an_answer_decided_on_a_silent_history_holds_for_any_history(checker, case, kind, n):
+    """(a) for prior therapy: an item decided while the history is silent on it (no presumption used)
+    keeps its answer when the history is filled in: no therapy, a course of physical therapy, or a
+    course of the requested service, of any count."""
+    it = decide(checker, case).items[0]
+    if it.outcome == "pend" or any(f.rule.startswith("presumption.") for f in it.findings):
+        return
+    if not any(f.rule in ("engine.readings",) for f in it.findings):
+        return                      # decided without reading prior therapy
+    region = case["requests"][0]["body_regions"]
+    filled = copy.deepcopy(case)
+    filled["history"]["therapy"] = [] if kind == "none" else [
+        {"service": "physical_therapy" if kind == "pt" else case["requests"][0]["service"],
+         "body_regions": region, "visits_completed": n}]
+    again = decide(checker, filled).items[0]
+    assert (again.outcome, again.certified_visits) == (it.outcome, it.certified_visits), (kind, n)
+
+
 # -- California from 2017-12-01: the medical evidence search sequence ---------------------------------
 
 def test_a_california_request_after_2017_is_decided_with_the_guideline_chain(checker):
