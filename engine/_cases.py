@@ -313,6 +313,7 @@ class Documentation(_Model):
     exceptional_factors: bool | None = None
     medication_reduction: bool | None = None
     equipment_described: bool | None = None
+    therapy_plateau: bool | None = None     # extension: therapy improved, then reached a plateau
 
 
 class History(_Model):

@@ -322,10 +322,11 @@ DOC_WORDS = {
     "exceptional_factors": "a documented statement of exceptional factors justifying care beyond the guideline",
     "medication_reduction": "documented reduction of medication after treatment",
     "equipment_described": "a description of the equipment's contents",
+    "therapy_plateau": "documented improvement in physical or occupational therapy followed by a plateau",
 }
 DOC_FLAGS = tuple(DOC_WORDS)
 _FLAG_WORDS = ("functional improvement", "functional deficit", "home exercise", "home program", "flare",
-               "new injury", "exceptional factor", "medication", "contents", "equipment")
+               "new injury", "exceptional factor", "medication", "contents", "equipment", "plateau")
 
 
 def _about_a_flag(text: str) -> bool:

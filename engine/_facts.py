@@ -81,6 +81,8 @@ FACTS: dict[str, tuple[str, str]] = {
     "exceptional_factors": ("tri", "a statement of factors justifying care beyond the guideline"),
     "medication_reduction": ("tri", "reduced use of medications after treatment"),
     "equipment_described": ("tri", "for equipment and kits: the contents are specified"),
+    "therapy_plateau": ("tri", "physical / occupational therapy improved the worker and then reached a plateau "
+                               "(work conditioning / hardening admission)"),
 }
 FACT_TYPES = {k: v[0] for k, v in FACTS.items()}
 

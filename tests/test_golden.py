@@ -47,11 +47,15 @@ SPLIT: dict[tuple[str, str], tuple[dict[str, str], str]] = {
 # here where the new content changes it (each with its reason).
 NEW_RULES = "issue 9: Texas work conditioning / hardening encoded for every region (odg.work-rehab replaces odg.work-conditioning)"
 AQUATIC = "issue 9: Texas aquatic therapy follows the ODG PT rows (odg.aquatic-therapy; the PT rule sets' scope)"
+PLATEAU = "issue 9: work conditioning / hardening admission reads a plateau in therapy (therapy_plateau)"
 CONTENT: dict[tuple[str, str], tuple[str, tuple | None]] = {
     **{(case, "1"): (NEW_RULES, None) for case in (
         "odg-wc-001", "odg-wc-002", "tx-iro-mcch-09030", "tx-iro-mcch-10024", "tx-iro-mcch-10057",
         "tx-iro-mcch-11124", "tx-iro-mcch-12105", "tx-iro-mcch-13067", "tx-iro-mcch-16017", "tx-iro-mcch-19007")},
     ("tx-iro-mcch-14029", "1"): (AQUATIC, None),
+    **{(case, "1"): (PLATEAU, None) for case in ("mtus-wc-001", "mtus-wc-002", "mtus-wc-003")},
+    # the decision quotes the UR reviewer: "had not reached a plateau in physical therapy" (now recorded)
+    ("tx-iro-mcch-13067", "1"): (PLATEAU, ("non_certify", None)),
     # was "not addressed"; now 9 PT visits without documented improvement are not continued in water
     # (the IRO upheld the denial)
     ("tx-iro-mcch-09028", "1"): (AQUATIC, ("non_certify", None)),

@@ -14,7 +14,8 @@ const FLAGS = [
   ["new_injury_or_flare", "New injury, re-injury or flare-up since the last course"],
   ["exceptional_factors", "Factors justifying care beyond the guideline"],
   ["medication_reduction", "Reduced use of medications after treatment"],
-  ["equipment_described", "For equipment and kits: the contents are specified"]
+  ["equipment_described", "For equipment and kits: the contents are specified"],
+  ["therapy_plateau", "Therapy improved, then reached a plateau (work conditioning / hardening)"]
 ];
 const SURGERY_KINDS = ["acl_repair", "arthroscopic_shoulder", "bankart", "carpal_tunnel_release", "cubital_tunnel_release", "disc_arthroplasty", "discectomy_laminectomy", "fusion", "knee_arthroplasty", "meniscectomy", "open_shoulder", "rotator_cuff_repair", "shoulder_arthroplasty"];
 const OUTCOME_WORDS = {certify: "CERTIFY", modify: "MODIFY", non_certify: "NON-CERTIFY", pend: "PEND"};
