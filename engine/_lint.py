@@ -17,6 +17,7 @@ Codes
   R301 condition can never be true        R302 same condition, contradictory effects
   R303 message names a fact the rule cannot have
   R304 a rule set uses a fact it exports itself (exports reach only later rule sets)       (warning)
+  R305 one exported fact under two conflict policies (tables of different hit / by, or a table and a rule)
   R130 a table guard cannot negate a named-condition column    R131 gap: an input no row of a complete table covers
   R132 overlap: two rows of a `unique` table match one input   R133 a row that can never count under its hit policy
   R134 a table input column that is not a case fact (a table reads the item's facts, not derived ones)
@@ -79,6 +80,7 @@ def lint_paths(paths: list[Path] | None = None, root: Path | None = None) -> lis
     for rs in sets:
         problems += lint_ruleset(rs, exports)
     problems += _overlaps(sets)
+    problems += export_policies(library_sets + sets, {id(rs) for rs in sets})
     return sorted(problems, key=lambda p: (p.file or "", p.line or 0, p.column or 0, p.code))
 
 
@@ -219,6 +221,23 @@ def lint_edition(rs: RuleSet) -> list[Problem]:
                         line=line, column=col, code="R212", severity="warning",
                         suggestion="state what the edition adds, changes or removes, or extend the old edition's dates")]
     return []
+
+
+def export_policies(sets: list[RuleSet], report: set[int] | None = None) -> list[Problem]:
+    """R305: every exported fact combines across rule sets under ONE policy (engine/_tables.py
+    export_policies): reported at each rule or row that states another (of the rule sets whose id() is in
+    `report`; default all)."""
+    from ._tables import export_policies as policies
+    out: list[Problem] = []
+    for name, rs, i, why in policies(sets)[1]:
+        if report is not None and id(rs) not in report:
+            continue
+        assert isinstance(rs, RuleSet)
+        line, col = rs.at(i, "then")
+        out.append(Problem(f"'{rs.spec.rules[i].id}' exports {name} under {why}: an exported fact combines "
+                           "across rule sets under one policy", file=str(rs.path), line=line, column=col,
+                           code="R305", suggestion="give every table that exports it the same hit and by"))
+    return out
 
 
 def _overlaps(sets: list[RuleSet]) -> list[Problem]:
