@@ -24,6 +24,7 @@ _SET_FIELDS = ("version", "title", "jurisdictions", "guideline", "effective_from
 
 @dataclass
 class RuleChange:
+    """One rule or table row added, removed or changed between two versions, with each changed field."""
     kind: str                           # added | removed | changed
     rule: str
     changes: dict[str, tuple] = field(default_factory=dict)    # field -> (old, new)
@@ -31,6 +32,8 @@ class RuleChange:
 
 @dataclass
 class Impact:
+    """One request item of a case whose outcome differs between the two versions: old and new outcome, the
+    rules that appeared or disappeared, and the new version's messages."""
     case: str
     source: str
     request: str
@@ -43,6 +46,8 @@ class Impact:
 
 @dataclass
 class DiffReport:
+    """What `ptcheck rules diff` reports: the rule-set level changes (version, dates, guideline, tables),
+    the rule changes, and the impact on the cases checked. as_dict() is its --json form."""
     old: str
     new: str
     ruleset_changes: dict[str, tuple]
@@ -131,6 +136,7 @@ def _with(lib: Library, rs: RuleSet) -> Checker:
 
 
 def diff(old_ref: str, new_ref: str, case_paths: list[Path], lib: Library | None = None) -> DiffReport:
+    """Compare two versions of one rule set (ID@VERSION or a file path) and check the cases with each."""
     lib = lib or Library.load()
     old, new = resolve(old_ref, lib), resolve(new_ref, lib)
     if old.id != new.id:

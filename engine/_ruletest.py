@@ -72,6 +72,8 @@ class RuleTest:
 
 @dataclass
 class TestResult:
+    """One rule test run: passed, the failures (expected against actual), the rules and rows that fired,
+    and the decided item (None when the test case is invalid)."""
     test: RuleTest
     passed: bool
     failures: list[str]
@@ -81,6 +83,8 @@ class TestResult:
 
 @dataclass
 class Coverage:
+    """Per rule and table row of each rule set, the tests in which it fired and those in which it stayed
+    silent; missing() lists the gaps and percent() the coverage CI requires at 100%."""
     fired: dict[tuple[str, str], list[str]] = field(default_factory=dict)    # (ruleset key, rule) -> tests
     silent: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
