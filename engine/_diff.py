@@ -150,14 +150,16 @@ def diff(old_ref: str, new_ref: str, case_paths: list[Path], lib: Library | None
             invalid += 1
             continue
         checked += 1
-        da, db = a.check(loaded.case), b.check(loaded.case)
+        case = loaded.case
+        assert case is not None                          # loaded.ok
+        da, db = a.check(case), b.check(case)
         for ia, ib in zip(da.items, db.items):
             if (ia.outcome, ia.certified_visits) == (ib.outcome, ib.certified_visits):
                 continue
             ra, rb = {f.rule for f in ia.findings}, {f.rule for f in ib.findings}
             old_msgs = {(f.rule, f.message) for f in ia.findings}
             impact.append(Impact(
-                case=loaded.case.id, source=loaded.source, request=ia.request,
+                case=case.id, source=loaded.source, request=ia.request,
                 old=_outcome(ia), new=_outcome(ib), appeared=sorted(rb - ra), disappeared=sorted(ra - rb),
                 messages=[f"{f.rule}: {f.message}" for f in ib.findings
                           if (f.rule, f.message) not in old_msgs and f.effect != "derive"]))
