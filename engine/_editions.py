@@ -80,6 +80,9 @@ def resolve_base(data: dict, path: Path, node: yaml.Node, seen: frozenset):
                 _PARSED.clear()
             _PARSED[cache_key] = parse_ruleset(text, f, _seen=seen | {src})
         base, problems = _PARSED[cache_key]
+        if base is None and okey == ref:         # the edition is there but has errors (reported with its file)
+            return None, [Problem(f"extends: {ref} ({f}) does not load", file=src, line=line, column=col,
+                                  code="R210", suggestion=f"fix {f.name} first (ptcheck rules lint {f})")]
         if base is None or base.key != ref:
             continue
         if any(p.severity == "error" for p in problems):

@@ -502,3 +502,16 @@ def test_lint_refuses_one_exported_fact_under_two_policies(tmp_path):
     lines = f.read_text().splitlines()
     assert {p.line for p in problems} == {lines.index("      - id: disc", lines.index("  - id: nk.pi")) + 1}
     assert "hit collect-min" in problems[0].message and "lb.pi.disc" in problems[0].message
+
+
+def test_an_edition_whose_base_has_errors_says_the_base_does_not_load(tmp_path):
+    """Not 'no rule set X ... did you mean X': the base is there, it does not load."""
+    root = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", root)
+    base = root / "mtus/chronic-pain-2009/physical-medicine.yaml"
+    base.write_text(base.read_text().replace("    hit: first ", "    hit: collect-max\n    by: [course_visits, course_weeks]\n   ", 1))
+    child = root / "mtus/chronic-pain-2016/physical-medicine.yaml"
+    problems = [p for p in lint_paths([child], root=root) if p.code == "R210"]
+    assert [p.message for p in problems] == [f"extends: mtus.cpmtg.physical-medicine@2009.1 ({base}) does not load"]
+    assert problems[0].line == 3
+    assert any(p.code == "R133" and p.file == str(base) for p in lint_paths([base], root=root))
