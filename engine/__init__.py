@@ -8,6 +8,10 @@ Public API (everything else is private and may change):
         if loaded.ok:
             decision = checker.check(loaded.case)
 
+The authoring, audit and letter jobs have public modules of their own (each with an exact `__all__`):
+`ptcheck.authoring` (lint, run_rule_tests, diff_rule_sets), `ptcheck.audit` (audit, AuditReport) and
+`ptcheck.letters` (import_letter, render_case_yaml).
+
 The names are imported on first use (PEP 562), so that `import ptcheck.cli` and `ptcheck --help` do not
 build the pydantic models or load durable_rules.
 """

@@ -24,6 +24,7 @@ _SET_FIELDS = ("version", "title", "jurisdictions", "guideline", "effective_from
 
 @dataclass
 class RuleChange:
+    """One rule or table row added, removed or changed between two versions, with each changed field."""
     kind: str                           # added | removed | changed
     rule: str
     changes: dict[str, tuple] = field(default_factory=dict)    # field -> (old, new)
@@ -31,6 +32,8 @@ class RuleChange:
 
 @dataclass
 class Impact:
+    """One request item of a case whose outcome differs between the two versions: old and new outcome, the
+    rules that appeared or disappeared, and the new version's messages."""
     case: str
     source: str
     request: str
@@ -43,6 +46,8 @@ class Impact:
 
 @dataclass
 class DiffReport:
+    """What `ptcheck rules diff` reports: the rule-set level changes (version, dates, guideline, tables),
+    the rule changes, and the impact on the cases checked. as_dict() is its --json form."""
     old: str
     new: str
     ruleset_changes: dict[str, tuple]
@@ -131,6 +136,7 @@ def _with(lib: Library, rs: RuleSet) -> Checker:
 
 
 def diff(old_ref: str, new_ref: str, case_paths: list[Path], lib: Library | None = None) -> DiffReport:
+    """Compare two versions of one rule set (ID@VERSION or a file path) and check the cases with each."""
     lib = lib or Library.load()
     old, new = resolve(old_ref, lib), resolve(new_ref, lib)
     if old.id != new.id:
@@ -144,14 +150,16 @@ def diff(old_ref: str, new_ref: str, case_paths: list[Path], lib: Library | None
             invalid += 1
             continue
         checked += 1
-        da, db = a.check(loaded.case), b.check(loaded.case)
+        case = loaded.case
+        assert case is not None                          # loaded.ok
+        da, db = a.check(case), b.check(case)
         for ia, ib in zip(da.items, db.items):
             if (ia.outcome, ia.certified_visits) == (ib.outcome, ib.certified_visits):
                 continue
             ra, rb = {f.rule for f in ia.findings}, {f.rule for f in ib.findings}
             old_msgs = {(f.rule, f.message) for f in ia.findings}
             impact.append(Impact(
-                case=loaded.case.id, source=loaded.source, request=ia.request,
+                case=case.id, source=loaded.source, request=ia.request,
                 old=_outcome(ia), new=_outcome(ib), appeared=sorted(rb - ra), disappeared=sorted(ra - rb),
                 messages=[f"{f.rule}: {f.message}" for f in ib.findings
                           if (f.rule, f.message) not in old_msgs and f.effect != "derive"]))

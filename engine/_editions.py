@@ -80,6 +80,9 @@ def resolve_base(data: dict, path: Path, node: yaml.Node, seen: frozenset):
                 _PARSED.clear()
             _PARSED[cache_key] = parse_ruleset(text, f, _seen=seen | {src})
         base, problems = _PARSED[cache_key]
+        if base is None and okey == ref:         # the edition is there but has errors (reported with its file)
+            return None, [Problem(f"extends: {ref} ({f}) does not load", file=src, line=line, column=col,
+                                  code="R210", suggestion=f"fix {f.name} first (ptcheck rules lint {f})")]
         if base is None or base.key != ref:
             continue
         if any(p.severity == "error" for p in problems):
@@ -147,9 +150,9 @@ def merge(base, child: dict, node: yaml.Node, src: str):
 
     ids = [r["id"] for r in rules] + [t["id"] for t in tables] + \
           [f"{t['id']}.{r.get('id', f'row{i + 1}')}" for t in tables for i, r in enumerate(t["rows"])]
-    for k, rid in enumerate(child.get("remove") or []):
+    for n, rid in enumerate(child.get("remove") or []):
         rid = str(rid)
-        loc = ["remove", k]
+        loc: list = ["remove", n]
         if any(r["id"] == rid for r in rules):
             rules = [r for r in rules if r["id"] != rid]
         elif any(t["id"] == rid for t in tables):
@@ -210,7 +213,7 @@ def merge(base, child: dict, node: yaml.Node, src: str):
         for t in tables:
             where.setdefault(t["id"], ["change", "*"])
     for section, current in (("rules", rules), ("tables", tables)):
-        for k, r in enumerate(child.get(section) or []):
+        for n, r in enumerate(child.get(section) or []):
             if not isinstance(r, dict) or "id" not in r:
                 current.append(r)                # validation reports it
                 continue
@@ -221,7 +224,7 @@ def merge(base, child: dict, node: yaml.Node, src: str):
             else:
                 current[pos] = r
                 changed.append(r["id"])
-            where[r["id"]] = [section, k]
+            where[r["id"]] = [section, n]
     out["rules"] = rules
     out["tables"] = tables
     edition = {"base": base.key, "inherited_from": f"{base.key} ({base.path})", "added": added,

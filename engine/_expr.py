@@ -44,7 +44,7 @@ class ExprError(ValueError):
 @dataclass
 class Parsed:
     text: str
-    tree: ast.AST
+    tree: ast.expr
     names: set[str] = field(default_factory=set)
 
 
@@ -55,7 +55,7 @@ def parse(text: str) -> Parsed:
     return Parsed(text, tree, names)
 
 
-def _parse(text: str, what: str) -> ast.AST:
+def _parse(text: str, what: str) -> ast.expr:
     """ast.parse with the limits of the language: length, nesting; never raises anything but ExprError."""
     text = str(text)
     if len(text) > MAX_EXPR_CHARS:
@@ -108,7 +108,8 @@ class ConditionCompiler:
     def compile(self, p: Parsed) -> list[dict]:
         """-> durable 'all' list: [{'k': case condition}, {'d_<name>': derived condition}, ...]"""
         conjuncts = _split_and(p.tree)
-        case_parts, derived_parts = [], {}
+        case_parts: list[dict] = []
+        derived_parts: dict[str, list[dict]] = {}
         for c in conjuncts:
             used = {n.id for n in ast.walk(c) if isinstance(n, ast.Name)} & self.derived
             if not used:
@@ -288,9 +289,9 @@ def _cmp(field_name: str, op: str, rv) -> dict:
     return {field_name: rv} if dop is None else {dop: {field_name: rv}}
 
 
-def _split_and(node: ast.AST) -> list[ast.AST]:
+def _split_and(node: ast.expr) -> list[ast.expr]:
     if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
-        out = []
+        out: list[ast.expr] = []
         for v in node.values:
             out.extend(_split_and(v))
         return out
@@ -310,7 +311,7 @@ def impossible(p: Parsed) -> str | None:
             continue
         left, op, right = c.left, _OPS.get(type(c.ops[0])), c.comparators[0]
         if isinstance(right, ast.Name) and isinstance(left, ast.Constant):
-            left, right, op = right, left, _FLIP.get(op, op)
+            left, right, op = right, left, _FLIP.get(op, op) if op is not None else op
         if not (isinstance(left, ast.Name) and isinstance(right, ast.Constant)):
             continue
         name, v = left.id, right.value

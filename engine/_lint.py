@@ -17,6 +17,7 @@ Codes
   R301 condition can never be true        R302 same condition, contradictory effects
   R303 message names a fact the rule cannot have
   R304 a rule set uses a fact it exports itself (exports reach only later rule sets)       (warning)
+  R305 one exported fact under two conflict policies (tables of different hit / by, or a table and a rule)
   R130 a table guard cannot negate a named-condition column    R131 gap: an input no row of a complete table covers
   R132 overlap: two rows of a `unique` table match one input   R133 a row that can never count under its hit policy
   R134 a table input column that is not a case fact (a table reads the item's facts, not derived ones)
@@ -42,7 +43,8 @@ _DECIDING = {"certify", "limit", "non_certify", "pend"}
 def lint_paths(paths: list[Path] | None = None, root: Path | None = None) -> list[Problem]:
     """Lint rule files (default: every rule file under the rules folder). Returns problems, sorted."""
     files: list[Path] = []
-    for p in paths or [root]:                  # root None: the default rules folder
+    targets: list[Path | None] = list(paths) if paths else [root]
+    for p in targets:                          # root None: the default rules folder
         if p is None or Path(p).is_dir():
             files += rule_files(Path(p) if p else None)
         else:
@@ -79,6 +81,7 @@ def lint_paths(paths: list[Path] | None = None, root: Path | None = None) -> lis
     for rs in sets:
         problems += lint_ruleset(rs, exports)
     problems += _overlaps(sets)
+    problems += export_policies(library_sets + sets, {id(rs) for rs in sets})
     return sorted(problems, key=lambda p: (p.file or "", p.line or 0, p.column or 0, p.code))
 
 
@@ -104,6 +107,8 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
             line, col = at(i)
             out.append(Problem(f"rule '{r.id}' has no citation", file=src, line=line, column=col, code="R103",
                                suggestion="add citation: {section: ..., pages: ...}"))
+        if r.when is None:
+            continue                                 # every rule has one once expanded (applies_when)
         try:
             parsed = _expr.parse(r.when)
         except _expr.ExprError:
@@ -141,8 +146,8 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
         if len(kinds) > 1 and not kinds <= {"limit"}:
             i = rules[-1][0]
             line, col = at(i, "then")
-            names = ", ".join(f"{rs.spec.rules[j].id} ({k})" for j, k in rules)
-            out.append(Problem(f"same condition, contradictory effects: {names}", file=src, line=line,
+            listed = ", ".join(f"{rs.spec.rules[j].id} ({k})" for j, k in rules)
+            out.append(Problem(f"same condition, contradictory effects: {listed}", file=src, line=line,
                                column=col, code="R302"))
     if not tests_file(rs.path).exists() and rs.base is None:
         out.append(Problem(f"no tests file beside the rule file (expected {tests_file(rs.path).name})", file=src,
@@ -161,8 +166,9 @@ def lint_tables(rs: RuleSet, types: dict[str, str]) -> list[Problem]:
     index = {r.id: i for i, r in enumerate(rs.spec.rules)}
     derived = set(types) - set(FACT_TYPES)
     for t in (rs.written.tables if rs.written else []):
-        rows = [index.get(row_id(t, k, r)) for k, r in enumerate(t.rows)]
-        if any(i is None for i in rows):
+        found = [index.get(row_id(t, k, r)) for k, r in enumerate(t.rows)]
+        rows = [i for i in found if i is not None]
+        if len(rows) != len(found):
             continue                                   # the table did not expand (reported already)
 
         def at_row(k: int, *key):
@@ -221,22 +227,33 @@ def lint_edition(rs: RuleSet) -> list[Problem]:
     return []
 
 
-def _overlaps(sets: list[RuleSet]) -> list[Problem]:
-    out = []
-    try:
-        Library._check_duplicates(_Sets(sets))
-    except RuleError as e:
-        out += e.problems
-    try:
-        Library._check_overlaps(_Sets(sets))
-    except RuleError as e:
-        out += e.problems
+def export_policies(sets: list[RuleSet], report: set[int] | None = None) -> list[Problem]:
+    """R305: every exported fact combines across rule sets under ONE policy (engine/_tables.py
+    export_policies): reported at each rule or row that states another (of the rule sets whose id() is in
+    `report`; default all)."""
+    from ._tables import export_policies as policies
+    out: list[Problem] = []
+    for name, rs, i, why in policies(sets)[1]:
+        if report is not None and id(rs) not in report:
+            continue
+        line, col = rs.at(i, "then")
+        out.append(Problem(f"'{rs.spec.rules[i].id}' exports {name} under {why}: an exported fact combines "
+                           "across rule sets under one policy", file=str(rs.path), line=line, column=col,
+                           code="R305", suggestion="give every table that exports it the same hit and by"))
     return out
 
 
-class _Sets:
-    def __init__(self, sets):
-        self.rulesets = sets
+def _overlaps(sets: list[RuleSet]) -> list[Problem]:
+    out = []
+    try:
+        Library.check_duplicates(sets)
+    except RuleError as e:
+        out += e.problems
+    try:
+        Library.check_overlaps(sets)
+    except RuleError as e:
+        out += e.problems
+    return out
 
 
 def _hint(name: str, choices) -> str | None:

@@ -9,6 +9,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -344,7 +345,7 @@ def parse_ruleset(text: str, path: Path | str = "<input>", *, _seen: frozenset =
         if problems:
             return None, problems
         sha = hashlib.sha256((text + "\n# extends " + base.sha256).encode("utf-8")).hexdigest()
-    problems: list[Problem] = []
+    problems = []
     try:
         spec = RuleSetSpec.model_validate(data)
     except ValidationError as e:
@@ -385,11 +386,11 @@ def _drop(data, loc: list) -> None:
     cur.pop(loc[-1], None)
 
 
-_MODELS = {"": RuleSetSpec, "rules": Rule, "then": Effect, "citation": Citation, "guideline": Guideline,
+_MODELS: dict[str, type[BaseModel]] = {"": RuleSetSpec, "rules": Rule, "then": Effect, "citation": Citation, "guideline": Guideline,
            "scope": Scope, "tables": Table, "inputs": Column}
 
 
-def _problem(err: dict, node: yaml.Node, src: str) -> Problem:
+def _problem(err: Mapping[str, Any], node: yaml.Node, src: str) -> Problem:
     loc = list(err["loc"])
     kind = err["type"]
     line, col = mark(node, loc, key=kind == "extra_forbidden")
@@ -475,8 +476,8 @@ class Library:
         self.rulesets = rulesets
         self.root = root
         self.fallback_notes = load_jurisdictions(root) if root and (root / "jurisdictions.yaml").exists() else {}
-        self._check_duplicates()
-        self._check_overlaps()
+        self.check_duplicates(rulesets)
+        self.check_overlaps(rulesets)
 
     @classmethod
     def load(cls, root: Path | str | None = None, extra: list[Path] | None = None) -> "Library":
@@ -503,10 +504,14 @@ class Library:
                             "(run 'ptcheck rules lint' for all checks)", problems)
         return cls(sets, root)
 
-    def _check_duplicates(self) -> None:
-        """Each id@version once; a rule id belongs to one rule set (its versions may reuse it)."""
-        problems, keys, owner = [], {}, {}
-        for rs in self.rulesets:
+    @staticmethod
+    def check_duplicates(rulesets: list[RuleSet]) -> None:
+        """Each id@version once; a rule id belongs to one rule set (its versions may reuse it). Raises
+        RuleError (R203) with every problem."""
+        problems: list[Problem] = []
+        keys: dict[str, Path] = {}
+        owner: dict[str, RuleSet] = {}
+        for rs in rulesets:
             if rs.key in keys:
                 problems.append(Problem(f"rule set {rs.key} is defined twice (also in {keys[rs.key]})",
                                         file=str(rs.path), line=mark(rs.node, ["version"])[0] if rs.node else None,
@@ -522,9 +527,11 @@ class Library:
         if problems:
             raise RuleError("duplicate ids in the rule library", problems)
 
-    def _check_overlaps(self) -> None:
+    @staticmethod
+    def check_overlaps(rulesets: list[RuleSet]) -> None:
+        """Versions of one rule set do not overlap in their effective dates. Raises RuleError (R201)."""
         by_id: dict[str, list[RuleSet]] = {}
-        for rs in self.rulesets:
+        for rs in rulesets:
             by_id.setdefault(rs.id, []).append(rs)
         problems = []
         for rid, sets in by_id.items():
@@ -572,7 +579,8 @@ class Library:
             elif rs.in_force(on):
                 chosen[rs.id] = rs
         order = ("supplemental", "primary", "fallback")
-        return sorted(chosen.values(), key=lambda r: (order.index(r.spec.jurisdictions[jurisdiction]), r.id))
+        roles = {k: {str(j): str(v) for j, v in r.spec.jurisdictions.items()} for k, r in chosen.items()}
+        return sorted(chosen.values(), key=lambda r: (order.index(roles[r.id][jurisdiction]), r.id))
 
     def fallback_note(self, jurisdiction: str, on: dt.date | None) -> FallbackNote | None:
         """The note in force on a date; with no date, the newest."""

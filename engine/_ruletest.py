@@ -72,6 +72,8 @@ class RuleTest:
 
 @dataclass
 class TestResult:
+    """One rule test run: passed, the failures (expected against actual), the rules and rows that fired,
+    and the decided item (None when the test case is invalid)."""
     test: RuleTest
     passed: bool
     failures: list[str]
@@ -81,6 +83,8 @@ class TestResult:
 
 @dataclass
 class Coverage:
+    """Per rule and table row of each rule set, the tests in which it fired and those in which it stayed
+    silent; missing() lists the gaps and percent() the coverage CI requires at 100%."""
     fired: dict[tuple[str, str], list[str]] = field(default_factory=dict)    # (ruleset key, rule) -> tests
     silent: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
@@ -153,7 +157,7 @@ def _load_own(rs: RuleSet, path: Path):
         pm = getattr(e, "problem_mark", None)
         return None, [Problem(f"invalid YAML: {e}", file=str(path), line=pm.line + 1 if pm else None, code="T002")]
     except ValidationError as e:
-        return None, [Problem(er["msg"], file=str(path), line=mark(node, list(er["loc"]))[0],
+        return None, [Problem(er["msg"], file=str(path), line=mark(node, list(er["loc"]))[0] if node is not None else None,
                             path=dotted(er["loc"]), code="T003") for er in e.errors(include_url=False)]
     if rs.base is None and not spec.tests:
         return None, [Problem("the tests file holds no test", file=str(path), line=1, code="T003")]
@@ -173,11 +177,12 @@ def _case_data(t: RuleTest) -> dict:
 def run_test(t: RuleTest, library: Library, checkers: dict) -> TestResult:
     loaded = validate_case(_case_data(t), source=str(t.file), line=t.line)
     if not loaded.ok:
-        return TestResult(t, False, [f"the test case is invalid: {p}" for p in loaded.problems], [])
+        return TestResult(t, False, [f"the test case is invalid: {p}" for p in loaded.problems or []], [])
     key = (t.ruleset.id, t.ruleset.version)
     checker = checkers.get(key)
     if checker is None:
         checker = checkers[key] = Checker(library, {t.ruleset.id: t.ruleset.version})
+    assert loaded.case is not None                     # loaded.ok
     decision = checker.check(loaded.case)
     want = t.spec.expect
     items = [i for i in decision.items if want.request is None or i.request == want.request]
@@ -201,7 +206,9 @@ def run_test(t: RuleTest, library: Library, checkers: dict) -> TestResult:
 
 def run_all(library: Library, only: list[str] | None = None) -> tuple[list[TestResult], Coverage, list[Problem]]:
     """Run every rule set's tests; coverage counts every rule of every rule set in the library."""
-    results, problems, checkers = [], [], {}
+    results: list[TestResult] = []
+    problems: list[Problem] = []
+    checkers: dict[tuple[str, str], Checker] = {}
     cov = Coverage()
     for rs in library.rulesets:
         for r in rs.spec.rules:

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ._errors import Problem, did_you_mean
-from ._rules import ROW_KEYS, Citation, Origin, RowInfo, Rule, RuleSet, Table
+from ._rules import ROW_KEYS, Citation, Effect, Origin, RowInfo, Rule, RuleSet, Table
 
 _OPS = ("<=", ">=", "==", "!=", "<", ">")
 _INVERSE = {"<=": ">", ">=": "<", "<": ">=", ">": "<=", "==": "!=", "!=": "=="}
@@ -110,7 +111,9 @@ def positive(c: Cell, table: Table) -> str:
     """The condition text of a cell."""
     f = c.fact
     if c.kind == "label":
-        conds = [f"({table.column(f).values[v]})" for v in c.values]
+        col = table.column(f)
+        assert col is not None                      # a label cell is parsed only for a named-condition column
+        conds = [f"({col.values[v]})" for v in c.values]
         return conds[0] if len(conds) == 1 else "(" + " or ".join(conds) + ")"
     if c.kind == "cmp":
         return f"{f} {c.op} {c.text}"
@@ -336,7 +339,7 @@ def expand(rs: RuleSet, where: dict | None = None) -> list[Problem]:
             then = _row_effect(t, row)
             cit = _row_citation(t, row)
             try:
-                rule = Rule(id=rid, when=when, then=then, message=_row_message(t, row), citation=cit,
+                rule = Rule(id=rid, when=when, then=Effect.model_validate(then), message=_row_message(t, row), citation=cit,
                             missing=list(row.get("missing") or t.missing), notes=row.get("notes") or t.notes)
             except Exception as e:                 # pydantic: a bad output value
                 problem(f"table {t.id}, row {ri + 1}: {_short(e)}", rpath, "R104")
@@ -434,6 +437,94 @@ def _row_citation(t: Table, row: dict) -> Citation | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# the one conflict policy, across rule sets: exported facts combine under the exporting table's hit policy
+
+FIRST: tuple[str, tuple[str, ...]] = ("first", ())
+
+
+def stated_policy(row: RowInfo | None) -> tuple[str, tuple[str, ...]] | None:
+    """The conflict policy a rule states for the facts it exports: a table row, its table's hit policy and
+    `by`; a rule that is not a row, `first`. None for a row of a `unique` table: its rows never overlap,
+    so the table states no precedence and follows the policy the other exporters of the fact state."""
+    if row is None:
+        return FIRST
+    if row.table.hit == "unique":
+        return None
+    return row.table.hit, tuple(row.table.by)
+
+
+def export_policies(sets: Iterable[RuleSet]) -> tuple[dict[str, tuple[str, tuple[str, ...]]],
+                                                      list[tuple[str, RuleSet, int, str]]]:
+    """(the policy of every exported fact, conflicts). An exported fact combines across rule sets under ONE
+    policy: the one its exporters state (stated_policy; all that state one must agree), or `first` when
+    none does. A conflict is (fact, rule set, rule index, reason) for each exporter that disagrees with the
+    first policy found, and for a `unique` table that lacks a `by` column of that policy."""
+    stated: dict[str, list[tuple[tuple | None, RuleSet, int]]] = {}
+    for rs in sets:
+        rows = getattr(rs, "rows", None) or {}
+        for i, r in enumerate(rs.spec.rules):
+            if r.then.derive and r.then.export:
+                pol = stated_policy(rows.get(r.id))
+                for name in r.then.derive:
+                    stated.setdefault(name, []).append((pol, rs, i))
+    policies: dict[str, tuple[str, tuple[str, ...]]] = {}
+    conflicts: list[tuple[str, RuleSet, int, str]] = []
+    for name, entries in stated.items():
+        firsts = [(pol, rs, i) for pol, rs, i in entries if pol is not None]
+        if not firsts:
+            policies[name] = FIRST
+            continue
+        pol0, rs0, i0 = firsts[0]
+        policies[name] = pol0
+        for pol, rs, i in entries:
+            if pol is not None and pol != pol0:
+                conflicts.append((name, rs, i, f"{show_policy(pol)}, but {rs0.spec.rules[i0].id} ({rs0.key}) "
+                                                f"exports it under {show_policy(pol0)}"))
+            elif pol is None and not set(pol0[1]) <= set(rs.spec.rules[i].then.derive or {}):
+                conflicts.append((name, rs, i, f"a unique table without the `by` columns of "
+                                               f"{show_policy(pol0)} ({rs0.spec.rules[i0].id}, {rs0.key})"))
+    return policies, conflicts
+
+
+def show_policy(pol: tuple) -> str:
+    hit, by = pol
+    return f"hit {hit}" + (f" by [{', '.join(by)}]" if by else "")
+
+
+def merge_exports(values: dict, new: dict, types: dict, policies: dict | None = None) -> dict:
+    """The exported facts that a firing rule sets, given those already set for the item (`values`) by rule
+    sets that ran before it, under the policy of those facts (export_policies; default `first`). The same
+    policy as within a table: the row that counts sets ALL its outputs (visits, weeks and label always
+    come from one row), and which row counts is the hit policy:
+
+      collect-max / collect-min   the row with the largest / smallest `by` outputs (compared in order);
+                                  ties keep the row set first
+      first                       the row set first (by the rule set that ran first) keeps its facts
+
+    A yes/no fact still "unknown" is not set. (Limits are findings, not exports: every applicable limit
+    binds, engine/_decide.py:combine takes the smallest.)"""
+    new = {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in new.items()}
+
+    def is_set(k: str) -> bool:
+        v = values.get(k)
+        return v is not None and not (types.get(k) == "tri" and v == "unknown")
+
+    if not any(is_set(k) for k in new):
+        return new
+    hit, by = next((policies[k] for k in new if policies and k in policies), FIRST)
+    if hit in ("collect-max", "collect-min") and by:
+        mine = [new.get(b) for b in by]
+        theirs = [values.get(b) if is_set(b) else None for b in by]
+        if any(m is None for m in mine):
+            return {}                                 # a row whose `by` figure is unknown never outranks
+        if any(t is None for t in theirs):
+            return new                                # nothing comparable set: this row counts
+        better = tuple(mine) > tuple(theirs) if hit == "collect-max" else tuple(mine) < tuple(theirs)
+        return new if better else {}
+    return {}
+
+
+# ---------------------------------------------------------------------------------------------
 # analysis for lint: gaps (complete tables) and overlaps (unique tables)
 
 _OTHER = "\0other"
@@ -451,16 +542,16 @@ def _domain(t: Table, name: str, parsed: list[dict]) -> list:
         return [frozenset()] + [frozenset([w]) for w in words]
     if any(c.tri for c in cs) or _fact_type(name) == "tri":
         return [True, False, None]
-    nums = set()
-    words = set()
+    nums: set = set()
+    word_set: set[str] = set()
     for c in cs:
         vals = list(c.values) + ([_num(c.text)] if c.kind == "cmp" else [])
         for v in vals:
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 nums |= {v - 1, v - 0.5, v, v + 0.5, v + 1}
             elif v is not None and not (c.kind == "cmp" and c.text == "unknown"):
-                words.add(str(v).strip("'\""))
-    return sorted(nums) + sorted(words) + [_OTHER, None]
+                word_set.add(str(v).strip("'\""))
+    return sorted(nums) + sorted(word_set) + [_OTHER, None]
 
 
 def _num(text: str):
@@ -555,6 +646,7 @@ def _joint_example(a: Cell | None, b: Cell | None):
     if a is not None and b is not None and a.is_list and a.kind == "in" and b.kind == "in":
         return [str(a.values[0]), str(b.values[0])] if a.values[0] != b.values[0] else [str(a.values[0])]
     c = a or b
+    assert c is not None
     return list(map(str, c.values))[:1] if c.values else c.text
 
 

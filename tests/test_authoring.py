@@ -109,7 +109,7 @@ def test_rules_test_coverage_fails_when_a_rule_loses_its_test(tmp_path):
 
 def test_diff_names_the_change_and_exactly_the_cases_that_change(tmp_path):
     new = tmp_path / "pm.yaml"
-    new.write_text(PM.read_text().replace("derive: {course_visits: 10, course_weeks: 8,", "derive: {course_visits: 20, course_weeks: 8,"))
+    new.write_text(_myalgia_row(PM.read_text(), 20))
     r = runner.invoke(app, ["rules", "diff", "mtus.cpmtg.physical-medicine@2009.1", str(new), "--json"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
@@ -162,9 +162,17 @@ def _two_versions(tmp_path):
     new = root / "mtus/chronic-pain-2009/physical-medicine-2010.yaml"
     old.write_text(text.replace("effective_to: 2016-07-28", "effective_to: 2012-12-31"))
     new.write_text(text.replace('version: "2009.1"', 'version: "2013.1"')
-                   .replace("effective_from: 2009-07-18", "effective_from: 2013-01-01")
-                   .replace("derive: {course_visits: 10, course_weeks: 8,", "derive: {course_visits: 14, course_weeks: 8,"))
+                   .replace("effective_from: 2009-07-18", "effective_from: 2013-01-01"))
+    new.write_text(_myalgia_row(new.read_text(), 14))
     return Library.load(root)
+
+
+def _myalgia_row(text: str, visits: int) -> str:
+    """The text of the 2009 physical medicine rule set with the myalgia row of table pm.course at `visits`."""
+    row = "      - id: myalgia                       # every other diagnosis (blank cell), or none given\n" \
+          "        course_visits: 10\n"
+    assert text.count(row) == 1
+    return text.replace(row, row.replace("course_visits: 10", f"course_visits: {visits}"))
 
 
 def test_two_versions_coexist_and_the_review_date_picks_one(tmp_path):

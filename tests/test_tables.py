@@ -415,3 +415,103 @@ def test_shipped_2017_physical_medicine_states_the_postsurgical_exclusion_once()
     assert rs.spec.applies_when == "in_postsurgical_period != true"
     assert all(r.when.startswith("in_postsurgical_period != true") or r.when.startswith("(in_postsurgical_period != true)")
                for r in rs.spec.rules)
+
+
+def test_every_guideline_row_of_visits_or_weeks_is_a_table_row():
+    """A rule that sets a visit or week count to a number of the guideline is a row of a table (issue 8):
+    the MTUS pp. 98-99 rows, the aquatic rows that repeat them, and the ODG post-injection rows included."""
+    lib = Library.load()
+    loose = [(rs.key, r.id) for rs in lib.rulesets for r in rs.spec.rules if r.then.derive and r.id not in rs.rows
+             and any(k.endswith(("_visits", "_weeks")) and isinstance(v, (int, float)) for k, v in r.then.derive.items())]
+    assert loose == []
+    pm = lib.get("mtus.cpmtg.physical-medicine@2009.1")
+    assert [(r.id, r.then.derive["course_visits"], r.then.derive["course_weeks"]) for r in pm.spec.rules
+            if r.id in pm.rows] == [("pm.course.crps", 24, 16), ("pm.course.neuritis", 10, 4), ("pm.course.myalgia", 10, 8)]
+    for key, row in [("odg.low-back.pt@2007.1", "lb.pi.disc"), ("odg.neck.pt@2007.1", "nk.pi.disc")]:
+        rs = lib.get(key)
+        assert row in rs.rows and rs.rows[row].table.export
+        assert "UNCONFIRMED-M" in rs.rows[row].row["notes"] or "[C1] S29" in rs.rows[row].row["notes"]
+
+
+@pytest.mark.parametrize("path", ["mtus/chronic-pain-2009/physical-medicine.yaml", "mtus/chronic-pain-2009/aquatic-therapy.yaml"])
+def test_mtus_course_rows_are_a_first_table_whose_last_row_is_every_other_diagnosis(path):
+    rs, problems = parse_ruleset((ROOT / "rules" / path).read_text(), ROOT / "rules" / path)
+    assert rs is not None and not errors(problems)
+    (t,) = rs.written.tables
+    assert (t.hit, [r["id"] for r in t.rows]) == ("first", ["crps", "neuritis", "myalgia"])
+    when = {r.id.rsplit(".", 1)[1]: r.when for r in rs.spec.rules if r.id in rs.rows}
+    assert when["myalgia"] == ("(in_postsurgical_period != true) and "
+                               "(('crps' not in dx_groups) and ('radicular' not in dx_groups))")
+    assert when["neuritis"] == ("(in_postsurgical_period != true) and "
+                                "(('radicular' in dx_groups) and ('crps' not in dx_groups))")
+    assert not errors(lint_paths([ROOT / "rules" / path]))
+
+
+# ---------------------------------------------------------------------------------------------
+# one conflict policy: exported facts combine across rule sets as rows do within a table
+
+def test_exported_rows_combine_whole_under_collect_max():
+    """The row that counts sets all its outputs: a row with fewer visits but more weeks does not lend its
+    weeks (or its label) to the row that counts, as a largest-per-number merge would."""
+    from ptcheck._tables import merge_exports
+    types = {"course_visits": "int", "course_weeks": "int", "course_row": "str"}
+    pol = {k: ("collect-max", ("course_visits", "course_weeks")) for k in types}
+    values: dict = {}
+    values.update(merge_exports(values, {"course_visits": 12, "course_weeks": 8, "course_row": "radiculitis 12/8"}, types, pol))
+    values.update(merge_exports(values, {"course_visits": 10, "course_weeks": 10, "course_row": "curvature 10/10"}, types, pol))
+    assert values == {"course_visits": 12, "course_weeks": 8, "course_row": "radiculitis 12/8"}
+    values.update(merge_exports(values, {"course_visits": 12, "course_weeks": 10, "course_row": "other 12/10"}, types, pol))
+    assert values == {"course_visits": 12, "course_weeks": 10, "course_row": "other 12/10"}
+    # ties keep the row set first; collect-min keeps the smallest
+    assert merge_exports(values, {"course_visits": 12, "course_weeks": 10, "course_row": "tie"}, types, pol) == {}
+    low = {k: ("collect-min", ("course_visits", "course_weeks")) for k in types}
+    assert merge_exports(values, {"course_visits": 9, "course_weeks": 20, "course_row": "9/20"}, types, low) == \
+        {"course_visits": 9, "course_weeks": 20, "course_row": "9/20"}
+
+
+def test_exports_without_a_collect_policy_keep_the_first_known_value():
+    from ptcheck._tables import merge_exports
+    types = {"flag": "tri", "word": "str"}
+    values = {"flag": "unknown"}
+    values.update(merge_exports(values, {"flag": True}, types))
+    assert values["flag"] == "true"
+    assert merge_exports(values, {"flag": False}, types) == {}
+    assert merge_exports({"word": "a"}, {"word": "b"}, types) == {}
+
+
+def test_shipped_exports_have_one_policy_each():
+    from ptcheck._tables import export_policies
+    policies, conflicts = export_policies(Library.load().rulesets)
+    assert conflicts == []
+    assert policies["course_visits"] == policies["course_row"] == ("collect-max", ("course_visits", "course_weeks"))
+    assert policies["ps_course_visits"] == ("collect-max", ("ps_course_visits", "ps_course_weeks"))
+    assert policies["pi_course_visits"] == ("collect-max", ("pi_course_visits", "pi_course_weeks"))
+    assert policies["in_postsurgical_period"] == ("first", ())
+
+
+def test_lint_refuses_one_exported_fact_under_two_policies(tmp_path):
+    root = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", root)
+    f = root / "odg/neck/physical-therapy.yaml"
+    text = f.read_text()
+    assert text.count("    hit: collect-max\n    by: [pi_course_visits, pi_course_weeks]\n") == 1
+    f.write_text(text.replace("    hit: collect-max\n    by: [pi_course_visits, pi_course_weeks]\n",
+                              "    hit: collect-min\n    by: [pi_course_visits, pi_course_weeks]\n"))
+    problems = [p for p in lint_paths([f], root=root) if p.code == "R305"]
+    assert problems and all(p.severity == "error" and p.file == str(f) for p in problems)
+    lines = f.read_text().splitlines()
+    assert {p.line for p in problems} == {lines.index("      - id: disc", lines.index("  - id: nk.pi")) + 1}
+    assert "hit collect-min" in problems[0].message and "lb.pi.disc" in problems[0].message
+
+
+def test_an_edition_whose_base_has_errors_says_the_base_does_not_load(tmp_path):
+    """Not 'no rule set X ... did you mean X': the base is there, it does not load."""
+    root = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", root)
+    base = root / "mtus/chronic-pain-2009/physical-medicine.yaml"
+    base.write_text(base.read_text().replace("    hit: first ", "    hit: collect-max\n    by: [course_visits, course_weeks]\n   ", 1))
+    child = root / "mtus/chronic-pain-2016/physical-medicine.yaml"
+    problems = [p for p in lint_paths([child], root=root) if p.code == "R210"]
+    assert [p.message for p in problems] == [f"extends: mtus.cpmtg.physical-medicine@2009.1 ({base}) does not load"]
+    assert problems[0].line == 3
+    assert any(p.code == "R133" and p.file == str(base) for p in lint_paths([base], root=root))
