@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PTCHECK_RULES", str(ROOT / "rules"))
 sys.path.insert(0, str(ROOT))
 
-from ptcheck._audit import audit  # noqa: E402
+from ptcheck.audit._audit import audit  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # synthetic cases
@@ -130,7 +130,7 @@ def set_agreement(path: Path, share: float, seed: int = 9) -> None:
     prediction (real audits are mostly agreement; random actuals make ~60% disagree, and each disagreeing
     case is checked twice). Done before any timing."""
     from ptcheck import Checker, validate_case
-    from ptcheck._audit import predicted_label
+    from ptcheck.audit._audit import predicted_label
     rng = random.Random(seed)
     checker = Checker()
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -234,7 +234,8 @@ def time_audit(path: Path, jobs: int) -> tuple[float, object]:
 
 def raw_durable(path: Path, n_cases: int) -> dict:
     """Replay the Registered.run(facts) calls of n_cases cases; time only those calls."""
-    from ptcheck import Checker, _durable, load_cases
+    from ptcheck import Checker, load_cases
+    from ptcheck.core import _durable
     calls: list = []
     original = _durable.Registered.run
 
@@ -276,8 +277,9 @@ def raw_durable(path: Path, n_cases: int) -> dict:
 
 def breakdown(path: Path, n_cases: int) -> list[tuple[str, float]]:
     """Microseconds per case for each stage of an in-process audit (after a warm-up)."""
-    from ptcheck import Checker, _check, _durable
-    from ptcheck._audit import _load_line, _Partial
+    from ptcheck import Checker
+    from ptcheck.audit._audit import _load_line, _Partial
+    from ptcheck.core import _check, _durable
     lines = []
     with path.open(encoding="utf-8") as fh:
         for n, text in enumerate(fh, start=1):
@@ -301,7 +303,7 @@ def breakdown(path: Path, n_cases: int) -> list[tuple[str, float]]:
             finally:
                 spent[name] += time.perf_counter() - t
         return wrapper
-    from ptcheck._cases import validate_case
+    from ptcheck.core._cases import validate_case
     t_parse = t_valid = t_check = t_tally = 0.0
     p = _Partial()
     _durable.Registered.run, _check.derive = timed("durable", run), timed("derive", derive)

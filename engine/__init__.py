@@ -21,14 +21,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _WHERE = {
-    "Case": "_cases", "Loaded": "_cases", "case_schema": "_cases", "load_cases": "_cases", "load_text": "_cases",
-    "validate_case": "_cases",
-    "Checker": "_check",
-    "CaseDecision": "_decide", "Finding": "_decide", "ItemDecision": "_decide", "combine": "_decide",
-    "CaseError": "_errors", "EngineError": "_errors", "Problem": "_errors", "PtcheckError": "_errors",
-    "RuleError": "_errors",
-    "agrees": "_explain", "to_json": "_explain",
-    "Library": "_rules", "RuleSet": "_rules", "parse_ruleset": "_rules",
+    "Case": "core._cases", "Loaded": "core._cases", "case_schema": "core._cases", "load_cases": "core._cases", "load_text": "core._cases",
+    "validate_case": "core._cases",
+    "Checker": "core._check",
+    "CaseDecision": "core._decide", "Finding": "core._decide", "ItemDecision": "core._decide", "combine": "core._decide",
+    "CaseError": "core._errors", "EngineError": "core._errors", "Problem": "core._errors", "PtcheckError": "core._errors",
+    "RuleError": "core._errors",
+    "agrees": "core._explain", "to_json": "core._explain",
+    "Library": "core._rules", "RuleSet": "core._rules", "parse_ruleset": "core._rules",
 }
 
 __all__ = sorted(_WHERE, key=str.lower)
@@ -48,9 +48,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:                            # for type checkers and editors: the eager form
-    from ._cases import Case, Loaded, case_schema, load_cases, load_text, validate_case
-    from ._check import Checker
-    from ._decide import CaseDecision, Finding, ItemDecision, combine
-    from ._errors import CaseError, EngineError, Problem, PtcheckError, RuleError
-    from ._explain import agrees, to_json
-    from ._rules import Library, RuleSet, parse_ruleset
+    from .core._cases import Case, Loaded, case_schema, load_cases, load_text, validate_case
+    from .core._check import Checker
+    from .core._decide import CaseDecision, Finding, ItemDecision, combine
+    from .core._errors import CaseError, EngineError, Problem, PtcheckError, RuleError
+    from .core._explain import agrees, to_json
+    from .core._rules import Library, RuleSet, parse_ruleset

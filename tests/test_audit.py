@@ -11,11 +11,11 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-import ptcheck._audit as audit_mod
-from ptcheck._audit import AuditAborted, audit, cohen_kappa
-from ptcheck._cli_audit import register
-from ptcheck._decide import CaseDecision, Finding, ItemDecision
-from ptcheck._report_html import render_html
+import ptcheck.audit._audit as audit_mod
+from ptcheck.audit._audit import AuditAborted, audit, cohen_kappa
+from ptcheck.audit._report_html import render_html
+from ptcheck.cli._audit import register
+from ptcheck.core._decide import CaseDecision, Finding, ItemDecision
 from tests.conftest import ROOT, case_dict
 
 SEEDS = ROOT / "cases/seeds"
@@ -343,7 +343,7 @@ def test_html_report_is_self_contained_and_escaped(tmp_path):
 
 
 def test_html_report_with_no_items():
-    from ptcheck._audit import _Partial, _report
+    from ptcheck.audit._audit import _Partial, _report
     html = render_html(_report(_Partial(), 0, False))
     assert "nothing to compare" in html and "<svg" not in html
 

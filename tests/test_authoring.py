@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ptcheck import Checker, Library, validate_case
-from ptcheck._catalog import markdown
-from ptcheck._lint import errors, lint_paths
+from ptcheck.authoring._catalog import markdown
+from ptcheck.authoring._lint import errors, lint_paths
 from ptcheck.cli import app
 from tests.conftest import ROOT, case_dict
 
@@ -118,7 +118,7 @@ def test_diff_names_the_change_and_exactly_the_cases_that_change(tmp_path):
     assert d["rules"][0]["changes"]["then"][1]["derive"]["course_visits"] == 20
     # independently: which bundled cases change outcome when checked with each version
     lib = Library.load()
-    from ptcheck._diff import _with, resolve
+    from ptcheck.authoring._diff import _with, resolve
     a, b = _with(lib, resolve("mtus.cpmtg.physical-medicine@2009.1", lib)), _with(lib, resolve(str(new), lib))
     from ptcheck import load_cases
     expected = set()

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from ptcheck import load_cases, load_text
-from ptcheck._cases import case_schema
+from ptcheck.core._cases import case_schema
 from tests.conftest import case_dict
 
 

@@ -2,7 +2,7 @@
 import pytest
 
 from ptcheck import Finding, combine
-from ptcheck._decide import review_outcome
+from ptcheck.core._decide import review_outcome
 
 
 def f(effect, limit=None):
@@ -35,7 +35,7 @@ def test_review_outcome(kind, outcome, expected):
 
 
 def test_exports_keep_the_largest_row_and_its_label():
-    from ptcheck._check import _merge_exports
+    from ptcheck.core._check import _merge_exports
     types = {"course_visits": "int", "course_row": "str", "flag": "tri"}
     values = {}
     values.update(_merge_exports(values, {"course_visits": 9, "course_row": "lumbago 9/8"}, types))

@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from ptcheck import EngineError, parse_ruleset
-from ptcheck._compile import END_RULE, MAX_SHARD, compile_ruleset
-from ptcheck._durable import Registered, _normalise
+from ptcheck.core._compile import END_RULE, MAX_SHARD, compile_ruleset
+from ptcheck.core._durable import Registered, _normalise
 from tests.conftest import HEAD, ROOT, rule
 
 
@@ -95,7 +95,7 @@ def test_exception_in_an_action_is_raised_not_swallowed(monkeypatch):
     """durable swallows exceptions raised in actions (trap 7): the collector re-raises them.
     (A zero divisor in a figure is no longer an error but "unknown" (docs/authoring.md), so the failure
     inside the action is injected.)"""
-    from ptcheck import _expr
+    from ptcheck.core import _expr
     real = _expr.fact_value
 
     def failing(expr, env):
@@ -125,7 +125,7 @@ def test_threads_share_a_checker_safely(monkeypatch):
     records any moment when sessions of two threads are open at once (it fails with the lock removed)."""
     import time
 
-    from ptcheck import _durable
+    from ptcheck.core import _durable
     real, open_by, overlaps = _durable.E, {}, []
 
     class Slow:
@@ -211,7 +211,7 @@ def test_first_use_from_many_threads_registers_each_rule_set_once(monkeypatch, t
     import time
 
     from ptcheck import Checker, Library
-    from ptcheck._durable import _Host
+    from ptcheck.core._durable import _Host
     calls = []
     real = _Host.set_rulesets
 
@@ -262,7 +262,7 @@ MIN_CASE = {"id": "min", "jurisdiction": "CA", "review": {"date": "2014-07-09"},
 
 def test_every_joined_pattern_ends_with_the_sentinel(checker):
     """Every rule joining a derived fact is registered with JOIN_SENTINEL last in the joined `$and`."""
-    from ptcheck._durable import JOIN_SENTINEL, durable_patterns
+    from ptcheck.core._durable import JOIN_SENTINEL, durable_patterns
     joined = 0
     for rs in checker.library.rulesets:
         for cr in checker.registered(rs).compiled.rules:
@@ -324,7 +324,7 @@ def test_a_failed_assert_is_finished_safely():
 
 
 def test_a_cleanup_error_never_replaces_the_real_one(monkeypatch):
-    from ptcheck import _durable
+    from ptcheck.core import _durable
     reg = registered("cleanup", rule("a", "request_visits > 1"))
     real = _durable.E
 
@@ -348,7 +348,7 @@ def test_a_cleanup_error_never_replaces_the_real_one(monkeypatch):
 
 
 def test_the_wrapper_refuses_another_durable_version(monkeypatch):
-    from ptcheck import _durable
+    from ptcheck.core import _durable
     monkeypatch.setattr(_durable.metadata, "version", lambda name: "2.0.29")
     with pytest.raises(ImportError, match=r"supports durable-rules 2\.0\.28 only.*2\.0\.29"):
         _durable._check_version()

@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ptcheck import _dx
+from ptcheck.core import _dx
 
 TABLE = [
     ({"icd9": "729.1"}, "myalgia"),

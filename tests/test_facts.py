@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ptcheck import validate_case
-from ptcheck._facts import EPOCH, derive, regions_overlap
+from ptcheck.core._facts import EPOCH, derive, regions_overlap
 from tests.conftest import case_dict
 
 

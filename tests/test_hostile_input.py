@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from ptcheck import load_cases, load_text
-from ptcheck._yamlpos import CASE_FILE, InputError, iter_yaml, load_json, load_yaml
+from ptcheck.core._yamlpos import CASE_FILE, InputError, iter_yaml, load_json, load_yaml
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests/malformed/cases"
@@ -97,7 +97,7 @@ def test_deep_json_is_a_clean_error():
 
 
 def test_guards_hold_with_the_pure_python_parser(monkeypatch):
-    import ptcheck._yamlpos as yp
+    import ptcheck.core._yamlpos as yp
     monkeypatch.setattr(yp, "_Loader", yaml.SafeLoader)
     for name in ("alias_bomb.yaml", "deep_nesting.yaml", "dup_keys.yaml", "python_tag.yaml", "impossible_date.yaml",
                  "unhashable_key.yaml", "int_2_70.yaml", "recursive_alias.yaml"):

@@ -1,5 +1,5 @@
-"""The prebuilt ICD table (engine/data/icd.txt.gz): it is what the packages say today (a rebuild gives the
-same bytes of text), and the table-backed functions of engine/_dx.py answer exactly as the package
+"""The prebuilt ICD table (engine/core/data/icd.txt.gz): it is what the packages say today (a rebuild gives the
+same bytes of text), and the table-backed functions of engine/core/_dx.py answer exactly as the package
 calls they replace, for every code the packages know and for arbitrary strings."""
 import fnmatch
 import gzip
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ptcheck import _dx
+from ptcheck.core import _dx
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,10 +46,10 @@ def test_sections_are_sorted_without_empty_lines():
 
 
 def test_the_table_is_package_data():
-    """A non-editable install ships the table: pyproject's package-data for `ptcheck` matches its path."""
+    """A non-editable install ships the table: pyproject's package-data for `ptcheck.core` matches its path."""
     cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    patterns = cfg["tool"]["setuptools"]["package-data"]["ptcheck"]
-    rel = _dx.TABLE_FILE.relative_to(ROOT / "engine").as_posix()
+    patterns = cfg["tool"]["setuptools"]["package-data"]["ptcheck.core"]
+    rel = _dx.TABLE_FILE.relative_to(ROOT / "engine/core").as_posix()
     assert any(fnmatch.fnmatch(rel, p) for p in patterns), (rel, patterns)
 
 

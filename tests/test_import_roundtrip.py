@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from ptcheck import agrees, validate_case
-from ptcheck._letters import import_letter
+from ptcheck.letters._letters import import_letter
 from tests.conftest import ROOT, SHARED
 
 LETTERS = sorted((SHARED / "seeds").glob("*.txt")) if (SHARED / "seeds").is_dir() else []

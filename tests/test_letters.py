@@ -1,4 +1,4 @@
-"""The letter importer (engine/_letters.py), field by field: the five seed letters, our own letters in
+"""The letter importer (engine/letters/_letters.py), field by field: the five seed letters, our own letters in
 tests/data/letters/ (each with name.expected.yaml beside it), that it never invents a fact, and that the
 rendered YAML loads back to the same case with its TODOs as comments.
 
@@ -20,7 +20,7 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 from ptcheck import validate_case
-from ptcheck._letters import ImportedCase, import_letter, render_case_yaml
+from ptcheck.letters._letters import ImportedCase, import_letter, render_case_yaml
 
 SEEDS = Path(__file__).parents[2] / "shared" / "seeds"          # ../shared/seeds beside the repo
 LETTERS = Path(__file__).parent / "data" / "letters"

@@ -10,11 +10,11 @@ from types import SimpleNamespace
 
 from typer.testing import CliRunner
 
-import ptcheck._audit as audit_mod
-from ptcheck._audit import audit, origin_group
-from ptcheck._report_html import render_html
-from ptcheck._textsafe import printable, redact
+import ptcheck.audit._audit as audit_mod
+from ptcheck.audit._audit import audit, origin_group
+from ptcheck.audit._report_html import render_html
 from ptcheck.cli import app
+from ptcheck.core._textsafe import printable, redact
 from tests.conftest import ROOT, case_dict
 from tests.test_audit import Planned
 
@@ -25,11 +25,11 @@ N_CASES, CHUNK, GATE = 300, 25, 210
 # case waits there until it is stopped, so an interrupt always lands in the middle of the run (no timing).
 HARNESS = """
 import os, sys, time
-import ptcheck._audit as a
+import ptcheck.audit._audit as a
 a.CHUNK_LINES = int(os.environ["CHUNK_LINES"])
 gate = os.environ.get("GATE_CASE")
 if gate:
-    from ptcheck._check import Checker
+    from ptcheck.core._check import Checker
     real = Checker.check
     def check(self, case, **k):
         while case.id == gate:
@@ -295,7 +295,7 @@ def test_groups_are_reported_apart_real_first_with_the_baseline_flag(tmp_path, m
 def test_groups_in_text_and_html(tmp_path, monkeypatch):
     from rich.console import Console
 
-    from ptcheck._cli_audit import render_summary
+    from ptcheck.cli._audit import render_summary
     r = _grouped(tmp_path, monkeypatch)
     con = Console(record=True, width=200)
     render_summary(r, con)

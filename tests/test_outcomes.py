@@ -73,7 +73,7 @@ def test_skipping_rule_sets_that_cannot_fire_never_changes_a_decision(checker, m
     import random
     import sys
 
-    from ptcheck._compile import CompiledRuleSet
+    from ptcheck.core._compile import CompiledRuleSet
     sys.path.insert(0, str(__import__("tests.conftest").conftest.ROOT / "bench"))
     from bench_batch import synthetic
     rnd = random.Random(11)

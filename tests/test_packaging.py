@@ -33,7 +33,8 @@ def test_the_wheel_holds_every_rule_file(wheel):
                for p in (ROOT / "rules").rglob("*") if p.suffix in (".yaml", ".md")}
     assert len(shipped) > 60 and "ptcheck_rules/jurisdictions.yaml" in shipped
     assert shipped <= names, sorted(shipped - names)[:5]
-    assert {"ptcheck/data/icd.txt.gz", "ptcheck/cli.py"} <= names          # the engine/ folder, imported as ptcheck
+    assert {"ptcheck/core/data/icd.txt.gz", "ptcheck/cli/__init__.py", "ptcheck/audit/templates/audit.html.j2",
+            "ptcheck/web/web_static/app.js"} <= names          # the engine/ folder, imported as ptcheck
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"ptcheck", "ptcheck_rules"}, top          # no generic top-level name (no `engine`)
 
@@ -57,7 +58,7 @@ def test_an_installed_ptcheck_checks_a_case_from_another_directory(wheel, tmp_pa
     r = run("check", "--json", seed)
     assert r.returncode == 0, r.stderr
     assert '"case": "seed-001"' in r.stdout and '"engine_version"' in r.stdout
-    where = subprocess.run([str(venv / "bin/python"), "-c", "from ptcheck._paths import rules_dir; print(rules_dir())"],
+    where = subprocess.run([str(venv / "bin/python"), "-c", "from ptcheck.core._paths import rules_dir; print(rules_dir())"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert "site-packages" in where and where.endswith("ptcheck_rules")      # the installed copy, not the checkout
     # $PTCHECK_RULES and --rules still override: an empty folder has no rule sets

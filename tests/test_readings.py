@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ptcheck import validate_case
-from ptcheck._readings import Presumption, Reading, Unknown, combine_readings
+from ptcheck.core._readings import Presumption, Reading, Unknown, combine_readings
 
 
 def decide(checker, case: dict):
@@ -95,7 +95,7 @@ def test_postsurgical_visits_are_outside_the_4604_5_cap(checker):
 
 @pytest.mark.parametrize("jurisdiction,expected", [("CA", "upheld"), ("TX", "partially_overturned")])
 def test_a_modify_is_predicted_per_jurisdiction(jurisdiction, expected):
-    from ptcheck._decide import review_outcome
+    from ptcheck.core._decide import review_outcome
     assert review_outcome("imr" if jurisdiction == "CA" else "iro", "modify", jurisdiction) == expected
     assert review_outcome("ur", "modify", jurisdiction) is None
 
@@ -275,7 +275,7 @@ def test_a_count_presumed_high_is_shown_at_the_least_count_that_gives_the_answer
     ({("pend", None)}, "pend"),
 ])
 def test_answers_are_summarised_with_runs_of_modifications(answers, words):
-    from ptcheck._readings import summarize_answers
+    from ptcheck.core._readings import summarize_answers
     assert summarize_answers(answers) == words
 
 
@@ -284,7 +284,7 @@ def test_a_pend_beside_a_decided_answer_is_shown_as_an_open_question(checker):
 
     from rich.console import Console
 
-    from ptcheck._explain import render_case
+    from ptcheck.core._explain import render_case
     case = tx_case(diagnoses=[{"text": "shoulder pain", "region": "shoulder"}],
                    requests=[{"id": "1", "service": "physical_therapy", "body_regions": ["shoulder"], "visits": 12}],
                    history={"therapy": [{"service": "physical_therapy", "body_regions": ["shoulder"], "visits_completed": 26}]})

@@ -3,7 +3,7 @@ every rule cites its guideline, edition, section; every rule set has a tests fil
 import pytest
 
 from ptcheck import Library
-from ptcheck._ruletest import diff_text, load_tests, run_all, run_test
+from ptcheck.authoring._ruletest import diff_text, load_tests, run_all, run_test
 
 LIB = Library.load()
 TESTS = [t for rs in LIB.rulesets for t in load_tests(rs)[0]]

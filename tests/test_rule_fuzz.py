@@ -21,8 +21,8 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ptcheck._facts import FACT_TYPES
-from ptcheck._lint import errors, lint_paths
+from ptcheck.authoring._lint import errors, lint_paths
+from ptcheck.core._facts import FACT_TYPES
 from tests.conftest import ROOT
 
 EXAMPLES = int(os.environ.get("PTCHECK_FUZZ_EXAMPLES", "60"))

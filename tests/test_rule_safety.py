@@ -12,11 +12,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from ptcheck import Checker, Library, RuleError, _expr, parse_ruleset, validate_case
-from ptcheck._compile import MAX_SHARD, compile_ruleset
-from ptcheck._lint import errors, lint_paths
-from ptcheck._rules import rule_files
+from ptcheck import Checker, Library, RuleError, parse_ruleset, validate_case
+from ptcheck.authoring._lint import errors, lint_paths
 from ptcheck.cli import app
+from ptcheck.core import _expr
+from ptcheck.core._compile import MAX_SHARD, compile_ruleset
+from ptcheck.core._rules import rule_files
 from tests.conftest import HEAD, ROOT, case_dict, rule
 
 runner = CliRunner()
@@ -197,8 +198,8 @@ def test_shards_are_sized_by_alternatives_not_rules():
     assert all(sum(c.rules[i].width for i in s) <= MAX_SHARD for s in c.shards)
     script = textwrap.dedent(f"""
         from ptcheck import parse_ruleset
-        from ptcheck._compile import compile_ruleset
-        from ptcheck._durable import Registered
+        from ptcheck.core._compile import compile_ruleset
+        from ptcheck.core._durable import Registered
         rs, _ = parse_ruleset({(HEAD.format(name='w4run') + body)!r}, "w4run.yaml")
         reg = Registered(compile_ruleset(rs))
         firings, _ = reg.run({{"request_visits": 1000}})
@@ -241,7 +242,7 @@ def test_empty_rules_folder_is_an_error_naming_it(tmp_path):
 
 
 def test_diagnoses_come_from_the_chosen_rules_folder(tmp_path):
-    from ptcheck import _dx, _paths
+    from ptcheck.core import _dx, _paths
     root = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", root)
     dx = root / "diagnoses.yaml"
@@ -269,7 +270,7 @@ def test_each_shipped_rule_file_lints_clean_alone(f):
 
 def test_every_library_yaml_read_goes_through_one_function():
     import ast
-    src = (ROOT / "engine/_rules.py").read_text()
+    src = (ROOT / "engine/core/_rules.py").read_text()
     calls = [n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
              and n.value.id == "yaml" and n.attr in ("safe_load", "load", "compose", "SafeLoader", "full_load")]
     assert [c.attr for c in calls] == []          # load_yaml hands every read to the bounded loader (_yamlpos)

@@ -40,8 +40,8 @@ def test_help_imports_no_engine_models_nor_the_rule_engine():
     code, out, mods = run("--help")
     assert code == 0 and "Usage" in out and "check" in out
     heavy = {"durable", "durable_rules_engine", "pydantic", "pydantic_core", "yaml", "jinja2",
-             "ptcheck._cases", "ptcheck._check", "ptcheck._rules", "ptcheck._durable", "ptcheck._compile",
-             "ptcheck._audit", "ptcheck._dx"} | ICD_PACKAGES
+             "ptcheck.core._cases", "ptcheck.core._check", "ptcheck.core._rules", "ptcheck.core._durable", "ptcheck.core._compile",
+             "ptcheck.audit._audit", "ptcheck.core._dx"} | ICD_PACKAGES
     assert not heavy & mods, sorted(heavy & mods)
 
 
@@ -49,20 +49,20 @@ def test_help_imports_no_engine_models_nor_the_rule_engine():
 def test_subcommand_help_imports_no_rule_engine(args):
     code, out, mods = run(*args)
     assert code == 0 and "Usage" in out
-    assert not {"durable", "ptcheck._check", "ptcheck._rules", "jinja2"} & mods
+    assert not {"durable", "ptcheck.core._check", "ptcheck.core._rules", "jinja2"} & mods
 
 
 def test_check_of_a_seed_case_answers_without_the_icd_packages():
     code, out, mods = run("check", SEED)
     assert code == 0 and "seed-001" in out
-    assert "ptcheck._dx" in mods and "durable" in mods          # it did classify the diagnoses and run the rules
+    assert "ptcheck.core._dx" in mods and "durable" in mods          # it did classify the diagnoses and run the rules
     assert not (ICD_PACKAGES | {"jinja2"}) & mods, sorted((ICD_PACKAGES | {"jinja2"}) & mods)
 
 
 def test_case_schema_needs_no_rule_engine():
     code, out, mods = run("schema", "case")
     assert code == 0 and json.loads(out)["title"]
-    assert not {"durable", "ptcheck._check", "ptcheck._rules"} & mods
+    assert not {"durable", "ptcheck.core._check", "ptcheck.core._rules"} & mods
 
 
 def test_importing_the_package_imports_no_module_of_it():
@@ -71,11 +71,11 @@ def test_importing_the_package_imports_no_module_of_it():
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     first, second = p.stdout.splitlines()
     assert first == "[]"
-    assert second == "ptcheck._check ptcheck._cases"
+    assert second == "ptcheck.core._check ptcheck.core._cases"
 
 
 def test_diagnosis_coding_reads_the_table_not_the_packages():
-    code = ("import sys\nfrom ptcheck import _dx\n"
+    code = ("import sys\nfrom ptcheck.core import _dx\n"
             "r = _dx.classify(icd10='M79.18'); v = _dx.icd10_valid('S13.4XXZ'), _dx.icd9_valid('729.1')\n"
             "print(r.category, r.via, v, sorted(m for m in sys.modules if m.split('.')[0] in %r))" % ICD_PACKAGES)
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

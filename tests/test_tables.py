@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from ptcheck import Checker, Library, parse_ruleset, validate_case
-from ptcheck._catalog import rule_source
-from ptcheck._diff import rule_changes
-from ptcheck._lint import errors, lint_paths
-from ptcheck._ruletest import load_tests, run_all
+from ptcheck.authoring._catalog import rule_source
+from ptcheck.authoring._diff import rule_changes
+from ptcheck.authoring._lint import errors, lint_paths
+from ptcheck.authoring._ruletest import load_tests, run_all
 from tests.conftest import ROOT
 
 HEAD = """\
@@ -131,7 +131,7 @@ def test_applies_when_holds_for_every_rule_and_row(lib):
 
 
 def test_rows_compile_to_durable_rules_with_guards_in_the_first_pattern(lib):
-    from ptcheck._compile import compile_ruleset
+    from ptcheck.core._compile import compile_ruleset
     rs = lib.get("t.tables")
     compiled = compile_ruleset(rs)
     otherwise = next(cr for cr in compiled.rules if cr.rule.id == "t.first.otherwise")
@@ -453,7 +453,7 @@ def test_mtus_course_rows_are_a_first_table_whose_last_row_is_every_other_diagno
 def test_exported_rows_combine_whole_under_collect_max():
     """The row that counts sets all its outputs: a row with fewer visits but more weeks does not lend its
     weeks (or its label) to the row that counts, as a largest-per-number merge would."""
-    from ptcheck._tables import merge_exports
+    from ptcheck.core._tables import merge_exports
     types = {"course_visits": "int", "course_weeks": "int", "course_row": "str"}
     pol = {k: ("collect-max", ("course_visits", "course_weeks")) for k in types}
     values: dict = {}
@@ -470,7 +470,7 @@ def test_exported_rows_combine_whole_under_collect_max():
 
 
 def test_exports_without_a_collect_policy_keep_the_first_known_value():
-    from ptcheck._tables import merge_exports
+    from ptcheck.core._tables import merge_exports
     types = {"flag": "tri", "word": "str"}
     values = {"flag": "unknown"}
     values.update(merge_exports(values, {"flag": True}, types))
@@ -480,7 +480,7 @@ def test_exports_without_a_collect_policy_keep_the_first_known_value():
 
 
 def test_shipped_exports_have_one_policy_each():
-    from ptcheck._tables import export_policies
+    from ptcheck.core._tables import export_policies
     policies, conflicts = export_policies(Library.load().rulesets)
     assert conflicts == []
     assert policies["course_visits"] == policies["course_row"] == ("collect-max", ("course_visits", "course_weeks"))

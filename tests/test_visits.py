@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from ptcheck._visits import ParsedVisits, VisitTextError, parse_visits
+from ptcheck.core._visits import ParsedVisits, VisitTextError, parse_visits
 
 TABLE = [
     ("Pt 2x4 Weeks (8sessions) For Bilateral Neck and Low Back", ParsedVisits(8, 2, 4)),

@@ -17,8 +17,9 @@ fastapi = pytest.importorskip("fastapi", reason="the web extra is not installed 
 from fastapi.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from ptcheck import _web, case_schema  # noqa: E402
+from ptcheck import case_schema  # noqa: E402
 from ptcheck.cli import app as cli_app  # noqa: E402
+from ptcheck.web import _app as _web  # noqa: E402
 from tests.conftest import ROOT, case_dict  # noqa: E402
 
 runner = CliRunner()
@@ -343,14 +344,14 @@ def test_page_and_its_files_are_served_without_any_outside_reference(client):
 
 def test_page_lists_the_engine_services_and_regions():
     """The form's choices are the case format's: every known service and body region, nothing else."""
-    from ptcheck._cases import KNOWN_SERVICES, Region
-    js = (ROOT / "engine/web_static/app.js").read_text()
+    from ptcheck.core._cases import KNOWN_SERVICES, Region
+    js = (ROOT / "engine/web/web_static/app.js").read_text()
     services = json.loads(re.search(r"const SERVICES = (\[.*?\]);", js, re.S).group(1))
     regions = json.loads(re.search(r"const REGIONS = (\[.*?\]);", js, re.S).group(1))
     flags = json.loads(re.search(r"const FLAGS = (\[.*?\]);", js, re.S).group(1))
     assert services == list(KNOWN_SERVICES)
     assert regions == [r.value for r in Region]
-    from ptcheck._cases import Documentation
+    from ptcheck.core._cases import Documentation
     assert [f[0] for f in flags] == list(Documentation.model_fields)
 
 

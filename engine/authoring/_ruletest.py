@@ -25,12 +25,12 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._cases import validate_case
-from ._check import Checker
-from ._decide import ItemDecision
-from ._errors import Problem
-from ._rules import Library, RuleSet, tests_file
-from ._yamlpos import dotted, mark
+from ..core._cases import validate_case
+from ..core._check import Checker
+from ..core._decide import ItemDecision
+from ..core._errors import Problem
+from ..core._rules import Library, RuleSet, tests_file
+from ..core._yamlpos import dotted, mark
 
 
 class Expect(BaseModel):

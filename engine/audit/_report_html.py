@@ -1,6 +1,6 @@
 """The audit report as one self-contained HTML page (no network: inline CSS and SVG, no scripts, no fonts).
 
-    from ptcheck._report_html import render_html
+    from ptcheck.audit._report_html import render_html
     Path("audit.html").write_text(render_html(report), encoding="utf-8")
 
 All text goes through jinja2 with autoescaping on; the numbers for the heat map and the bar charts

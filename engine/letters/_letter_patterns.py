@@ -1,4 +1,4 @@
-"""The vocabulary of decision letters: compiled patterns and word lists that engine/_letters.py
+"""The vocabulary of decision letters: compiled patterns and word lists that engine/letters/_letters.py
 reads letters with (dates, outcomes, services, counts, procedures, injections, documentation cues)."""
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Loading streams: one case at a time from YAML, multi-document YAML, JSON or JSONL, so a batch of any
 size is never held in memory. A document that cannot be read or fails validation is one error entry
 (file, line, document index, field path) and the batch goes on: valid cases before and after it are
-still yielded. Every YAML and JSON read goes through engine/_yamlpos.py (safe, bounded).
+still yielded. Every YAML and JSON read goes through engine/core/_yamlpos.py (safe, bounded).
 
 Messages never echo free text from a case (request text, diagnosis text, names, dates): they name the
 field path; short enum-like values are echoed only when they match ``_ECHO`` (e.g. ``physcial_therapy``).

@@ -53,7 +53,7 @@ def _check_version() -> None:
     missing = [f for f in ("assert_fact", "start_action_for_state", "complete_and_start_action",
                            "abandon_action", "delete_state") if not hasattr(E, f)]
     if found != SUPPORTED or missing:
-        raise ImportError(f"ptcheck's durable_rules wrapper (engine/_durable.py) supports durable-rules {SUPPORTED} "
+        raise ImportError(f"ptcheck's durable_rules wrapper (engine/core/_durable.py) supports durable-rules {SUPPORTED} "
                           f"only, and durable-rules {found} is installed"
                           + (f" (missing: {', '.join(missing)})" if missing else "")
                           + f": install it with `pip install durable-rules=={SUPPORTED}`")

@@ -12,10 +12,10 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._cases import load_cases
-from ._check import Checker
-from ._errors import Problem, RuleError
-from ._rules import Library, RuleSet, parse_ruleset
+from ..core._cases import load_cases
+from ..core._check import Checker
+from ..core._errors import Problem, RuleError
+from ..core._rules import Library, RuleSet, parse_ruleset
 
 _FIELDS = ("when", "then", "message", "citation", "missing", "notes")
 _TABLE_FIELDS = ("title", "hit", "by", "complete", "when", "inputs", "outputs", "label", "export")

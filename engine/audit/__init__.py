@@ -6,7 +6,7 @@
     print(report.accuracy, report.kappa, report.disagreement_count)
     open("audit.json", "w").write(report.to_json())
 
-What `ptcheck audit` computes, as a value. Thin re-exports of the private engine/_audit.py, which may
+What `ptcheck audit` computes, as a value. Thin re-exports of the private engine/audit/_audit.py, which may
 change; these names do not.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ __all__ = ["AuditAborted", "AuditError", "AuditReport", "CheckpointError", "Conf
            "audit", "estimate_cases"]
 
 if not AuditReport.__dict__.get("__doc__"):
-    # engine/_audit.py (being rewritten elsewhere) gives the class no docstring of its own yet; this one
+    # engine/audit/_audit.py (being rewritten elsewhere) gives the class no docstring of its own yet; this one
     # stands in until it does (then this is a no-op)
     AuditReport.__doc__ = """The result of audit(): agreement of the engine's decisions with the recorded outcomes.
 

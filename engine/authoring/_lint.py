@@ -29,13 +29,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import _expr
-from ._compile import compile_ruleset, derived_types, exported_types
-from ._errors import Problem, RuleError
-from ._facts import FACT_TYPES
-from ._paths import rules_dir
-from ._rules import Library, RuleSet, parse_ruleset, rule_files, template_names, tests_file
-from ._yamlpos import mark
+from ..core import _expr
+from ..core._compile import compile_ruleset, derived_types, exported_types
+from ..core._errors import Problem, RuleError
+from ..core._facts import FACT_TYPES
+from ..core._paths import rules_dir
+from ..core._rules import Library, RuleSet, parse_ruleset, rule_files, template_names, tests_file
+from ..core._yamlpos import mark
 
 _DECIDING = {"certify", "limit", "non_certify", "pend"}
 
@@ -160,7 +160,7 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
 def lint_tables(rs: RuleSet, types: dict[str, str]) -> list[Problem]:
     """Gaps of complete tables (R131), overlaps of unique tables (R132), input columns that are not case
     facts (R134), each at the table's or row's line:column."""
-    from ._tables import analyse, row_id
+    from ..core._tables import analyse, row_id
     out: list[Problem] = []
     src = str(rs.path)
     index = {r.id: i for i, r in enumerate(rs.spec.rules)}
@@ -228,10 +228,10 @@ def lint_edition(rs: RuleSet) -> list[Problem]:
 
 
 def export_policies(sets: list[RuleSet], report: set[int] | None = None) -> list[Problem]:
-    """R305: every exported fact combines across rule sets under ONE policy (engine/_tables.py
+    """R305: every exported fact combines across rule sets under ONE policy (engine/core/_tables.py
     export_policies): reported at each rule or row that states another (of the rule sets whose id() is in
     `report`; default all)."""
-    from ._tables import export_policies as policies
+    from ..core._tables import export_policies as policies
     out: list[Problem] = []
     for name, rs, i, why in policies(sets)[1]:
         if report is not None and id(rs) not in report:
@@ -257,7 +257,7 @@ def _overlaps(sets: list[RuleSet]) -> list[Problem]:
 
 
 def _hint(name: str, choices) -> str | None:
-    from ._errors import did_you_mean
+    from ..core._errors import did_you_mean
     return did_you_mean(name, choices)
 
 

@@ -1,6 +1,6 @@
 """`ptcheck serve`: a JSON API and a reviewer's page over the public engine API (FastAPI on uvicorn).
 
-    from ptcheck._web import create_app
+    from ptcheck.web._app import create_app
     app = create_app()                 # one Checker per app, built at startup on the engine thread
 
 Endpoints (OpenAPI at /openapi.json; no /docs page, which would load Swagger UI from a CDN):
@@ -10,7 +10,7 @@ Endpoints (OpenAPI at /openapi.json; no /docs page, which would load Swagger UI 
   POST /v1/audit       a small batch with `actual` outcomes -> the audit JSON of `ptcheck audit --json`
   GET  /v1/rulesets    ?as_of=YYYY-MM-DD&jurisdiction=CA|TX -> the rows of `ptcheck rules list --json`
   GET  /v1/schema/case the case JSON Schema (`ptcheck schema case`)
-  GET  /               the reviewer's page (engine/web_static: plain HTML, CSS and one JS file)
+  GET  /               the reviewer's page (engine/web/web_static: plain HTML, CSS and one JS file)
 
 Invalid input is a 422 whose `problems` are the engine's Problem objects (field path, line, column, code,
 message, suggestion) and whose `text` lines are what the CLI prints for them; nothing in an error answer
@@ -18,7 +18,7 @@ comes from a traceback. Bodies over the limit are refused with 413 while they ar
 first, then the bytes actually received), before any parsing.
 
 Threads. The engine is not thread-safe as a whole: durable_rules' C code is serialised by one process-wide
-lock in engine/_durable.py, but a check also touches lazily filled tables (ICD-10-CM hierarchy, the GEMs
+lock in engine/core/_durable.py, but a check also touches lazily filled tables (ICD-10-CM hierarchy, the GEMs
 crosswalk, compiled rule sets) and pydantic models that were never audited for concurrent use. Plain `def`
 endpoints would run in the framework's pool of ~40 threads and rely on that lock alone, which covers the
 durable sessions only. So the endpoints are `async def` (they read the body under the size limit without
@@ -49,9 +49,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import Checker, Library, Problem, PtcheckError, case_schema, load_text, to_json
-from ._explain import decision_dict
-from ._textsafe import redact
+from .. import Checker, Library, Problem, PtcheckError, case_schema, load_text, to_json
+from ..core._explain import decision_dict
+from ..core._textsafe import redact
 
 CHECK_MAX_BYTES = 1 * 2 ** 20       # one case is a few KiB; the seeds are < 2 KiB
 CHECK_MAX_CASES = 20
@@ -188,7 +188,7 @@ def _audit(checker: Checker, body: bytes, fmt: str) -> str:
     """The audit JSON of `ptcheck audit --json` for the batch: the library's audit() over the body written
     to a private temporary file (jobs=1, this thread's Checker); file names in the report are the label
     `<request>` instead of the temporary path."""
-    from ._audit import audit, estimate_cases
+    from ..audit._audit import audit, estimate_cases
     if not body.strip():
         raise _Invalid([Problem("the body is empty: send cases in the case format (YAML, JSON or JSONL)",
                                 file=SOURCE, code="C001")])
@@ -233,7 +233,7 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
                   description="Guideline-rule checking for physical therapy requests in US workers' "
                               "compensation. The case format: ptcheck/case@1 (GET /v1/schema/case).")
     app.state.engine = engine
-    static = resources.files("ptcheck") / "web_static"
+    static = resources.files("ptcheck.web") / "web_static"
 
     @app.middleware("http")
     async def _access(request: Request, call_next):
@@ -310,7 +310,7 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
     async def rulesets(as_of: str | None = None, jurisdiction: str | None = None) -> list[dict]:
         """The rule sets (in force on `as_of`, for `jurisdiction`) with versions and sha256 hashes: the
         rows of `ptcheck rules list --json`."""
-        from . import _catalog
+        from ..authoring import _catalog
         problems = []
         on = None
         if as_of:

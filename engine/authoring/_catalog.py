@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ._rules import Library, RuleSet
+from ..core._rules import Library, RuleSet
 
 
 def rows(lib: Library, *, as_of: dt.date | None = None, jurisdiction: str | None = None) -> list[dict]:
@@ -101,8 +101,8 @@ def rule_source(rs: RuleSet, index: int) -> str:
 def _block(rs: RuleSet, lines: list[str], path: list) -> list[str]:
     """The lines of the YAML node at path: from its line to the line before the next sibling (or the end
     of its parent)."""
-    from ._rules import _has
-    from ._yamlpos import node_at
+    from ..core._rules import _has
+    from ..core._yamlpos import node_at
     if rs.node is None or not _has(rs.node, path):
         return []
     n = node_at(rs.node, path)

@@ -8,16 +8,16 @@
                             ["cases/"])
 
 What `ptcheck rules lint | test | diff` print, as values. Thin functions over the private modules
-(engine/_lint.py, _ruletest.py, _diff.py), which may change; these names and signatures do not.
+(engine/authoring/_lint.py, _ruletest.py, _diff.py), which may change; these names and signatures do not.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..core._errors import Problem
+from ..core._rules import Library
 from ._diff import DiffReport, Impact, RuleChange
-from ._errors import Problem
-from ._rules import Library
 from ._ruletest import Coverage, TestResult as RuleTestResult
 
 __all__ = ["Coverage", "DiffReport", "Impact", "RuleChange", "RuleTestResult", "diff_rule_sets", "lint",

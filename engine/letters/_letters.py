@@ -6,7 +6,7 @@ reviewer's own findings ("there is no documentation of objective improvement") a
 history as facts: they say what the file lacked, not what the records show.
 
 Pure functions: no printing, no files, no network. Standard library and PyYAML only (the request-line
-visit shorthand is read by the engine's own parser, engine/_visits.py, so both read it the same way).
+visit shorthand is read by the engine's own parser, engine/core/_visits.py, so both read it the same way).
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from typing import Iterable, Iterator
 
 import yaml
 
+from ..core._visits import VisitTextError, parse_visits
 from ._letter_patterns import *  # noqa: F403  (compiled patterns and word lists; its __all__ names them)
-from ._visits import VisitTextError, parse_visits
 
 __all__ = ["ImportedCase", "import_letter", "render_case_yaml"]
 

@@ -1,6 +1,6 @@
 """Audit: check a batch of cases that carry real outcomes (`actual`) and measure how often ptcheck agrees.
 
-    from ptcheck._audit import audit
+    from ptcheck.audit._audit import audit
     report = audit(["cases/"], jobs=2)
     report.accuracy, report.kappa, report.to_json_dict()
 
@@ -40,12 +40,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ._cases import Loaded, iter_case_files, load_file, load_json_line, validate_case
-from ._check import Checker
-from ._decide import REVIEW_OF, CaseDecision, ItemDecision
-from ._errors import EngineError, Problem, PtcheckError
-from ._explain import agrees
-from ._textsafe import redact
+from ..core._cases import Loaded, iter_case_files, load_file, load_json_line, validate_case
+from ..core._check import Checker
+from ..core._decide import REVIEW_OF, CaseDecision, ItemDecision
+from ..core._errors import EngineError, Problem, PtcheckError
+from ..core._explain import agrees
+from ..core._textsafe import redact
 
 UR_LABELS = ("certify", "modify", "non_certify", "pend")
 REVIEW_LABELS = ("upheld", "overturned", "partially_overturned")

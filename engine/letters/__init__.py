@@ -6,7 +6,7 @@
     print(imported.todos)                  # what the letter does not state, by case field
     yaml_text = render_case_yaml(imported)
 
-What `ptcheck cases import` does, as values. Thin re-exports of the private engine/_letters.py, which may
+What `ptcheck cases import` does, as values. Thin re-exports of the private engine/letters/_letters.py, which may
 change; these names do not.
 """
 from __future__ import annotations

@@ -19,20 +19,20 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from ._cli_audit import register as _register_audit
-from ._errors import PtcheckError
-from ._textsafe import printable, redact
+from ..core._errors import PtcheckError
+from ..core._textsafe import printable, redact
+from ._audit import register as _register_audit
 
 
 class _Lazy:
-    """engine.<module>.<name>, imported when first called or looked into, so that a command imports only
+    """ptcheck.<package>.<module>.<name>, imported when first called or looked into, so that a command imports only
     what it uses (`ptcheck --help` builds no pydantic model and loads no durable_rules)."""
 
     def __init__(self, module: str, name: str | None = None):
         self._module, self._name = module, name
 
     def _target(self):
-        mod = importlib.import_module(f"{__package__}.{self._module}")
+        mod = importlib.import_module(f"ptcheck.{self._module}")
         return mod if self._name is None else getattr(mod, self._name)
 
     def __call__(self, *args, **kwargs):
@@ -42,15 +42,15 @@ class _Lazy:
         return getattr(self._target(), attr)
 
 
-_catalog = _Lazy("_catalog")
-case_schema, load_cases = _Lazy("_cases", "case_schema"), _Lazy("_cases", "load_cases")
-Checker = _Lazy("_check", "Checker")
-decision_dict, render_case, to_json = (_Lazy("_explain", n) for n in ("decision_dict", "render_case", "to_json"))
-find_rule, rule_source = _Lazy("_catalog", "find_rule"), _Lazy("_catalog", "rule_source")
-diff_rulesets = _Lazy("_diff", "diff")
-lint_errors, lint_paths = _Lazy("_lint", "errors"), _Lazy("_lint", "lint_paths")
-Library, rules_schema = _Lazy("_rules", "Library"), _Lazy("_rules", "rules_schema")
-diff_text, run_rule_tests = _Lazy("_ruletest", "diff_text"), _Lazy("_ruletest", "run_all")
+_catalog = _Lazy("authoring._catalog")
+case_schema, load_cases = _Lazy("core._cases", "case_schema"), _Lazy("core._cases", "load_cases")
+Checker = _Lazy("core._check", "Checker")
+decision_dict, render_case, to_json = (_Lazy("core._explain", n) for n in ("decision_dict", "render_case", "to_json"))
+find_rule, rule_source = _Lazy("authoring._catalog", "find_rule"), _Lazy("authoring._catalog", "rule_source")
+diff_rulesets = _Lazy("authoring._diff", "diff")
+lint_errors, lint_paths = _Lazy("authoring._lint", "errors"), _Lazy("authoring._lint", "lint_paths")
+Library, rules_schema = _Lazy("core._rules", "Library"), _Lazy("core._rules", "rules_schema")
+diff_text, run_rule_tests = _Lazy("authoring._ruletest", "diff_text"), _Lazy("authoring._ruletest", "run_all")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -71,7 +71,7 @@ err = Console(stderr=True, soft_wrap=True)     # a problem is one line whatever 
 
 def _show_version(value: bool) -> None:
     if value:
-        from ._version import engine_version
+        from ..core._version import engine_version
         out.print(f"ptcheck {engine_version()}", highlight=False)
         raise typer.Exit(EXIT_OK)
 
@@ -94,7 +94,7 @@ def _ruleset_ids(lib, names: Optional[list[str]]) -> Optional[list[str]]:
     A name that is neither is an error with "did you mean", never a silent run of nothing."""
     if not names:
         return names
-    from ._errors import did_you_mean
+    from ..core._errors import did_you_mean
     ids = {rs.id for rs in lib.rulesets}
     by_path = {}
     for rs in lib.rulesets:
@@ -115,7 +115,7 @@ def _ruleset_ids(lib, names: Optional[list[str]]) -> Optional[list[str]]:
 
 def _fail(e: Exception) -> None:
     # rule-file errors keep their quoted text (the author needs it); case and engine errors do not
-    from ._errors import CaseError, EngineError
+    from ..core._errors import CaseError, EngineError
     _problem(f"error: {e}", from_case=isinstance(e, (CaseError, EngineError)))
     raise typer.Exit(EXIT_ERROR)
 
@@ -349,7 +349,7 @@ def rules_explain(
         lib = Library.load(rules)
         hits = find_rule(lib, rule_id)
         if not hits:
-            from ._errors import did_you_mean
+            from ..core._errors import did_you_mean
             ids = {r.id for rs in lib.rulesets for r in rs.spec.rules}
             hint = did_you_mean(rule_id, ids)
             raise PtcheckError(f"no rule {rule_id!r}{'; ' + hint if hint else ''}")
@@ -364,7 +364,7 @@ def rules_explain(
                         firing_cases.append(f"{loaded.case.id} [{it.request}] ({loaded.source}): {it.outcome}")
     except PtcheckError as e:
         _fail(e)
-    from ._compile import compile_ruleset, exported_types
+    from ..core._compile import compile_ruleset, exported_types
     for rs, i in hits:
         r = rs.spec.rules[i]
         out.print(f"{r.id}  in {rs.key}  ({rs.path}:{rs.rule_line(i)})", style="bold", highlight=False, markup=False)
@@ -397,7 +397,7 @@ def cases_import(
 ) -> None:
     """Draft a case from each decision letter. Facts the letter does not give are left out and listed as
     `# TODO` comments; the reviewer's conclusions are never copied into the history."""
-    from ._letters import import_letter, render_case_yaml
+    from ..letters._letters import import_letter, render_case_yaml
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
     for path in letters:
@@ -428,7 +428,7 @@ def serve(
     """Serve the JSON API (/v1/check, /v1/audit, /v1/rulesets, /v1/schema/case, OpenAPI at /docs) and the
     reviewer's page at / (needs the web extra: pip install 'ptcheck[web]')."""
     try:
-        from ._web import serve as run_server
+        from ..web._app import serve as run_server
     except ImportError as e:
         err.print(f"error: ptcheck serve needs the web extra (pip install 'ptcheck[web]'): {e}",
                   highlight=False, markup=False)

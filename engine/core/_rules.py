@@ -421,7 +421,7 @@ def template_names(template: str) -> frozenset[str]:
 def rules_schema() -> dict:
     """JSON Schema of a rule file."""
     schema = RuleSetSpec.model_json_schema()
-    # an edition that `extends` another states only what changes (engine/_editions.py)
+    # an edition that `extends` another states only what changes (engine/core/_editions.py)
     required = schema.pop("required", [])
     schema["properties"]["remove"] = {"type": "array", "items": {"type": "string"},
                                       "description": "extends: inherited rule, table or table-id.row-id ids to drop"}
@@ -463,7 +463,7 @@ def load_jurisdictions(root: Path | None = None) -> dict[str, list[FallbackNote]
     out = {}
     for j, spec in data.items():
         if not isinstance(spec, dict) or "fallback_notes" not in spec:
-            continue                                  # other sections (e.g. CA_search_sequence): engine/_check.py
+            continue                                  # other sections (e.g. CA_search_sequence): engine/core/_check.py
         out[j] = [FallbackNote(n["message"], n["citation"], n["effective_from"], n.get("effective_to"))
                   for n in spec.get("fallback_notes", [])]
     return out

@@ -16,7 +16,7 @@ an item and the policy is one mechanism for limits, derived and exported facts a
 negation is `f != 5 or f == unknown`. Guards are pruned where the cells alone decide (two rows on
 different values of one column never both match; a cell implied by the guarded row's own cell is dropped).
 Input columns are case facts (or facts exported by other rule sets), so every guard lives in the first
-durable pattern; joined patterns stay flat (engine/_durable.py).
+durable pattern; joined patterns stay flat (engine/core/_durable.py).
 
 Then every rule (table rows included) gets the rule set's `applies_when`: `(applies_when) and (when)`.
 """
@@ -502,7 +502,7 @@ def merge_exports(values: dict, new: dict, types: dict, policies: dict | None = 
       first                       the row set first (by the rule set that ran first) keeps its facts
 
     A yes/no fact still "unknown" is not set. (Limits are findings, not exports: every applicable limit
-    binds, engine/_decide.py:combine takes the smallest.)"""
+    binds, engine/core/_decide.py:combine takes the smallest.)"""
     new = {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in new.items()}
 
     def is_set(k: str) -> bool:

@@ -15,7 +15,7 @@
 
 Every other key replaces the base's (title, notes, scope, jurisdictions, applies_when). The base is found
 in the same rules folder (the nearest folder above the file holding diagnoses.yaml, else the default).
-Tests are inherited too (engine/_ruletest.py).
+Tests are inherited too (engine/authoring/_ruletest.py).
 """
 from __future__ import annotations
 

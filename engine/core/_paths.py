@@ -18,7 +18,7 @@ def rules_dir() -> Path:
     shipped = shipped_rules_dir()
     if shipped is not None:
         return shipped
-    beside = Path(__file__).resolve().parent.parent / "rules"
+    beside = Path(__file__).resolve().parent.parent.parent / "rules"
     return beside if beside.is_dir() else Path.cwd() / "rules"
 
 

@@ -1,6 +1,6 @@
 """`ptcheck audit`: check cases with real outcomes and report agreement (terminal, JSON, HTML).
 
-engine/cli.py calls register(app). Exit codes as for every command:
+engine/cli/__init__.py calls register(app). Exit codes as for every command:
   0  the audit ran (disagreements are results, not failures)
   1  the audit ran, but some inputs were invalid or failed in the engine (listed under errors; a case
      that crashes the engine is one of them)
@@ -23,12 +23,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ._errors import PtcheckError
-from ._textsafe import printable
+from ..core._errors import PtcheckError
+from ..core._textsafe import printable
 
 if TYPE_CHECKING:
-    from ._audit import AuditReport
-    from ._check import Checker
+    from ..audit._audit import AuditReport
+    from ..core._check import Checker
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 EXIT_SIGNAL = 128          # + the signal number: 130 for SIGINT, 143 for SIGTERM
@@ -38,8 +38,8 @@ _DIMENSIONS = {"ruleset": "rule set", "review_kind": "review kind"}
 
 
 def _make_checker(rules: Path | None) -> Checker:
-    from ._check import Checker  # imported when used: `ptcheck --help` needs neither
-    from ._rules import Library
+    from ..core._check import Checker  # imported when used: `ptcheck --help` needs neither
+    from ..core._rules import Library
     return Checker(Library.load(rules))
 
 
@@ -166,7 +166,7 @@ def render_groups(r: AuditReport, console: Console) -> None:
 
 
 def render_summary(r: AuditReport, console: Console) -> None:
-    from ._audit import REVIEW_LABELS, UR_LABELS
+    from ..audit._audit import REVIEW_LABELS, UR_LABELS
     if r.partial:
         console.print(Text(f"PARTIAL REPORT: the audit was interrupted; {stop_text(r)}", style="bold red"),
                       soft_wrap=True)
@@ -291,7 +291,7 @@ def register(app: typer.Typer) -> None:
         --checkpoint FILE, rerun the same command with --resume to finish it."""
         out = Console(soft_wrap=False)
         err = Console(stderr=True, soft_wrap=True)
-        from ._audit import audit, write_atomic
+        from ..audit._audit import audit, write_atomic
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         if jobs is not None and jobs > cpus:
             err.print(f"--jobs {jobs} capped at {cpus} (the number of CPUs)", highlight=False, markup=False)
@@ -313,7 +313,7 @@ def register(app: typer.Typer) -> None:
             if bar:
                 bar.stop()
         if html is not None:
-            from ._report_html import render_html
+            from ..audit._report_html import render_html
             try:
                 write_atomic(html, render_html(report))
             except OSError as e:

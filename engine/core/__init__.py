@@ -1,0 +1,1 @@
+"""The decision core: load, validate, facts, rules, compile, durable_rules, decide, explain."""

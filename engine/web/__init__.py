@@ -1,0 +1,1 @@
+"""The reviewer web page and JSON API (`ptcheck serve`)."""
