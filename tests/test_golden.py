@@ -48,11 +48,14 @@ SPLIT: dict[tuple[str, str], tuple[dict[str, str], str]] = {
 NEW_RULES = "issue 9: Texas work conditioning / hardening encoded for every region (odg.work-rehab replaces odg.work-conditioning)"
 AQUATIC = "issue 9: Texas aquatic therapy follows the ODG PT rows (odg.aquatic-therapy; the PT rule sets' scope)"
 PLATEAU = "issue 9: work conditioning / hardening admission reads a plateau in therapy (therapy_plateau)"
+SEQUENCE = ("issue 9: from 2017-12-01 the search sequence applies ODG's numbers to chiropractic, massage and aquatic "
+            "therapy in California too")
 CONTENT: dict[tuple[str, str], tuple[str, tuple | None]] = {
     **{(case, "1"): (NEW_RULES, None) for case in (
         "odg-wc-001", "odg-wc-002", "tx-iro-mcch-09030", "tx-iro-mcch-10024", "tx-iro-mcch-10057",
         "tx-iro-mcch-11124", "tx-iro-mcch-12105", "tx-iro-mcch-13067", "tx-iro-mcch-16017", "tx-iro-mcch-19007")},
     ("tx-iro-mcch-14029", "1"): (AQUATIC, None),
+    ("mtus-mt-006", "1"): (SEQUENCE, None),
     **{(case, "1"): (PLATEAU, None) for case in ("mtus-wc-001", "mtus-wc-002", "mtus-wc-003")},
     # the decision quotes the UR reviewer: "had not reached a plateau in physical therapy" (now recorded)
     ("tx-iro-mcch-13067", "1"): (PLATEAU, ("non_certify", None)),
