@@ -105,3 +105,15 @@ def test_total_is_completed_plus_requested(done, req):
     loaded = validate_case(d)
     f = derive(loaded.case, loaded.case.requests[0]).values
     assert f["total_visits"] == done + req
+
+
+@pytest.mark.parametrize("a, b, overlap", [
+    (["shoulder"], ["wrist"], False),                 # two joints of one extremity are not the same region
+    (["knee"], ["ankle"], False),
+    (["shoulder"], ["upper_extremity"], True),        # an extremity contains its joints
+    (["lower_extremity"], ["knee", "hip"], True),
+    (["wrist"], ["hand"], True),                      # neighbours the guidelines treat together
+    (["upper_extremity"], ["lower_extremity"], False),
+])
+def test_region_overlap_table(a, b, overlap):
+    assert regions_overlap(a, b) is overlap

@@ -107,11 +107,12 @@ def regions_overlap(a, b) -> bool:
 
 
 def _expand(regions) -> set[str]:
+    """The regions and the joints they contain (an extremity contains its joints). Never the parent of a
+    joint: the shoulder and the wrist are both in the upper extremity, but they do not overlap."""
     out = set()
     for r in regions:
         out.add(r)
         out |= _CONTAINS.get(r, set())
-        out |= {parent for parent, kids in _CONTAINS.items() if r in kids}
     return out
 
 
