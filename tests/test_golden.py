@@ -56,6 +56,8 @@ CONTENT: dict[tuple[str, str], tuple[str, tuple | None]] = {
         "tx-iro-mcch-11124", "tx-iro-mcch-12105", "tx-iro-mcch-13067", "tx-iro-mcch-16017", "tx-iro-mcch-19007")},
     ("tx-iro-mcch-14029", "1"): (AQUATIC, None),
     ("mtus-mt-006", "1"): (SEQUENCE, None),
+    **{("tx-iro-mcch-09131", r): ("issue 9: the readings of prior therapy are described in words ('a course of the "
+                                  "service requested', not 'given')", None) for r in ("1", "2")},
     **{(case, "1"): (PLATEAU, None) for case in ("mtus-wc-001", "mtus-wc-002", "mtus-wc-003")},
     # the decision quotes the UR reviewer: "had not reached a plateau in physical therapy" (now recorded)
     ("tx-iro-mcch-13067", "1"): (PLATEAU, ("non_certify", None)),

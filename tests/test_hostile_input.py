@@ -133,6 +133,30 @@ def test_request_exposes_range_hours_and_reading():
     assert pt.reading == 'text: "2-3x/wk x 4-6 wks" -> 8-18 visits'
 
 
+@pytest.mark.parametrize("req", [
+    {"id": "1", "service": "work_hardening", "text": "Work hardening 80 hours, 8 hours per day"},
+    {"id": "1", "service": "work_hardening", "hours": 80, "hours_per_day": 8},
+])
+def test_hours_over_hours_per_day_are_the_sessions(req):
+    (l,) = load_text(json.dumps({"id": "h", "jurisdiction": "TX", "requests": [req]}), "h.json", "json")
+    r = l.case.requests[0]
+    assert (r.visits, r.hours, r.hours_per_day) == (10, 80, 8)
+    assert r.reading == "hours / hours per day: 80 / 8 -> 10 sessions"
+
+
+def test_hours_alone_give_no_sessions():
+    (l,) = load_text(json.dumps({"id": "h", "jurisdiction": "TX", "requests": [
+        {"id": "1", "service": "work_hardening", "text": "80 hours of work hardening"}]}), "h.json", "json")
+    assert (l.case.requests[0].visits, l.case.requests[0].hours) == (None, 80)
+
+
+def test_an_injury_after_the_review_is_an_error_not_a_negative_age():
+    (l,) = load_text(json.dumps({"id": "d", "jurisdiction": "TX", "injury_date": "2015-09-01",
+                                 "review": {"date": "2015-05-10"},
+                                 "requests": [{"id": "1", "service": "work_hardening", "visits": 10}]}), "d.json", "json")
+    assert not l.ok and "injury_date is after review.date" in str(l.problems[0])
+
+
 # --- through the command line -------------------------------------------------------------------
 
 def _run(*args):

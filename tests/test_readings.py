@@ -1,6 +1,7 @@
 """Decisions under unknown facts (issue 9): the examples a reviewer raised, how readings combine, and two
 properties over generated cases."""
 import copy
+import datetime as dt
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -203,8 +204,9 @@ def silent_history_case(draw):
     case = {"id": "p", "jurisdiction": j, "review": {"kind": "ur", "date": draw(st.sampled_from(["2012-05-01", "2015-06-01", "2019-03-01"]))},
             "diagnoses": [{"text": draw(st.sampled_from(["sprain", "myalgia", "radiculitis", "contusion"])), "region": region}],
             "requests": [req], "history": {"documentation": docs}}
-    if draw(st.booleans()):
-        case["injury_date"] = draw(st.sampled_from(["2011-01-01", "2014-09-01", "2018-10-01"]))
+    if draw(st.booleans()):                   # an injury before the review: 3 to 40 months
+        review = dt.date.fromisoformat(case["review"]["date"])
+        case["injury_date"] = (review - dt.timedelta(days=30 * draw(st.integers(3, 40)))).isoformat()
     return case
 
 

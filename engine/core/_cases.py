@@ -248,6 +248,11 @@ class Request(_Model):
                                    + [f"{k} = {lo}-{hi}" for k, (lo, hi) in ranges.items()])
                 raise ValueError(f"the number of visits contradicts itself: {detail}")
             visits = rng[1] if visits is None else visits
+        if visits is None and hours and per_day and hours % per_day == 0:
+            # "80 hours, 8 hours per day": the sessions are the hours over the hours a day
+            visits = hours // per_day
+            reading = f"hours / hours per day: {hours} / {per_day} -> {visits} sessions"
+            notes = tuple(n for n in notes if not n.startswith("the request text gives no number"))
         for name, value in (("visits", visits), ("frequency_per_week", freq), ("duration_weeks", weeks),
                             ("visits_range", rng), ("hours", hours), ("hours_per_day", per_day),
                             ("reading", reading), ("text_notes", notes)):
@@ -356,6 +361,9 @@ class Case(_Model):
         dup = {i for i in ids if ids.count(i) > 1}
         if dup:
             raise ValueError(f"request ids must be unique within a case: {', '.join(sorted(map(safe_id, dup)))}")
+        if self.injury_date and self.review.date and self.injury_date > self.review.date:
+            raise ValueError("injury_date is after review.date: one of the two dates is wrong (an injury comes "
+                             "before the request for its treatment)")
         return self
 
 

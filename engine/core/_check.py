@@ -127,7 +127,7 @@ class Checker:
                 on_unknown |= _ruleset_unknown_rules(rs, ("pend",))
         for f in deciding(d.findings, d.outcome):        # what the rules name that no fact can show
             if f.rule not in on_unknown:
-                missing += [m for m in f.missing if m not in missing and not _about_a_flag(m)]
+                missing += [m for m in f.missing if m not in missing and not _flag_settled(m, case, changes if explain else None)]
         return ItemDecision.model_construct(            # our own typed values: no re-validation
             request=req.id, text=req.text, service=req.service, requested_visits=req.visits,
             outcome=d.outcome, certified_visits=d.certified if d.outcome in ("certify", "modify") else None,
@@ -325,14 +325,32 @@ DOC_WORDS = {
     "therapy_plateau": "documented improvement in physical or occupational therapy followed by a plateau",
 }
 DOC_FLAGS = tuple(DOC_WORDS)
-_FLAG_WORDS = ("functional improvement", "functional deficit", "home exercise", "home program", "flare",
-               "new injury", "exceptional factor", "medication", "contents", "equipment", "plateau")
+# the words by which a rule's 'missing' entry speaks of a documentation flag
+_FLAG_WORDS = {
+    "functional_improvement": ("functional improvement",),
+    "objective_functional_deficits": ("functional deficit", "functional limitation"),
+    "home_exercise_program": ("home exercise", "home program"),
+    "unable_to_do_home_exercise": ("home exercise", "home program"),
+    "new_injury_or_flare": ("flare", "new injury"),
+    "exceptional_factors": ("exceptional factor",),
+    "medication_reduction": ("medication",),
+    "equipment_described": ("contents", "equipment"),
+    "therapy_plateau": ("plateau",),
+}
 
 
-def _about_a_flag(text: str) -> bool:
-    """Is a rule's 'missing' entry about documentation that the flags (and so the computed list) cover?"""
+def _flag_settled(text: str, case: Case, changes: list[dict] | None) -> bool:
+    """Is a rule's 'missing' entry about a documentation flag that the case already documents, or that the
+    computed list ('would change the answer') already gives? Then it is not listed again. A flag the case
+    leaves open and that does not change the answer alone (another unknown also holds it) stays listed.
+    Without the computed list (changes None: no explanations) every entry about a flag is left out."""
     t = text.lower()
-    return any(w in t for w in _FLAG_WORDS)
+    if changes is None:
+        return any(w in t for words in _FLAG_WORDS.values() for w in words)
+    doc = case.history.documentation
+    computed = {c["fact"] for c in changes}
+    return any(getattr(doc, flag) is not None or flag in computed
+               for flag, words in _FLAG_WORDS.items() if any(w in t for w in words))
 
 
 _IDENT = re.compile(r"[a-z_][a-z0-9_]*")

@@ -59,6 +59,8 @@ def render_item(item: ItemDecision, *, show_derive: bool = True, show_facts: boo
     title = Text.assemble((outcome, _STYLE[item.outcome]))
     if item.review_outcome:
         title.append(f"   predicted review: {item.review_outcome.replace('_', ' ')}")
+        if item.outcome == "modify" and item.review_outcome == "upheld":
+            title.append(" (an IMR answers the request as made: part of it is not necessary)", style="dim")
     ok = agrees(item)
     if ok is not None:
         title.append(f"   actual: {item.actual.replace('_', ' ')} ", style="dim")
@@ -82,7 +84,8 @@ def render_item(item: ItemDecision, *, show_derive: bool = True, show_facts: boo
         body.append(Text(f"* an open question that does not change this answer: the {item.outcome.replace('_', '-')} "
                          "stands whatever it turns out to be", style="dim"))
     if item.missing:
-        body.append(Text("Documentation that would change the answer:", style="bold"))
+        body.append(Text("Documentation the answer waits for:" if item.outcome == "pend"
+                         else "Documentation that would change the answer:", style="bold"))
         body += [Text(f"  - {m}", overflow="fold") for m in item.missing]
     if show_facts and item.facts:
         body += [Text(f"  fact: {n}", style="dim", overflow="fold") for n in item.facts]

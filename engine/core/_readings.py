@@ -351,9 +351,15 @@ def describe(unknown_list: list[Unknown], rs: list[Reading]) -> str:
                     start = prev = v
             text = ", ".join(runs)
         else:
-            text = " or ".join(str(v) for v in vals)
-        parts.append(f"{u.short}: {text}")
+            text = " or ".join(_VALUE_WORDS.get(str(v), str(v)) for v in vals)
+        partial = sum(1 for r in rs if (u.kind, u.key) in r.values) < len(rs)
+        parts.append(f"{u.short} (where there is such a course): {text}" if partial else f"{u.short}: {text}")
     return "; ".join(parts)
+
+
+# how the values of prior_therapy read in a rationale
+_VALUE_WORDS = {"none": "none", "therapy only": "physical therapy but no earlier program",
+                "given": "a course of the service requested"}
 
 
 def group_answers(rs: list[Reading]) -> list[tuple[tuple, list[Reading]]]:
