@@ -212,7 +212,8 @@ class Request(_Model):
             if lo > hi:
                 raise ValueError("visits_range must be [low, high] with low <= high")
             ranges["visits_range"] = (lo, hi)
-        hours, per_day, notes = self.hours, self.hours_per_day, ()
+        hours, per_day = self.hours, self.hours_per_day
+        notes: tuple[str, ...] = ()
         if self.service in VISIT_SERVICES:
             try:
                 parsed = parse_visits(self.text)
