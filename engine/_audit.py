@@ -41,7 +41,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ._cases import Loaded, iter_case_files, load_file, load_json_line, validate_case
-from ._check import Checker
+from ._check import Checker, _Memo
 from ._decide import REVIEW_OF, CaseDecision, ItemDecision
 from ._errors import EngineError, Problem, PtcheckError
 from ._explain import agrees
@@ -245,10 +245,12 @@ class _Partial:
         case = loaded.case
         try:
             # outcomes first, without rendering explanations; a case with a disagreement is checked again
-            # in full, since its rationale is listed (most items agree, so most explanations are skipped)
-            decision = checker.check(case, explain=False)
+            # in full, since its rationale is listed (most items agree, so most explanations are skipped).
+            # The memo keeps what the rule sets answered in the first pass: no rule runs twice.
+            kw = {"memo": _Memo()} if _takes_memo(checker) else {}
+            decision = checker.check(case, explain=False, **kw)
             if any(item.actual is not None and agrees(item) is not True for item in decision.items):
-                decision = checker.check(case)
+                decision = checker.check(case, **kw)
         except Exception as e:         # one case's engine failure is an error entry, never a crash
             label = "engine error" if isinstance(e, EngineError) else f"engine error ({type(e).__name__})"
             self._engine_error(loaded, f"{label}: {redact(str(e))}")
@@ -298,6 +300,23 @@ class _Partial:
                     rationale=[dict(rule=f.rule, ruleset=f.ruleset, effect=f.effect, message=f.message,
                                     citation=f.citation) for f in item.findings]),
                     ensure_ascii=False, separators=(",", ":")))
+
+
+_TAKES_MEMO: dict[type, bool] = {}
+
+
+def _takes_memo(checker: Any) -> bool:
+    """Does this checker's check() take memo= (a Checker does; a checker_factory may give another kind)."""
+    t = type(checker)
+    ok = _TAKES_MEMO.get(t)
+    if ok is None:
+        import inspect
+        try:
+            ok = "memo" in inspect.signature(checker.check).parameters
+        except (TypeError, ValueError):
+            ok = False
+        _TAKES_MEMO[t] = ok
+    return ok
 
 
 def _death(exitcode: int | None) -> str:

@@ -36,6 +36,7 @@ class Checker:
         self.exports = exported_types(self.library)
         self.presumptions = _readings.load_presumptions(self.library.root) if self.library.root else []
         self.sequences = _load_search_sequences(self.library.root) if self.library.root else {}
+        self._read_names: dict[Registered, tuple[str, ...]] = {}
 
     def registered(self, rs: RuleSet) -> Registered:
         key = (rs.key, rs.sha256, tuple(sorted(self.exports.items())))
@@ -47,9 +48,14 @@ class Checker:
                     reg = _REGISTERED[key] = Registered(compile_ruleset(rs, self.exports))
         return reg
 
-    def check(self, case: Case, *, explain: bool = True) -> CaseDecision:
+    def check(self, case: Case, *, explain: bool = True, memo: "_Memo | None" = None) -> CaseDecision:
         """Decide every requested item. explain=False skips rendering messages and figures (the outcome,
-        certified visits, fired rules, limits and missing documentation are the same)."""
+        certified visits, fired rules, limits and missing documentation are the same).
+
+        memo: what the rule sets answered for this case (see _Memo); pass the same one to check the same
+        case again (audit checks a disagreeing case again with explanations: no rule runs twice)."""
+        if memo is None:
+            memo = _Memo()
         on = case.review.date
         sets = self.library.in_force(case.jurisdiction, on, self.pins)
         notes = []
@@ -60,7 +66,7 @@ class Checker:
         items = []
         for req in case.requests:
             try:
-                items.append(self._item(case, req, sets, on, ran, explain))
+                items.append(self._item(case, req, sets, on, ran, explain, memo))
             except EngineError as e:          # name the case and item; the caller's batch carries on
                 raise EngineError(f"case {case.id!r}, item {req.id!r}: {e}", e.problems) from e
         order = {rs.key: i for i, rs in enumerate(sets)}
@@ -71,7 +77,8 @@ class Checker:
 
     # -- one item
     def _item(self, case: Case, req: Request, sets: list[RuleSet], on: dt.date | None,
-              ran: dict, explain: bool = True) -> ItemDecision:
+              ran: dict, explain: bool = True, memo: "_Memo | None" = None) -> ItemDecision:
+        memo = _Memo() if memo is None else memo
         if not req.body_regions:
             dx_regions = _dx_regions(case)
             if dx_regions:
@@ -115,11 +122,11 @@ class Checker:
         consulted = _ordered(supplemental + primary + fallback)
         ran.update((rs.key, rs) for rs in consulted)
         addressed = bool(primary or fallback)
-        d = self._decide(case, req, consulted, addressed, pre, explain, sequence)
+        d = self._decide(case, req, consulted, addressed, pre, explain, sequence, memo)
         changes: list[dict] = []
         missing: list[str] = []
         if addressed and explain:           # deciding again per flag: only where the rationale is shown
-            changes = self._would_change(case, req, consulted, pre, d, sequence)
+            changes = self._would_change(case, req, consulted, pre, d, sequence, memo)
             missing = [c["documentation"] for c in changes]
         on_unknown = set()           # rules that pend on an unknown the readings already name
         if d.combined is not None:
@@ -146,12 +153,14 @@ class Checker:
         return None
 
     def _decide(self, case: Case, req: Request, consulted: list[RuleSet], addressed: bool,
-                pre: list[Finding], explain: bool, sequence: "_Sequence" = None) -> "_Evaluated":
+                pre: list[Finding], explain: bool, sequence: "_Sequence" = None,
+                memo: "_Memo | None" = None) -> "_Evaluated":
         """The item's answer: one evaluation, or one per reading of the unknowns the rules read."""
+        memo = _Memo() if memo is None else memo
         reads, numbers = self._reads(consulted)
         high = max([n for n in numbers if n < 500] or [24]) + 1
         found = _readings.readings(case, req, numbers, high, reads) if addressed else None
-        base = self._evaluate(case, req, consulted, addressed, pre, explain, sequence)
+        base = self._evaluate(case, req, consulted, addressed, pre, explain, sequence, memo)
         if found is None:
             return base
         # A rule set may decide for an unknown itself: a rule that non-certifies on a history fact being
@@ -163,7 +172,7 @@ class Checker:
             return base
         unknown_list, rds = found
         for r in rds:
-            ev = self._evaluate(r.case, r.request, consulted, addressed, pre, explain, sequence)
+            ev = self._evaluate(r.case, r.request, consulted, addressed, pre, explain, sequence, memo)
             r.findings, r.outcome, r.certified = ev.findings, ev.outcome, ev.certified
         given = base.facts                   # the facts as the records give them (derived once, by base)
         presumed = [(p, u) for u in unknown_list for p in self.presumptions
@@ -177,7 +186,7 @@ class Checker:
         return _Evaluated(findings, comb.outcome, comb.certified, given.notes, comb)
 
     def _would_change(self, case: Case, req: Request, consulted: list[RuleSet], pre: list[Finding],
-                      d: "_Evaluated", sequence: "_Sequence" = None) -> list[dict]:
+                      d: "_Evaluated", sequence: "_Sequence" = None, memo: "_Memo | None" = None) -> list[dict]:
         """The documentation whose presence changes the answer, found by deciding again with it (never
         a flag the case already documents), and the unknowns that flip a pended answer."""
         reads, _ = self._reads(consulted)
@@ -188,7 +197,7 @@ class Checker:
                 continue
             alt = case.model_copy(update={"history": case.history.model_copy(
                 update={"documentation": doc.model_copy(update={flag: True})})})
-            e = self._decide(alt, req, consulted, True, pre, False, sequence)
+            e = self._decide(alt, req, consulted, True, pre, False, sequence, memo)
             if (e.outcome, e.certified) != (d.outcome, d.certified):
                 out.append({"documentation": DOC_WORDS[flag], "fact": flag, "value": True,
                             "outcome": e.outcome, "certified_visits": e.certified,
@@ -226,7 +235,8 @@ class Checker:
         return frozenset(reads), frozenset(numbers)
 
     def _evaluate(self, case: Case, req: Request, consulted: list[RuleSet], addressed: bool,
-                  pre: list[Finding], explain: bool, sequence: "_Sequence" = None) -> "_Evaluated":
+                  pre: list[Finding], explain: bool, sequence: "_Sequence" = None,
+                  memo: "_Memo | None" = None) -> "_Evaluated":
         """One evaluation of the item's facts by the rule sets consulted (in durable_rules), combined."""
         facts = derive(case, req)
         values = dict(facts.values)
@@ -242,7 +252,7 @@ class Checker:
                     continue
                 if seq.note not in findings:
                     findings.append(seq.note)
-            findings += self._run(rs, values, cache, explain)
+            findings += self._run(rs, values, cache, explain, memo)
         decisive = [f for f in findings if f.effect in ("certify", "limit", "non_certify", "pend")]
         if addressed and not decisive:
             findings.append(_engine_finding(
@@ -252,13 +262,49 @@ class Checker:
         outcome, certified = combine(findings, req.visits)
         return _Evaluated(findings, outcome, certified, facts.notes, facts=facts)
 
-    def _run(self, rs: RuleSet, values: dict, cache: dict, explain: bool = True) -> list[Finding]:
+    def _run(self, rs: RuleSet, values: dict, cache: dict, explain: bool = True,
+             memo: "_Memo | None" = None) -> list[Finding]:
+        """The findings of one rule set on the item's facts; exported facts are merged into `values`.
+
+        Memoized (memo) by the values of the names the rule set can read: an item's readings and the
+        "what would change" evaluations differ in a few facts only, and most rule sets read none of them."""
         reg = self.registered(rs)
+        if memo is None:
+            return self._run_rules(rs, reg, values, cache, explain)
+        if "safe" not in cache:         # what encode() would refuse is refused on a memo hit too
+            if len(values) > 250 or any(type(v) not in _PLAIN for v in values.values()):
+                encode(values)
+            cache["safe"] = True
+        names = self._read_names.get(reg)
+        if names is None:          # only facts and exported facts are ever values
+            known = FACT_TYPES.keys() | self.exports.keys()
+            names = self._read_names[reg] = tuple(n for n in reg.compiled.read_names if n in known)
+        key = (rs.key, explain, _project(values, names))
+        hit = memo.runs.get(key)
+        if hit is None:
+            before = dict(values)
+            findings = self._run_rules(rs, reg, values, cache, explain, memo, key[2])
+            exported = tuple((k, v) for k, v in values.items() if k not in before or before[k] is not v)
+            hit = memo.runs[key] = (findings, exported)
+        else:
+            for name, v in hit[1]:
+                values[name] = v
+            if hit[1]:
+                cache.pop("body", None)
+        return list(hit[0])
+
+    def _run_rules(self, rs: RuleSet, reg: Registered, values: dict, cache: dict, explain: bool,
+                   memo: "_Memo | None" = None, projected: tuple | None = None) -> list[Finding]:
         if not reg.compiled.may_fire(values):
             return []
-        if "body" not in cache:
-            cache["body"] = encode(values)
-        firings, session_derived = reg.run(values, cache["body"])
+        session = memo.sessions.get((rs.key, projected)) if memo is not None else None
+        if session is None:
+            if "body" not in cache:
+                cache["body"] = encode(values)
+            session = reg.run(values, cache["body"])
+            if memo is not None:
+                memo.sessions[(rs.key, projected)] = session
+        firings, session_derived = session
         findings = []
         for fi in sorted(firings, key=lambda f: f.rule_index):
             compiled = reg.compiled.rules[fi.rule_index]
@@ -289,6 +335,42 @@ def _load_search_sequences(root) -> dict[str, list[dict]]:
         return {}
     _, data = load_yaml(path.read_text(encoding="utf-8"), str(path))
     return {k[: -len("_search_sequence")]: v for k, v in (data or {}).items() if k.endswith("_search_sequence")}
+
+
+class _Memo:
+    """What the rule sets answered for one case, by the values of the names each can read
+    (CompiledRuleSet.read_names): `sessions` the durable_rules firings and derived facts (explain or not),
+    `runs` the findings and exported facts of _run. Lives as long as one check (or an audit's two checks
+    of one case); the rules are deterministic, so an answer for the same read values is the same answer."""
+    __slots__ = ("sessions", "runs")
+
+    def __init__(self) -> None:
+        self.sessions: dict = {}
+        self.runs: dict = {}
+
+
+_PLAIN = frozenset({type(None), bool, int, float, str, list, tuple})
+_ABSENT = object()          # a name with no value (differs from every value, None included)
+_AS_IS = frozenset({str, int, object})      # hashable, and equal only to their own kind
+
+
+def _project(values: dict, names: tuple[str, ...]) -> tuple:
+    """The values of `names`, hashable and exact (5 and 5.0, 1 and True, absent and None told apart)."""
+    get = values.get
+    out = [get(n, _ABSENT) for n in names]
+    for i, v in enumerate(out):
+        if type(v) not in _AS_IS:
+            out[i] = _frozen(v)
+    return tuple(out)
+
+
+def _frozen(v):
+    t = type(v)
+    if t is list or t is tuple:
+        return (t, *(_frozen(x) for x in v))
+    if t is dict:
+        return (t, *((k, _frozen(x)) for k, x in v.items()))
+    return (t, v)
 
 
 @dataclass(frozen=True)
