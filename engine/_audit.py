@@ -41,7 +41,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ._cases import Loaded, iter_case_files, load_file, load_json_line, validate_case
-from ._check import Checker, _Memo
+from ._check import Checker
 from ._decide import REVIEW_OF, CaseDecision, ItemDecision
 from ._errors import EngineError, Problem, PtcheckError
 from ._explain import agrees
@@ -244,13 +244,14 @@ class _Partial:
         self.cases_valid += 1
         case = loaded.case
         try:
-            # outcomes first, without rendering explanations; a case with a disagreement is checked again
-            # in full, since its rationale is listed (most items agree, so most explanations are skipped).
-            # The memo keeps what the rule sets answered in the first pass: no rule runs twice.
-            kw = {"memo": _Memo()} if _takes_memo(checker) else {}
-            decision = checker.check(case, explain=False, **kw)
-            if any(item.actual is not None and agrees(item) is not True for item in decision.items):
-                decision = checker.check(case, **kw)
+            # one pass: messages rendered, and "what would change the answer" (deciding an item again per
+            # undocumented flag) computed only for the disagreeing items, whose rationale is listed
+            if _single_pass(checker):
+                decision = checker.check(case, would_change_for=_disagrees)
+            else:              # another kind of checker (checker_factory): outcomes first, then explain
+                decision = checker.check(case, explain=False)
+                if any(_disagrees(item) for item in decision.items):
+                    decision = checker.check(case)
         except Exception as e:         # one case's engine failure is an error entry, never a crash
             label = "engine error" if isinstance(e, EngineError) else f"engine error ({type(e).__name__})"
             self._engine_error(loaded, f"{label}: {redact(str(e))}")
@@ -302,20 +303,25 @@ class _Partial:
                     ensure_ascii=False, separators=(",", ":")))
 
 
-_TAKES_MEMO: dict[type, bool] = {}
+def _disagrees(item: ItemDecision) -> bool:
+    return item.actual is not None and agrees(item) is not True
 
 
-def _takes_memo(checker: Any) -> bool:
-    """Does this checker's check() take memo= (a Checker does; a checker_factory may give another kind)."""
+_SINGLE_PASS: dict[type, bool] = {}
+
+
+def _single_pass(checker: Any) -> bool:
+    """Does this checker's check() take would_change_for= (a Checker does; a checker_factory may give
+    another kind)."""
     t = type(checker)
-    ok = _TAKES_MEMO.get(t)
+    ok = _SINGLE_PASS.get(t)
     if ok is None:
         import inspect
         try:
-            ok = "memo" in inspect.signature(checker.check).parameters
+            ok = "would_change_for" in inspect.signature(checker.check).parameters
         except (TypeError, ValueError):
             ok = False
-        _TAKES_MEMO[t] = ok
+        _SINGLE_PASS[t] = ok
     return ok
 
 

@@ -9,6 +9,7 @@ import functools
 import re
 import string
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import _expr, _readings
@@ -48,12 +49,17 @@ class Checker:
                     reg = _REGISTERED[key] = Registered(compile_ruleset(rs, self.exports))
         return reg
 
-    def check(self, case: Case, *, explain: bool = True, memo: "_Memo | None" = None) -> CaseDecision:
+    def check(self, case: Case, *, explain: bool = True, memo: "_Memo | None" = None,
+              would_change_for: Callable[[ItemDecision], bool] | None = None) -> CaseDecision:
         """Decide every requested item. explain=False skips rendering messages and figures (the outcome,
         certified visits, fired rules, limits and missing documentation are the same).
 
         memo: what the rule sets answered for this case (see _Memo); pass the same one to check the same
-        case again (audit checks a disagreeing case again with explanations: no rule runs twice)."""
+        case again and no rule set runs twice on the same facts.
+        would_change_for: with explain, "what would change the answer" (deciding the item again per
+        undocumented flag, the costly part of an explanation) only for the items it returns True for, given
+        the item as decided without it; the other items get no would_change and only the documentation
+        their rules name as missing. Audit uses it: only a disagreeing item's explanation is listed."""
         if memo is None:
             memo = _Memo()
         on = case.review.date
@@ -66,7 +72,7 @@ class Checker:
         items = []
         for req in case.requests:
             try:
-                items.append(self._item(case, req, sets, on, ran, explain, memo))
+                items.append(self._item(case, req, sets, on, ran, explain, memo, would_change_for))
             except EngineError as e:          # name the case and item; the caller's batch carries on
                 raise EngineError(f"case {case.id!r}, item {req.id!r}: {e}", e.problems) from e
         order = {rs.key: i for i, rs in enumerate(sets)}
@@ -77,7 +83,8 @@ class Checker:
 
     # -- one item
     def _item(self, case: Case, req: Request, sets: list[RuleSet], on: dt.date | None,
-              ran: dict, explain: bool = True, memo: "_Memo | None" = None) -> ItemDecision:
+              ran: dict, explain: bool = True, memo: "_Memo | None" = None,
+              would_change_for: Callable[[ItemDecision], bool] | None = None) -> ItemDecision:
         memo = _Memo() if memo is None else memo
         if not req.body_regions:
             dx_regions = _dx_regions(case)
@@ -123,24 +130,29 @@ class Checker:
         ran.update((rs.key, rs) for rs in consulted)
         addressed = bool(primary or fallback)
         d = self._decide(case, req, consulted, addressed, pre, explain, sequence, memo)
-        changes: list[dict] = []
-        missing: list[str] = []
-        if addressed and explain:           # deciding again per flag: only where the rationale is shown
-            changes = self._would_change(case, req, consulted, pre, d, sequence, memo)
-            missing = [c["documentation"] for c in changes]
         on_unknown = set()           # rules that pend on an unknown the readings already name
         if d.combined is not None:
             for rs in consulted:
                 on_unknown |= _ruleset_unknown_rules(rs, ("pend",))
-        for f in deciding(d.findings, d.outcome):        # what the rules name that no fact can show
-            if f.rule not in on_unknown:
-                missing += [m for m in f.missing if m not in missing and not _about_a_flag(m)]
-        return ItemDecision.model_construct(            # our own typed values: no re-validation
-            request=req.id, text=req.text, service=req.service, requested_visits=req.visits,
-            outcome=d.outcome, certified_visits=d.certified if d.outcome in ("certify", "modify") else None,
-            review_outcome=review_outcome(case.review.kind, d.outcome, case.jurisdiction),
-            findings=d.findings, missing=missing, would_change=changes,
-            facts=d.notes, rulesets_run=[rs.key for rs in consulted], actual=req.actual)
+
+        def decision(changes: list[dict]) -> ItemDecision:
+            missing = [c["documentation"] for c in changes]
+            for f in deciding(d.findings, d.outcome):        # what the rules name that no fact can show
+                if f.rule not in on_unknown:
+                    missing += [m for m in f.missing if m not in missing and not _about_a_flag(m)]
+            return ItemDecision.model_construct(            # our own typed values: no re-validation
+                request=req.id, text=req.text, service=req.service, requested_visits=req.visits,
+                outcome=d.outcome, certified_visits=d.certified if d.outcome in ("certify", "modify") else None,
+                review_outcome=review_outcome(case.review.kind, d.outcome, case.jurisdiction),
+                findings=d.findings, missing=missing, would_change=changes,
+                facts=d.notes, rulesets_run=[rs.key for rs in consulted], actual=req.actual)
+        if not (addressed and explain):     # deciding again per flag: only where the rationale is shown
+            return decision([])
+        if would_change_for is not None:
+            item = decision([])
+            if not would_change_for(item):
+                return item
+        return decision(self._would_change(case, req, consulted, pre, d, sequence, memo))
 
     def _search_sequence(self, jurisdiction: str, on: dt.date | None, primary: list[RuleSet]) -> dict | None:
         """The search-sequence entry that applies: the primary rule sets in force include one it names as
@@ -283,7 +295,7 @@ class Checker:
         hit = memo.runs.get(key)
         if hit is None:
             before = dict(values)
-            findings = self._run_rules(rs, reg, values, cache, explain, memo, key[2])
+            findings = self._run_rules(rs, reg, values, cache, explain, memo, key[2], names)
             exported = tuple((k, v) for k, v in values.items() if k not in before or before[k] is not v)
             hit = memo.runs[key] = (findings, exported)
         else:
@@ -294,15 +306,18 @@ class Checker:
         return list(hit[0])
 
     def _run_rules(self, rs: RuleSet, reg: Registered, values: dict, cache: dict, explain: bool,
-                   memo: "_Memo | None" = None, projected: tuple | None = None) -> list[Finding]:
+                   memo: "_Memo | None" = None, projected: tuple | None = None,
+                   names: tuple[str, ...] = ()) -> list[Finding]:
         if not reg.compiled.may_fire(values):
             return []
         session = memo.sessions.get((rs.key, projected)) if memo is not None else None
         if session is None:
-            if "body" not in cache:
-                cache["body"] = encode(values)
-            session = reg.run(values, cache["body"])
-            if memo is not None:
+            if memo is None:
+                if "body" not in cache:
+                    cache["body"] = encode(values)
+                session = reg.run(values, cache["body"])
+            else:              # the session gets the facts the rule set can read (the rest it cannot see)
+                session = reg.run(values, encode({n: values[n] for n in names if n in values}))
                 memo.sessions[(rs.key, projected)] = session
         firings, session_derived = session
         findings = []
