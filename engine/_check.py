@@ -18,7 +18,7 @@ from ._compile import compile_ruleset, exported_types
 from ._decide import CaseDecision, Finding, ItemDecision, RuleSetRef, combine, deciding, review_outcome
 from ._durable import Firing, Registered, encode
 from ._errors import EngineError
-from ._facts import EPOCH, FACT_TYPES, derive, regions_overlap
+from ._facts import EPOCH, FACT_TYPES, ItemFacts, derive, regions_overlap
 from ._rules import Library, RuleSet, template_names
 from ._version import engine_version
 
@@ -172,29 +172,44 @@ class Checker:
         reads, numbers = self._reads(consulted)
         high = max([n for n in numbers if n < 500] or [24]) + 1
         found = _readings.readings(case, req, numbers, high, reads) if addressed else None
-        base = self._evaluate(case, req, consulted, addressed, pre, explain, sequence, memo)
         if found is None:
-            return base
+            return self._evaluate(case, req, consulted, addressed, pre, explain, sequence, memo)
+        # With unknowns, messages are rendered only for the evaluations whose findings are shown (the
+        # facts as given, where the answer rests on them, and the first reading of the basis): the others
+        # are evaluated without (same firings and answers), and an evaluation shown is completed with its
+        # messages afterwards, from the memo (no rule set runs again).
+        base = self._evaluate(case, req, consulted, addressed, pre, False, sequence, memo)
+        given = base.facts                   # the facts as the records give them (derived once, by base)
+
+        def explained(ev: _Evaluated, c: Case, r: Request, facts=None) -> _Evaluated:
+            if not explain:
+                return ev
+            return self._evaluate(c, r, consulted, addressed, pre, True, sequence, memo, facts)
         # A rule set may decide for an unknown itself: a rule that non-certifies on a history fact being
         # unknown (the guideline's own answer to undocumented prior care, e.g. seed 003's "prior therapy of
         # unknown extent without documented improvement"). A limit or certify on an unknown would assume a
         # value (a limit "for the request alone" assumes no prior visits): readings decide those.
         if base.outcome == "non_certify" and any(f.rule in self._unknown_rules(consulted) for f in base.findings
                                                  if f.effect == "non_certify"):
-            return base
+            return explained(base, case, req, given)
         unknown_list, rds = found
+        derived: dict[int, object] = {}
         for r in rds:
-            ev = self._evaluate(r.case, r.request, consulted, addressed, pre, explain, sequence, memo)
+            ev = self._evaluate(r.case, r.request, consulted, addressed, pre, False, sequence, memo)
             r.findings, r.outcome, r.certified = ev.findings, ev.outcome, ev.certified
-        given = base.facts                   # the facts as the records give them (derived once, by base)
+            derived[id(r)] = ev.facts
         presumed = [(p, u) for u in unknown_list for p in self.presumptions
                     if p.unknown == u.kind and p.applies([rs.id for rs in consulted], given.values)]
         comb = _readings.combine_readings(unknown_list, rds, presumed)
         findings = _reading_findings(comb, unknown_list, rds)
         if comb.outcome != "pend":
-            findings += _prefixed(comb.basis[0].findings, comb.basis[0])
+            first = comb.basis[0]
+            if explain:
+                first.findings = explained(base, first.case, first.request, derived[id(first)]).findings
+            findings += _prefixed(first.findings, first)
         else:                     # the rules' own words on the facts as given (what they say is missing)
-            findings += [f for f in base.findings if f.effect in ("pend", "note", "derive")]
+            findings += [f for f in explained(base, case, req, given).findings
+                         if f.effect in ("pend", "note", "derive")]
         return _Evaluated(findings, comb.outcome, comb.certified, given.notes, comb)
 
     def _would_change(self, case: Case, req: Request, consulted: list[RuleSet], pre: list[Finding],
@@ -248,9 +263,11 @@ class Checker:
 
     def _evaluate(self, case: Case, req: Request, consulted: list[RuleSet], addressed: bool,
                   pre: list[Finding], explain: bool, sequence: "_Sequence" = None,
-                  memo: "_Memo | None" = None) -> "_Evaluated":
-        """One evaluation of the item's facts by the rule sets consulted (in durable_rules), combined."""
-        facts = derive(case, req)
+                  memo: "_Memo | None" = None, facts: ItemFacts | None = None) -> "_Evaluated":
+        """One evaluation of the item's facts by the rule sets consulted (in durable_rules), combined.
+        `facts`: derive(case, req), when the caller has it already."""
+        if facts is None:
+            facts = derive(case, req)
         values = dict(facts.values)
         for name, ftype in self.exports.items():       # an exported yes/no nobody set is unknown
             if ftype == "tri":
