@@ -38,6 +38,7 @@ class Checker:
         self.presumptions = _readings.load_presumptions(self.library.root) if self.library.root else []
         self.sequences = _load_search_sequences(self.library.root) if self.library.root else {}
         self._read_names: dict[Registered, tuple[str, ...]] = {}
+        self._plain_findings: dict[tuple, Finding] = {}     # (rule set, rule, limit) -> finding without words
 
     def registered(self, rs: RuleSet) -> Registered:
         key = (rs.key, rs.sha256, tuple(sorted(self.exports.items())))
@@ -311,10 +312,13 @@ class Checker:
         key = (rs.key, explain, _project(values, names))
         hit = memo.runs.get(key)
         if hit is None:
-            before = dict(values)
-            findings = self._run_rules(rs, reg, values, cache, explain, memo, key[2], names)
-            exported = tuple((k, v) for k, v in values.items() if k not in before or before[k] is not v)
-            hit = memo.runs[key] = (findings, exported)
+            if not reg.compiled.exports:          # changes no value
+                hit = memo.runs[key] = (self._run_rules(rs, reg, values, cache, explain, memo, key[2], names), ())
+            else:
+                before = dict(values)
+                findings = self._run_rules(rs, reg, values, cache, explain, memo, key[2], names)
+                exported = tuple((k, v) for k, v in values.items() if k not in before or before[k] is not v)
+                hit = memo.runs[key] = (findings, exported)
         else:
             for name, v in hit[1]:
                 values[name] = v
@@ -352,10 +356,18 @@ class Checker:
                 for name, v in _merge_exports(values, new, self.exports).items():
                     env[name] = values[name] = v
                     cache.pop("body", None)
+            if not explain:          # a finding without its words depends on the rule and limit only
+                plain = self._plain_findings.get((reg, fi.rule_index, limit))
+                if plain is None:
+                    plain = self._plain_findings[(reg, fi.rule_index, limit)] = Finding.model_construct(
+                        rule=rule.id, ruleset=rs.id, version=rs.version, citation=rs.cited(rule),
+                        effect=rule.then.kind, message="", limit=limit, missing=list(rule.missing), figures={})
+                findings.append(plain)
+                continue
             findings.append(Finding.model_construct(       # fields are ours and typed: no re-validation
                 rule=rule.id, ruleset=rs.id, version=rs.version, citation=rs.cited(rule),
-                effect=rule.then.kind, message=render(rule.message, env) if explain else "", limit=limit,
-                missing=list(rule.missing), figures=_figures(compiled.shown, env) if explain else {}))
+                effect=rule.then.kind, message=render(rule.message, env), limit=limit,
+                missing=list(rule.missing), figures=_figures(compiled.shown, env)))
         return findings
 
 
