@@ -38,9 +38,16 @@ class Checker:
         self.presumptions = _readings.load_presumptions(self.library.root) if self.library.root else []
         self.sequences = _load_search_sequences(self.library.root) if self.library.root else {}
         self._read_names: dict[Registered, tuple[str, ...]] = {}
+        self._registered: dict[RuleSet, Registered] = {}
         self._plain_findings: dict[tuple, Finding] = {}     # (rule set, rule, limit) -> finding without words
 
     def registered(self, rs: RuleSet) -> Registered:
+        reg = self._registered.get(rs)
+        if reg is None:
+            reg = self._registered[rs] = self._register(rs)
+        return reg
+
+    def _register(self, rs: RuleSet) -> Registered:
         key = (rs.key, rs.sha256, tuple(sorted(self.exports.items())))
         reg = _REGISTERED.get(key)
         if reg is None:
@@ -302,7 +309,7 @@ class Checker:
         if memo is None:
             return self._run_rules(rs, reg, values, cache, explain)
         if "safe" not in cache:         # what encode() would refuse is refused on a memo hit too
-            if len(values) > 250 or any(type(v) not in _PLAIN for v in values.values()):
+            if len(values) > 250 or not _PLAIN.issuperset(map(type, values.values())):
                 encode(values)
             cache["safe"] = True
         names = self._read_names.get(reg)
@@ -345,6 +352,11 @@ class Checker:
         for fi in sorted(firings, key=lambda f: f.rule_index):
             compiled = reg.compiled.rules[fi.rule_index]
             rule = compiled.rule
+            if not explain and rule.then.limit is None and not (rule.then.derive and rule.then.export):
+                plain = self._plain_findings.get((reg, fi.rule_index, None))     # nothing to evaluate
+                if plain is not None:
+                    findings.append(plain)
+                    continue
             env = {**values, **session_derived, **fi.derived}
             limit = None
             if rule.then.limit is not None:
