@@ -28,6 +28,7 @@ The baseline is the accuracy of always predicting the most frequent actual label
 from __future__ import annotations
 
 import faulthandler
+import gc
 import json
 import os
 import signal
@@ -573,6 +574,10 @@ def _worker_main(conn, factory: Callable[[], Checker], inherited: list) -> None:
             c.close()
         try:
             checker, failure = factory(), None
+            # what the worker holds for the whole run (inherited from the parent, its checker) leaves the
+            # cyclic collector's view: its full collections then walk only what the cases allocate
+            # (measured: ~10% of a worker's time otherwise)
+            gc.freeze()
         except Exception as e:
             checker, failure = None, f"{type(e).__name__}: {e}"
         conn.send(("ready", failure))
