@@ -316,7 +316,7 @@ class Checker:
         if names is None:          # only facts and exported facts are ever values
             known = FACT_TYPES.keys() | self.exports.keys()
             names = self._read_names[reg] = tuple(n for n in reg.compiled.read_names if n in known)
-        key = (rs.key, explain, _project(values, names))
+        key = (reg, explain, _project(values, names))
         hit = memo.runs.get(key)
         if hit is None:
             if not reg.compiled.exports:          # changes no value
@@ -338,7 +338,7 @@ class Checker:
                    names: tuple[str, ...] = ()) -> list[Finding]:
         if not reg.compiled.may_fire(values):
             return []
-        session = memo.sessions.get((rs.key, projected)) if memo is not None else None
+        session = memo.sessions.get((reg, projected)) if memo is not None else None
         if session is None:
             if memo is None:
                 if "body" not in cache:
@@ -346,7 +346,7 @@ class Checker:
                 session = reg.run(values, cache["body"])
             else:              # the session gets the facts the rule set can read (the rest it cannot see)
                 session = reg.run(values, encode({n: values[n] for n in names if n in values}))
-                memo.sessions[(rs.key, projected)] = session
+                memo.sessions[(reg, projected)] = session
         firings, session_derived = session
         findings = []
         for fi in sorted(firings, key=lambda f: f.rule_index):
