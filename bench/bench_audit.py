@@ -5,6 +5,10 @@ peak RSS; and a memory-flatness mode.
     python bench/bench_audit.py --cases 5000 --jobs 2
     python bench/bench_audit.py --memory 1000000    # stream 1M cases, RSS sampled every 10%
     python bench/bench_audit.py --cases 2000 --profile   # where the time goes (cProfile, jobs 1)
+    python bench/bench_audit.py --cli --cases 50000 --items 1 --agree 0.17 --runs 3
+        # issue 10's figure: the `ptcheck audit` command end to end (a fresh process per run, start-up
+        # included) with --jobs N and --jobs 1, median of 3 runs, each also as a multiple of the time
+        # json.loads takes over the same file in the same run; ~1 item per case, ~half disagreeing
 
 End to end = reading the JSONL, validation (pydantic), fact derivation, the rules (durable_rules),
 explanations and the report tallies. The raw durable rate replays the exact Registered.run(facts)
@@ -56,7 +60,8 @@ def _date(rng: random.Random, start: dt.date, days: int) -> dt.date:
     return start + dt.timedelta(days=rng.randrange(days))
 
 
-def make_case(rng: random.Random, i: int) -> dict:
+def make_case(rng: random.Random, i: int, items: int | None = None) -> dict:
+    """One synthetic case; `items` fixes the number of request items (default: 1-3, 1.6 on average)."""
     ca = rng.random() < 0.6
     kind = rng.choice(["ur", "imr", "imr"] if ca else ["ur", "iro", "iro"])
     review = _date(rng, dt.date(2010, 1, 1), 365 * 9)
@@ -73,7 +78,8 @@ def make_case(rng: random.Random, i: int) -> dict:
         else:
             dx.append({"text": rng.choice(texts), "region": r})
     requests = []
-    for n in range(rng.choice([1, 1, 1, 2, 3])):
+    n_items = rng.choice([1, 1, 1, 2, 3])      # drawn even when fixed: the rest of the case stays the same
+    for n in range(items or n_items):
         service = rng.choice(SERVICES)
         req: dict = {"id": str(n + 1), "service": service}
         if service == "medication":
@@ -153,12 +159,12 @@ def set_agreement(path: Path, share: float, seed: int = 9) -> None:
 REVIEW = ("upheld", "overturned", "partially_overturned")
 
 
-def write_cases(path: Path, n: int, seed: int = 5) -> int:
+def write_cases(path: Path, n: int, seed: int = 5, items: int | None = None) -> int:
     rng = random.Random(seed)
     size = 0
     with path.open("w", encoding="utf-8") as fh:
         for i in range(n):
-            line = json.dumps(make_case(rng, i), separators=(",", ":")) + "\n"
+            line = json.dumps(make_case(rng, i, items), separators=(",", ":")) + "\n"
             size += len(line)
             fh.write(line)
     return size
@@ -230,6 +236,67 @@ def time_audit(path: Path, jobs: int) -> tuple[float, object]:
     elapsed = time.perf_counter() - t
     OTHERS[f"{path}:{jobs}:{len(OTHERS)}"] = ((_busy_seconds() - busy) - (_own_seconds() - own)) / elapsed
     return elapsed, report
+
+
+def time_json_loads(path: Path) -> float:
+    """Seconds to read the file and json.loads every line (the floor issue 10 measures against)."""
+    t = time.perf_counter()
+    with path.open("rb") as fh:
+        for line in fh:
+            if line.strip():
+                json.loads(line)
+    return time.perf_counter() - t
+
+
+SHAPE: dict = {}
+
+
+def time_cli(path: Path, jobs: int) -> tuple[float, str]:
+    """Wall time of `ptcheck audit PATH --jobs N --json` in a fresh process, and a digest of its stdout."""
+    import hashlib
+    import subprocess
+    cmd = [sys.executable, "-c", "from ptcheck.cli import main; main()", "audit", str(path), "--jobs", str(jobs),
+           "--json"]
+    busy, own = _busy_seconds(), _own_seconds()
+    t = time.perf_counter()
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
+    elapsed = time.perf_counter() - t
+    OTHERS[f"cli:{jobs}:{len(OTHERS)}"] = ((_busy_seconds() - busy) - (_own_seconds() - own)) / elapsed
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"ptcheck audit failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+    if not SHAPE:
+        rep = json.loads(done.stdout)
+        SHAPE.update(cases=rep["cases"], items=rep["items_total"], disagreements=rep["disagreement_count"],
+                     errors=rep["error_count"])
+    return elapsed, hashlib.sha256(done.stdout).hexdigest()
+
+
+def cli_mode(path: Path, n: int, jobs: int, runs: int) -> None:
+    import statistics
+    rows: dict[str, list[float]] = {"json.loads": [], f"--jobs {jobs}": [], "--jobs 1": []}
+    ratios: dict[str, list[float]] = {f"--jobs {jobs}": [], "--jobs 1": []}
+    digests = set()
+    for r in range(runs):
+        jl = time_json_loads(path)
+        rows["json.loads"].append(jl)
+        others = {}
+        for name, j in ((f"--jobs {jobs}", jobs), ("--jobs 1", 1)):
+            t, digest = time_cli(path, j)
+            others[name] = max(0.0, list(OTHERS.values())[-1])
+            digests.add(digest)
+            rows[name].append(t)
+            ratios[name].append(t / jl)
+        print(f"run {r + 1}: json.loads {jl:.3f} s; " + "; ".join(
+            f"{k} {rows[k][-1]:.2f} s ({n / rows[k][-1]:,.0f} cases/s, {ratios[k][-1]:.0f}x json.loads, "
+            f"other processes used {others[k]:.2f} cores)" for k in ratios), flush=True)
+    print(f"{'`ptcheck audit --json`, fresh process':<40} {'median s':>9} {'cases/s':>9} {'x json.loads':>13}")
+    for k, v in rows.items():
+        med = statistics.median(v)
+        ratio = f"{statistics.median(ratios[k]):.0f}" if k in ratios else "1"
+        print(f"{k:<40} {med:>9.3f} {n / med:>9,.0f} {ratio:>13}")
+    print(f"stdout identical across every run and --jobs value: {len(digests) == 1}")
+    print(f"workload: {SHAPE['cases']:,} cases, {SHAPE['items']:,} items, {SHAPE['disagreements']:,} items disagreeing "
+          f"({SHAPE['disagreements'] / max(1, SHAPE['items']):.0%}), {SHAPE['errors']} errors")
 
 
 def raw_durable(path: Path, n_cases: int) -> dict:
@@ -388,6 +455,11 @@ def main(argv: list[str] | None = None) -> None:
                     help="memory mode: list at most K disagreements/errors (-1 = all; counts stay exact)")
     ap.add_argument("--profile", action="store_true", help="cProfile an in-process audit of --cases cases")
     ap.add_argument("--raw-cases", type=int, default=5000, help="cases replayed for the raw durable rate")
+    ap.add_argument("--items", type=int, default=None, metavar="N",
+                    help="request items per case (default: 1-3, 1.6 on average)")
+    ap.add_argument("--cli", action="store_true",
+                    help="time the `ptcheck audit` command (fresh processes) against json.loads; see --runs")
+    ap.add_argument("--runs", type=int, default=3, help="--cli: runs, the median is shown (default 3)")
     ap.add_argument("--agree", type=float, default=None, metavar="P",
                     help="make about P (0-1) of the items agree with ptcheck (default: random actual outcomes)")
     args = ap.parse_args(argv)
@@ -402,11 +474,14 @@ def main(argv: list[str] | None = None) -> None:
             return
         path = tmp / "cases.jsonl"
         t = time.perf_counter()
-        size = write_cases(path, args.cases)
+        size = write_cases(path, args.cases, items=args.items)
         if args.agree is not None:
             set_agreement(path, args.agree)
         print(f"generated {args.cases:,} cases ({size / 2**20:.1f} MB JSONL) in {time.perf_counter() - t:.1f} s"
               + (f", about {args.agree:.0%} of the items set to agree with ptcheck" if args.agree is not None else ""))
+        if args.cli:
+            cli_mode(path, args.cases, jobs, args.runs)
+            return
         if args.profile:
             profile(path)
             return

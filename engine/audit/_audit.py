@@ -28,6 +28,7 @@ The baseline is the accuracy of always predicting the most frequent actual label
 from __future__ import annotations
 
 import faulthandler
+import gc
 import json
 import os
 import signal
@@ -244,11 +245,14 @@ class _Partial:
         self.cases_valid += 1
         case = loaded.case
         try:
-            # outcomes first, without rendering explanations; a case with a disagreement is checked again
-            # in full, since its rationale is listed (most items agree, so most explanations are skipped)
-            decision = checker.check(case, explain=False)
-            if any(item.actual is not None and agrees(item) is not True for item in decision.items):
-                decision = checker.check(case)
+            # one pass: messages rendered, and "what would change the answer" (deciding an item again per
+            # undocumented flag) computed only for the disagreeing items, whose rationale is listed
+            if _single_pass(checker):
+                decision = checker.check(case, would_change_for=_disagrees)
+            else:              # another kind of checker (checker_factory): outcomes first, then explain
+                decision = checker.check(case, explain=False)
+                if any(_disagrees(item) for item in decision.items):
+                    decision = checker.check(case)
         except Exception as e:         # one case's engine failure is an error entry, never a crash
             label = "engine error" if isinstance(e, EngineError) else f"engine error ({type(e).__name__})"
             self._engine_error(loaded, f"{label}: {redact(str(e))}")
@@ -298,6 +302,28 @@ class _Partial:
                     rationale=[dict(rule=f.rule, ruleset=f.ruleset, effect=f.effect, message=f.message,
                                     citation=f.citation) for f in item.findings]),
                     ensure_ascii=False, separators=(",", ":")))
+
+
+def _disagrees(item: ItemDecision) -> bool:
+    return item.actual is not None and agrees(item) is not True
+
+
+_SINGLE_PASS: dict[type, bool] = {}
+
+
+def _single_pass(checker: Any) -> bool:
+    """Does this checker's check() take would_change_for= (a Checker does; a checker_factory may give
+    another kind)."""
+    t = type(checker)
+    ok = _SINGLE_PASS.get(t)
+    if ok is None:
+        import inspect
+        try:
+            ok = "would_change_for" in inspect.signature(checker.check).parameters
+        except (TypeError, ValueError):
+            ok = False
+        _SINGLE_PASS[t] = ok
+    return ok
 
 
 def _death(exitcode: int | None) -> str:
@@ -548,6 +574,10 @@ def _worker_main(conn, factory: Callable[[], Checker], inherited: list) -> None:
             c.close()
         try:
             checker, failure = factory(), None
+            # what the worker holds for the whole run (inherited from the parent, its checker) leaves the
+            # cyclic collector's view: its full collections then walk only what the cases allocate
+            # (measured: ~10% of a worker's time otherwise)
+            gc.freeze()
         except Exception as e:
             checker, failure = None, f"{type(e).__name__}: {e}"
         conn.send(("ready", failure))

@@ -37,10 +37,22 @@ _DECISIVE = ("non_certify", "limit", "certify", "pend")
 _DIMENSIONS = {"ruleset": "rule set", "review_kind": "review kind"}
 
 
+_BUILT: dict = {}      # rules option -> (process id, the Checker that process built for it)
+
+
 def _make_checker(rules: Path | None) -> Checker:
+    """The audit's checker_factory. The parent builds a Checker (loading and compiling the rule sets)
+    before it forks its workers; a worker forked from it gets that Checker back instead of loading every
+    rule file again (a Checker keeps nothing between cases, and after the fork each process has its own
+    copy). In the process that built it, every call builds a new one (the rule files may have changed)."""
+    built = _BUILT.get(rules)
+    if built is not None and built[0] != os.getpid():
+        return built[1]
     from ..core._check import Checker  # imported when used: `ptcheck --help` needs neither
     from ..core._rules import Library
-    return Checker(Library.load(rules))
+    checker = Checker(Library.load(rules))
+    _BUILT[rules] = (os.getpid(), checker)
+    return checker
 
 
 def _label(s: str | None) -> str:

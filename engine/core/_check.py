@@ -9,6 +9,7 @@ import functools
 import re
 import string
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import _expr, _readings
@@ -17,7 +18,7 @@ from ._compile import compile_ruleset, exported_types
 from ._decide import CaseDecision, Finding, ItemDecision, RuleSetRef, combine, deciding, review_outcome
 from ._durable import Firing, Registered, encode
 from ._errors import EngineError
-from ._facts import EPOCH, FACT_TYPES, derive, regions_overlap
+from ._facts import EPOCH, FACT_TYPES, ItemFacts, derive, regions_overlap
 from ._rules import Library, RuleSet, template_names
 from ._version import engine_version
 
@@ -36,8 +37,17 @@ class Checker:
         self.exports = exported_types(self.library)
         self.presumptions = _readings.load_presumptions(self.library.root) if self.library.root else []
         self.sequences = _load_search_sequences(self.library.root) if self.library.root else {}
+        self._read_names: dict[Registered, tuple[str, ...]] = {}
+        self._registered: dict[RuleSet, Registered] = {}
+        self._plain_findings: dict[tuple, Finding] = {}     # (rule set, rule, limit) -> finding without words
 
     def registered(self, rs: RuleSet) -> Registered:
+        reg = self._registered.get(rs)
+        if reg is None:
+            reg = self._registered[rs] = self._register(rs)
+        return reg
+
+    def _register(self, rs: RuleSet) -> Registered:
         key = (rs.key, rs.sha256, tuple(sorted(self.exports.items())))
         reg = _REGISTERED.get(key)
         if reg is None:
@@ -47,9 +57,19 @@ class Checker:
                     reg = _REGISTERED[key] = Registered(compile_ruleset(rs, self.exports))
         return reg
 
-    def check(self, case: Case, *, explain: bool = True) -> CaseDecision:
+    def check(self, case: Case, *, explain: bool = True, memo: "_Memo | None" = None,
+              would_change_for: Callable[[ItemDecision], bool] | None = None) -> CaseDecision:
         """Decide every requested item. explain=False skips rendering messages and figures (the outcome,
-        certified visits, fired rules, limits and missing documentation are the same)."""
+        certified visits, fired rules, limits and missing documentation are the same).
+
+        memo: what the rule sets answered for this case (see _Memo); pass the same one to check the same
+        case again and no rule set runs twice on the same facts.
+        would_change_for: with explain, "what would change the answer" (deciding the item again per
+        undocumented flag, the costly part of an explanation) only for the items it returns True for, given
+        the item as decided without it; the other items get no would_change and only the documentation
+        their rules name as missing. Audit uses it: only a disagreeing item's explanation is listed."""
+        if memo is None:
+            memo = _Memo()
         on = case.review.date
         sets = self.library.in_force(case.jurisdiction, on, self.pins)
         notes = []
@@ -60,7 +80,7 @@ class Checker:
         items = []
         for req in case.requests:
             try:
-                items.append(self._item(case, req, sets, on, ran, explain))
+                items.append(self._item(case, req, sets, on, ran, explain, memo, would_change_for))
             except EngineError as e:          # name the case and item; the caller's batch carries on
                 raise EngineError(f"case {case.id!r}, item {req.id!r}: {e}", e.problems) from e
         order = {rs.key: i for i, rs in enumerate(sets)}
@@ -71,7 +91,9 @@ class Checker:
 
     # -- one item
     def _item(self, case: Case, req: Request, sets: list[RuleSet], on: dt.date | None,
-              ran: dict, explain: bool = True) -> ItemDecision:
+              ran: dict, explain: bool = True, memo: "_Memo | None" = None,
+              would_change_for: Callable[[ItemDecision], bool] | None = None) -> ItemDecision:
+        memo = _Memo() if memo is None else memo
         if not req.body_regions:
             dx_regions = _dx_regions(case)
             if dx_regions:
@@ -115,25 +137,30 @@ class Checker:
         consulted = _ordered(supplemental + primary + fallback)
         ran.update((rs.key, rs) for rs in consulted)
         addressed = bool(primary or fallback)
-        d = self._decide(case, req, consulted, addressed, pre, explain, sequence)
-        changes: list[dict] = []
-        missing: list[str] = []
-        if addressed and explain:           # deciding again per flag: only where the rationale is shown
-            changes = self._would_change(case, req, consulted, pre, d, sequence)
-            missing = [c["documentation"] for c in changes]
+        d = self._decide(case, req, consulted, addressed, pre, explain, sequence, memo)
         on_unknown = set()           # rules that pend on an unknown the readings already name
         if d.combined is not None:
             for rs in consulted:
                 on_unknown |= _ruleset_unknown_rules(rs, ("pend",))
-        for f in deciding(d.findings, d.outcome):        # what the rules name that no fact can show
-            if f.rule not in on_unknown:
-                missing += [m for m in f.missing if m not in missing and not _flag_settled(m, case, changes if explain else None)]
-        return ItemDecision.model_construct(            # our own typed values: no re-validation
-            request=req.id, text=req.text, service=req.service, requested_visits=req.visits,
-            outcome=d.outcome, certified_visits=d.certified if d.outcome in ("certify", "modify") else None,
-            review_outcome=review_outcome(case.review.kind, d.outcome, case.jurisdiction),
-            findings=d.findings, missing=missing, would_change=changes,
-            facts=d.notes, rulesets_run=[rs.key for rs in consulted], actual=req.actual)
+        def decision(changes: list[dict] | None) -> ItemDecision:
+            """changes None: 'what would change the answer' not computed (no explanations)."""
+            missing = [c["documentation"] for c in changes or []]
+            for f in deciding(d.findings, d.outcome):        # what the rules name that no fact can show
+                if f.rule not in on_unknown:
+                    missing += [m for m in f.missing if m not in missing and not _flag_settled(m, case, changes)]
+            return ItemDecision.model_construct(            # our own typed values: no re-validation
+                request=req.id, text=req.text, service=req.service, requested_visits=req.visits,
+                outcome=d.outcome, certified_visits=d.certified if d.outcome in ("certify", "modify") else None,
+                review_outcome=review_outcome(case.review.kind, d.outcome, case.jurisdiction),
+                findings=d.findings, missing=missing, would_change=changes or [],
+                facts=d.notes, rulesets_run=[rs.key for rs in consulted], actual=req.actual)
+        if not (addressed and explain):     # deciding again per flag: only where the rationale is shown
+            return decision(None)
+        if would_change_for is not None:
+            item = decision(None)
+            if not would_change_for(item):
+                return item
+        return decision(self._would_change(case, req, consulted, pre, d, sequence, memo))
 
     def _search_sequence(self, jurisdiction: str, on: dt.date | None, primary: list[RuleSet]) -> dict | None:
         """The search-sequence entry that applies: the primary rule sets in force include one it names as
@@ -146,38 +173,55 @@ class Checker:
         return None
 
     def _decide(self, case: Case, req: Request, consulted: list[RuleSet], addressed: bool,
-                pre: list[Finding], explain: bool, sequence: "_Sequence" = None) -> "_Evaluated":
+                pre: list[Finding], explain: bool, sequence: "_Sequence" = None,
+                memo: "_Memo | None" = None) -> "_Evaluated":
         """The item's answer: one evaluation, or one per reading of the unknowns the rules read."""
+        memo = _Memo() if memo is None else memo
         reads, numbers = self._reads(consulted)
         high = max([n for n in numbers if n < 500] or [24]) + 1
         found = _readings.readings(case, req, numbers, high, reads) if addressed else None
-        base = self._evaluate(case, req, consulted, addressed, pre, explain, sequence)
         if found is None:
-            return base
+            return self._evaluate(case, req, consulted, addressed, pre, explain, sequence, memo)
+        # With unknowns, messages are rendered only for the evaluations whose findings are shown (the
+        # facts as given, where the answer rests on them, and the first reading of the basis): the others
+        # are evaluated without (same firings and answers), and an evaluation shown is completed with its
+        # messages afterwards, from the memo (no rule set runs again).
+        base = self._evaluate(case, req, consulted, addressed, pre, False, sequence, memo)
+        given = base.facts                   # the facts as the records give them (derived once, by base)
+
+        def explained(ev: _Evaluated, c: Case, r: Request, facts=None) -> _Evaluated:
+            if not explain:
+                return ev
+            return self._evaluate(c, r, consulted, addressed, pre, True, sequence, memo, facts)
         # A rule set may decide for an unknown itself: a rule that non-certifies on a history fact being
         # unknown (the guideline's own answer to undocumented prior care, e.g. seed 003's "prior therapy of
         # unknown extent without documented improvement"). A limit or certify on an unknown would assume a
         # value (a limit "for the request alone" assumes no prior visits): readings decide those.
         if base.outcome == "non_certify" and any(f.rule in self._unknown_rules(consulted) for f in base.findings
                                                  if f.effect == "non_certify"):
-            return base
+            return explained(base, case, req, given)
         unknown_list, rds = found
+        derived: dict[int, object] = {}
         for r in rds:
-            ev = self._evaluate(r.case, r.request, consulted, addressed, pre, explain, sequence)
+            ev = self._evaluate(r.case, r.request, consulted, addressed, pre, False, sequence, memo)
             r.findings, r.outcome, r.certified = ev.findings, ev.outcome, ev.certified
-        given = base.facts                   # the facts as the records give them (derived once, by base)
+            derived[id(r)] = ev.facts
         presumed = [(p, u) for u in unknown_list for p in self.presumptions
                     if p.unknown == u.kind and p.applies([rs.id for rs in consulted], given.values)]
         comb = _readings.combine_readings(unknown_list, rds, presumed)
         findings = _reading_findings(comb, unknown_list, rds)
         if comb.outcome != "pend":
-            findings += _prefixed(comb.basis[0].findings, comb.basis[0])
+            first = comb.basis[0]
+            if explain:
+                first.findings = explained(base, first.case, first.request, derived[id(first)]).findings
+            findings += _prefixed(first.findings, first)
         else:                     # the rules' own words on the facts as given (what they say is missing)
-            findings += [f for f in base.findings if f.effect in ("pend", "note", "derive")]
+            findings += [f for f in explained(base, case, req, given).findings
+                         if f.effect in ("pend", "note", "derive")]
         return _Evaluated(findings, comb.outcome, comb.certified, given.notes, comb)
 
     def _would_change(self, case: Case, req: Request, consulted: list[RuleSet], pre: list[Finding],
-                      d: "_Evaluated", sequence: "_Sequence" = None) -> list[dict]:
+                      d: "_Evaluated", sequence: "_Sequence" = None, memo: "_Memo | None" = None) -> list[dict]:
         """The documentation whose presence changes the answer, found by deciding again with it (never
         a flag the case already documents), and the unknowns that flip a pended answer."""
         reads, _ = self._reads(consulted)
@@ -188,7 +232,7 @@ class Checker:
                 continue
             alt = case.model_copy(update={"history": case.history.model_copy(
                 update={"documentation": doc.model_copy(update={flag: True})})})
-            e = self._decide(alt, req, consulted, True, pre, False, sequence)
+            e = self._decide(alt, req, consulted, True, pre, False, sequence, memo)
             if (e.outcome, e.certified) != (d.outcome, d.certified):
                 out.append({"documentation": DOC_WORDS[flag], "fact": flag, "value": True,
                             "outcome": e.outcome, "certified_visits": e.certified,
@@ -226,9 +270,12 @@ class Checker:
         return frozenset(reads), frozenset(numbers)
 
     def _evaluate(self, case: Case, req: Request, consulted: list[RuleSet], addressed: bool,
-                  pre: list[Finding], explain: bool, sequence: "_Sequence" = None) -> "_Evaluated":
-        """One evaluation of the item's facts by the rule sets consulted (in durable_rules), combined."""
-        facts = derive(case, req)
+                  pre: list[Finding], explain: bool, sequence: "_Sequence" = None,
+                  memo: "_Memo | None" = None, facts: ItemFacts | None = None) -> "_Evaluated":
+        """One evaluation of the item's facts by the rule sets consulted (in durable_rules), combined.
+        `facts`: derive(case, req), when the caller has it already."""
+        if facts is None:
+            facts = derive(case, req)
         values = dict(facts.values)
         for name, ftype in self.exports.items():       # an exported yes/no nobody set is unknown
             if ftype == "tri":
@@ -242,7 +289,7 @@ class Checker:
                     continue
                 if seq.note not in findings:
                     findings.append(seq.note)
-            findings += self._run(rs, values, cache, explain)
+            findings += self._run(rs, values, cache, explain, memo)
         decisive = [f for f in findings if f.effect in ("certify", "limit", "non_certify", "pend")]
         if addressed and not decisive:
             findings.append(_engine_finding(
@@ -252,17 +299,64 @@ class Checker:
         outcome, certified = combine(findings, req.visits)
         return _Evaluated(findings, outcome, certified, facts.notes, facts=facts)
 
-    def _run(self, rs: RuleSet, values: dict, cache: dict, explain: bool = True) -> list[Finding]:
+    def _run(self, rs: RuleSet, values: dict, cache: dict, explain: bool = True,
+             memo: "_Memo | None" = None) -> list[Finding]:
+        """The findings of one rule set on the item's facts; exported facts are merged into `values`.
+
+        Memoized (memo) by the values of the names the rule set can read: an item's readings and the
+        "what would change" evaluations differ in a few facts only, and most rule sets read none of them."""
         reg = self.registered(rs)
+        if memo is None:
+            return self._run_rules(rs, reg, values, cache, explain)
+        if "safe" not in cache:         # what encode() would refuse is refused on a memo hit too
+            if len(values) > 250 or not _PLAIN.issuperset(map(type, values.values())):
+                encode(values)
+            cache["safe"] = True
+        names = self._read_names.get(reg)
+        if names is None:          # only facts and exported facts are ever values
+            known = FACT_TYPES.keys() | self.exports.keys()
+            names = self._read_names[reg] = tuple(n for n in reg.compiled.read_names if n in known)
+        key = (reg, explain, _project(values, names))
+        hit = memo.runs.get(key)
+        if hit is None:
+            if not reg.compiled.exports:          # changes no value
+                hit = memo.runs[key] = (self._run_rules(rs, reg, values, cache, explain, memo, key[2], names), ())
+            else:
+                before = dict(values)
+                findings = self._run_rules(rs, reg, values, cache, explain, memo, key[2], names)
+                exported = tuple((k, v) for k, v in values.items() if k not in before or before[k] is not v)
+                hit = memo.runs[key] = (findings, exported)
+        else:
+            for name, v in hit[1]:
+                values[name] = v
+            if hit[1]:
+                cache.pop("body", None)
+        return list(hit[0])
+
+    def _run_rules(self, rs: RuleSet, reg: Registered, values: dict, cache: dict, explain: bool,
+                   memo: "_Memo | None" = None, projected: tuple | None = None,
+                   names: tuple[str, ...] = ()) -> list[Finding]:
         if not reg.compiled.may_fire(values):
             return []
-        if "body" not in cache:
-            cache["body"] = encode(values)
-        firings, session_derived = reg.run(values, cache["body"])
+        session = memo.sessions.get((reg, projected)) if memo is not None else None
+        if session is None:
+            if memo is None:
+                if "body" not in cache:
+                    cache["body"] = encode(values)
+                session = reg.run(values, cache["body"])
+            else:              # the session gets the facts the rule set can read (the rest it cannot see)
+                session = reg.run(values, encode({n: values[n] for n in names if n in values}))
+                memo.sessions[(reg, projected)] = session
+        firings, session_derived = session
         findings = []
         for fi in sorted(firings, key=lambda f: f.rule_index):
             compiled = reg.compiled.rules[fi.rule_index]
             rule = compiled.rule
+            if not explain and rule.then.limit is None and not (rule.then.derive and rule.then.export):
+                plain = self._plain_findings.get((reg, fi.rule_index, None))     # nothing to evaluate
+                if plain is not None:
+                    findings.append(plain)
+                    continue
             env = {**values, **session_derived, **fi.derived}
             limit = None
             if rule.then.limit is not None:
@@ -274,10 +368,18 @@ class Checker:
                 for name, v in _merge_exports(values, new, self.exports).items():
                     env[name] = values[name] = v
                     cache.pop("body", None)
+            if not explain:          # a finding without its words depends on the rule and limit only
+                plain = self._plain_findings.get((reg, fi.rule_index, limit))
+                if plain is None:
+                    plain = self._plain_findings[(reg, fi.rule_index, limit)] = Finding.model_construct(
+                        rule=rule.id, ruleset=rs.id, version=rs.version, citation=rs.cited(rule),
+                        effect=rule.then.kind, message="", limit=limit, missing=list(rule.missing), figures={})
+                findings.append(plain)
+                continue
             findings.append(Finding.model_construct(       # fields are ours and typed: no re-validation
                 rule=rule.id, ruleset=rs.id, version=rs.version, citation=rs.cited(rule),
-                effect=rule.then.kind, message=render(rule.message, env) if explain else "", limit=limit,
-                missing=list(rule.missing), figures=_figures(compiled.shown, env) if explain else {}))
+                effect=rule.then.kind, message=render(rule.message, env), limit=limit,
+                missing=list(rule.missing), figures=_figures(compiled.shown, env)))
         return findings
 
 
@@ -289,6 +391,42 @@ def _load_search_sequences(root) -> dict[str, list[dict]]:
         return {}
     _, data = load_yaml(path.read_text(encoding="utf-8"), str(path))
     return {k[: -len("_search_sequence")]: v for k, v in (data or {}).items() if k.endswith("_search_sequence")}
+
+
+class _Memo:
+    """What the rule sets answered for one case, by the values of the names each can read
+    (CompiledRuleSet.read_names): `sessions` the durable_rules firings and derived facts (explain or not),
+    `runs` the findings and exported facts of _run. Lives as long as one check (or an audit's two checks
+    of one case); the rules are deterministic, so an answer for the same read values is the same answer."""
+    __slots__ = ("sessions", "runs")
+
+    def __init__(self) -> None:
+        self.sessions: dict = {}
+        self.runs: dict = {}
+
+
+_PLAIN = frozenset({type(None), bool, int, float, str, list, tuple})
+_ABSENT = object()          # a name with no value (differs from every value, None included)
+_AS_IS = frozenset({str, int, object})      # hashable, and equal only to their own kind
+
+
+def _project(values: dict, names: tuple[str, ...]) -> tuple:
+    """The values of `names`, hashable and exact (5 and 5.0, 1 and True, absent and None told apart)."""
+    get = values.get
+    out = [get(n, _ABSENT) for n in names]
+    for i, v in enumerate(out):
+        if type(v) not in _AS_IS:
+            out[i] = _frozen(v)
+    return tuple(out)
+
+
+def _frozen(v):
+    t = type(v)
+    if t is list or t is tuple:
+        return (t, *(_frozen(x) for x in v))
+    if t is dict:
+        return (t, *((k, _frozen(x)) for k, x in v.items()))
+    return (t, v)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ import json
 import threading
 from dataclasses import dataclass
 from importlib import metadata
+from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 
 import durable_rules_engine as E
 from durable.engine import Host
@@ -104,7 +105,7 @@ def _host() -> _Host:
 class Firing:
     """One rule that fired: which, and the facts it matched (case facts and derived values)."""
     rule_index: int
-    facts: dict               # case facts
+    facts: dict               # case facts (read only for rules that join a derived fact or derive one; else {})
     derived: dict             # derived name -> value bound in this firing
 
 
@@ -128,6 +129,9 @@ class Registered:
         self.handles: list[int] = []
         self.index: dict[str, int] = {cr.rule.id: cr.index for cr in compiled.rules}
         self.used = {n for cr in compiled.rules for n in cr.derived_used}
+        # rules whose firing needs nothing but their name: no joined derived fact, no derive action
+        self.plain: dict[str, int] = {cr.rule.id: cr.index for cr in compiled.rules
+                                      if not cr.derived_used and not (cr.rule.then.derive and not cr.rule.then.export)}
         rs = compiled.ruleset
         with _LOCK:
             for s, idxs in enumerate(compiled.shards):
@@ -177,11 +181,20 @@ class Registered:
             return
         res = E.start_action_for_state(handle, off)
         msg = res[1] if res else None
+        plain = self.plain
         try:
             while msg:
-                name, bound = next(iter(json.loads(msg).items()))
-                if name != END_RULE:
-                    self._fired(handle, sid, self.index[name], bound, out, derived, seen)
+                # the message is {"<rule id>": {<pattern>: <fact>, ...}}: the id alone says which rule fired,
+                # and a plain rule needs nothing else (its matched facts are not parsed)
+                index = plain.get(_scanstring(msg, 2)[0]) if msg.startswith('{"') else None
+                if index is not None:
+                    if (index, ()) not in seen:            # $or fired the rule twice (trap 6)
+                        seen.add((index, ()))
+                        out.append(Firing(index, {}, {}))
+                else:
+                    name, bound = next(iter(json.loads(msg).items()))
+                    if name != END_RULE:
+                        self._fired(handle, sid, self.index[name], bound, out, derived, seen)
                 msg = E.complete_and_start_action(handle, off)
         except BaseException:
             E.abandon_action(handle, off)

@@ -10,6 +10,7 @@ Every fact has a type. Values are normalised before they reach durable_rules (no
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from . import _dx
@@ -102,6 +103,11 @@ DRUG_NAMES = {"soma": "carisoprodol", "norco": "hydrocodone/acetaminophen", "fle
 
 def regions_overlap(a, b) -> bool:
     """True when two region lists share a region (upper/lower extremity contain their joints)."""
+    return _overlap(tuple(a), tuple(b))
+
+
+@functools.lru_cache(maxsize=4096)     # called per course, surgery and reading of every item (hot path)
+def _overlap(a: tuple, b: tuple) -> bool:
     ea, eb = _expand(a), _expand(b)
     return bool(ea & eb) or any(ea & n and eb & n for n in _NEIGHBOURS)
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -304,7 +304,8 @@ def _least_basis(kept: list[Reading], rs: list[Reading], used: list[tuple[Presum
             words = f"{value} visits in prior course {course}"
             labels = [f"{value} or more visits in prior course {course} (the answer is the same for any count from "
                       f"{value} up)" if w == words else w for w in least.labels]
-            lead = replace(least, labels=labels)
+            least.labels = labels          # the same reading (callers key their work by it), relabelled
+            lead = least
     return [lead] + [r for r in kept if r is not kept[0]] if lead is not kept[0] else kept
 
 

@@ -1,0 +1,117 @@
+"""The audit hot path (issue 10): the per-case memo of rule-set answers, sessions that get only the facts a
+rule set reads, and the single audit pass that explains only disagreeing items. Each must leave every
+answer and every word of output as it was; these tests compare against the engine without them."""
+import importlib.util
+import json
+import random
+
+import pytest
+
+import ptcheck.core._check as check_mod
+from ptcheck import Checker, load_cases, to_json
+from ptcheck.audit._audit import audit
+from ptcheck.core._durable import Registered
+from tests.conftest import ROOT
+
+N_CASES = 120
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_audit", ROOT / "bench" / "bench_audit.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """Varied synthetic cases (bench/bench_audit.py's generator): unknown counts, documentation flags,
+    surgeries, several services and regions, random actual outcomes (so about half disagree)."""
+    path = tmp_path_factory.mktemp("hot") / "cases.jsonl"
+    bench, rng = _bench(), random.Random(11)
+    path.write_text("".join(json.dumps(bench.make_case(rng, i)) + "\n" for i in range(N_CASES)))
+    return path
+
+
+class _Forgetful(check_mod._Memo):
+    """A memo that never remembers: every rule set runs on every evaluation, as before the memo."""
+
+    def __init__(self) -> None:
+        class Never(dict):
+            def __setitem__(self, key, value) -> None:
+                pass
+        self.sessions, self.runs = Never(), Never()
+
+
+def _decisions(paths, explain=True) -> list[str]:
+    checker = Checker()
+    return [to_json(checker.check(loaded.case, explain=explain)) for loaded in load_cases(paths) if loaded.ok]
+
+
+def test_the_memo_changes_no_decision_and_saves_sessions(synthetic, monkeypatch):
+    runs = {"n": 0}
+    real_run = Registered.run
+
+    def counting(self, facts, encoded=None):
+        runs["n"] += 1
+        return real_run(self, facts, encoded)
+    monkeypatch.setattr(Registered, "run", counting)
+    paths = [synthetic, ROOT / "cases"]
+    with_memo = _decisions(paths)
+    sessions_with = runs["n"]
+    monkeypatch.setattr(check_mod, "_Memo", _Forgetful)
+    runs["n"] = 0
+    without = _decisions(paths)
+    assert len(with_memo) > N_CASES and with_memo == without
+    assert sessions_with < 0.7 * runs["n"]          # readings and "what would change" share most sessions
+
+
+def test_read_names_cover_what_a_rule_set_reads_and_exports():
+    checker = Checker()
+    exporting = [rs for rs in checker.library.rulesets if any(r.then.export for r in rs.spec.rules)]
+    assert exporting, "the shipped rule sets export facts (the memo must replay them)"
+    for rs in exporting + checker.library.rulesets[:5]:
+        compiled = checker.registered(rs).compiled
+        names = set(compiled.read_names)
+        for cr in compiled.rules:
+            assert set(cr.shown) <= names and set(cr.requires) <= names
+            assert set(cr.rule.then.derive or {}) <= names       # exported values merge with the old ones
+
+
+def test_the_single_audit_pass_lists_what_a_full_check_explains(synthetic):
+    """audit checks a case once and decides 'what would change the answer' only for disagreeing items:
+    each listed disagreement must carry exactly the rationale and missing documentation of check(case)."""
+    report = audit([synthetic], jobs=1)
+    assert report.disagreement_count > N_CASES // 4
+    checker = Checker()
+    full = {loaded.case.id: checker.check(loaded.case) for loaded in load_cases([synthetic]) if loaded.ok}
+    with_changes = 0
+    for dis in report.disagreements:
+        item = next(i for i in full[dis.case].items if i.request == dis.request)
+        assert dis.missing == item.missing
+        assert [(f.rule, f.ruleset, f.effect, f.message, f.citation) for f in dis.rationale] == \
+            [(f.rule, f.ruleset, f.effect, f.message, f.citation) for f in item.findings]
+        with_changes += bool(item.would_change)
+    assert with_changes > 0          # the comparison covers items whose explanation decides again per flag
+
+
+def test_audit_jobs_1_and_2_give_the_same_report_on_synthetic_cases(synthetic):
+    one = audit([synthetic], jobs=1)
+    two = audit([synthetic], jobs=2)
+    assert one.to_json() == two.to_json()
+
+
+def test_a_memo_hit_needs_every_name_the_rule_set_shows():
+    """The memo answers for a rule set by the values of the names it can read: its conditions, and also
+    what its messages show. A fact only the message shows must still tell two evaluations apart."""
+    from ptcheck import parse_ruleset
+    from tests.conftest import HEAD, rule
+    rs, problems = parse_ruleset(HEAD.format(name="shows") + rule("a", "request_visits > 1", msg="{completed_visits} before"),
+                                 "shows.yaml")
+    assert not problems, problems
+    checker, memo = Checker(), check_mod._Memo()
+    first = checker._run(rs, {"request_visits": 3, "completed_visits": 4, "age": 40}, {}, True, memo)
+    other = checker._run(rs, {"request_visits": 3, "completed_visits": 9, "age": 40}, {}, True, memo)
+    assert [f.message for f in first] == ["4 before"] and [f.message for f in other] == ["9 before"]
+    again = checker._run(rs, {"request_visits": 3, "completed_visits": 4, "age": 61}, {}, False, memo)
+    assert [f.rule for f in again] == ["a"] and len(memo.sessions) == 2    # age is not read: same session
