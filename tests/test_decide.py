@@ -35,13 +35,21 @@ def test_review_outcome(kind, outcome, expected):
 
 
 def test_exports_keep_the_largest_row_and_its_label():
-    from ptcheck.core._check import _merge_exports
+    from ptcheck.core._tables import merge_exports
     types = {"course_visits": "int", "course_row": "str", "flag": "tri"}
+    policy = {k: ("collect-max", ("course_visits",)) for k in ("course_visits", "course_row")}
     values = {}
-    values.update(_merge_exports(values, {"course_visits": 9, "course_row": "lumbago 9/8"}, types))
-    values.update(_merge_exports(values, {"course_visits": 12, "course_row": "radiculitis 12/8"}, types))
-    values.update(_merge_exports(values, {"course_visits": 10, "course_row": "sprain 10/8"}, types))
+    values.update(merge_exports(values, {"course_visits": 9, "course_row": "lumbago 9/8"}, types, policy))
+    values.update(merge_exports(values, {"course_visits": 12, "course_row": "radiculitis 12/8"}, types, policy))
+    values.update(merge_exports(values, {"course_visits": 10, "course_row": "sprain 10/8"}, types, policy))
     assert values == {"course_visits": 12, "course_row": "radiculitis 12/8"}
     values["flag"] = "unknown"
-    values.update(_merge_exports(values, {"flag": True}, types))
+    values.update(merge_exports(values, {"flag": True}, types, policy))
     assert values["flag"] == "true"
+
+
+def test_the_checker_merges_exports_under_the_policy_the_rule_files_state():
+    from ptcheck import Checker
+    policies = Checker().export_policies
+    assert policies["course_visits"][0] == policies["course_row"][0] == "collect-max"
+    assert policies["in_postsurgical_period"][0] == "first"

@@ -20,6 +20,7 @@ from ._durable import Firing, Registered, encode
 from ._errors import EngineError
 from ._facts import EPOCH, FACT_TYPES, ItemFacts, derive, regions_overlap
 from ._rules import Library, RuleSet, template_names
+from ._tables import export_policies, merge_exports
 from ._version import engine_version
 
 _REGISTERED: dict[tuple, Registered] = {}
@@ -35,6 +36,8 @@ class Checker:
         for rid in self.pins:
             self.library.get(f"{rid}@{self.pins[rid]}")
         self.exports = exported_types(self.library)
+        # one conflict policy for exported facts, the hit policy of the tables that export them (lint R305)
+        self.export_policies = export_policies(self.library.rulesets)[0]
         self.presumptions = _readings.load_presumptions(self.library.root) if self.library.root else []
         self.sequences = _load_search_sequences(self.library.root) if self.library.root else {}
         self._read_names: dict[Registered, tuple[str, ...]] = {}
@@ -365,7 +368,7 @@ class Checker:
                 env["limit"] = limit
             if rule.then.derive and rule.then.export:
                 new = {name: _expr.fact_value(expr, env) for name, expr in rule.then.derive.items()}
-                for name, v in _merge_exports(values, new, self.exports).items():
+                for name, v in merge_exports(values, new, self.exports, self.export_policies).items():
                     env[name] = values[name] = v
                     cache.pop("body", None)
             if not explain:          # a finding without its words depends on the rule and limit only
@@ -566,23 +569,6 @@ def _prefixed(findings: list[Finding], reading) -> list[Finding]:
     lead = "If " + ", ".join(reading.labels) + ": "
     return [f.model_copy(update={"message": lead + f.message}) if f.effect != "note" and f.message else f
             for f in findings]
-
-
-def _merge_exports(values: dict, new: dict, types: dict) -> dict:
-    """Several rules may export the same facts for an item (two guideline rows apply). Numbers keep the
-    largest, the most generous applicable row; the words a rule exports with its numbers (the row's label)
-    follow the numbers: they are replaced when that rule's number wins, otherwise kept if already set."""
-    new = {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in new.items()}
-    numeric = [k for k in new if types.get(k) in ("int", "num") and new[k] is not None]
-    wins = any(values.get(k) is None or new[k] > values[k] for k in numeric)
-    out = {}
-    for k, v in new.items():
-        old = values.get(k)
-        if k in numeric:
-            out[k] = v if old is None else max(old, v)
-        elif old is None or (types.get(k) == "tri" and old == "unknown") or (wins and numeric):
-            out[k] = v
-    return out
 
 
 def _engine_finding(rule: str, message: str, missing: list[str]) -> Finding:
