@@ -193,8 +193,9 @@ def render_summary(r: AuditReport, console: Console) -> None:
         s.add_row(f"accuracy, {_ORIGIN[g.origin]}", f"{_pct(g.accuracy)}  ({g.agree}/{g.items})"
                   + ("  NO BETTER THAN BASELINE" if g.no_better_than_baseline else ""))
     s.add_row("accuracy, all items pooled" if real else "accuracy", f"{_pct(r.accuracy)}  ({r.agree}/{r.items})")
-    s.add_row("Cohen's kappa", "n/a" if r.kappa is None else f"{r.kappa:.3f}")
-    s.add_row("baseline", f"{_pct(r.baseline_accuracy)}  (always {_label(r.baseline_label) or '-'})")
+    s.add_row("Cohen's kappa, pooled" if real else "Cohen's kappa", "n/a" if r.kappa is None else f"{r.kappa:.3f}")
+    s.add_row("baseline, pooled" if real else "baseline",
+              f"{_pct(r.baseline_accuracy)}  (always {_label(r.baseline_label) or '-'})")
     s.add_row("disagreements", str(r.disagreement_count))
     s.add_row("errors", str(r.error_count))
     console.print(s)
