@@ -298,3 +298,19 @@ def test_a_pend_beside_a_decided_answer_is_shown_as_an_open_question(checker):
     text = buf.getvalue()
     assert "pend*" in text and "an open question that does not change this answer" in text
     assert text.index("non_certify") < text.index("pend*")
+
+
+def test_a_diagnosis_read_from_words_is_shown_without_facts(checker):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from ptcheck.core._explain import render_case
+    d = decide(checker, tx_case(diagnoses=[{"text": "sprain", "region": "lumbar"}]))
+    buf = StringIO()
+    Console(file=buf, width=200).print(render_case(d))
+    assert "read: diagnosis 'sprain' -> lumbar_sprain" in buf.getvalue()
+    coded = decide(checker, tx_case())
+    buf = StringIO()
+    Console(file=buf, width=200).print(render_case(coded))
+    assert "read: diagnosis" not in buf.getvalue()            # a code needs no reading

@@ -89,4 +89,7 @@ def render_item(item: ItemDecision, *, show_derive: bool = True, show_facts: boo
         body += [Text(f"  - {m}", overflow="fold") for m in item.missing]
     if show_facts and item.facts:
         body += [Text(f"  fact: {n}", style="dim", overflow="fold") for n in item.facts]
+    else:      # a diagnosis read from its words (not a code) is a reading the reviewer should see
+        body += [Text(f"  read: {n}", style="dim", overflow="fold") for n in item.facts
+                 if n.startswith("diagnosis ") and " (text '" in n]
     return Panel(Group(*body), title=title, title_align="left")
