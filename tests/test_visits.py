@@ -75,6 +75,9 @@ MORE = [
     ("12 sessions", ParsedVisits(12)),
     ("80 hours of work hardening (10 sessions/80 hours)", ParsedVisits(10, hours=80)),
     ("work conditioning x 10 sessions, 8 hours per day", ParsedVisits(10, hours=80, hours_per_day=8)),
+    ("8 additional sessions of physical therapy", ParsedVisits(8)),           # words between number and unit
+    ("12 more physical therapy visits", ParsedVisits(12)),
+    ("six additional PT sessions", ParsedVisits(6)),
     ("work hardening 30 hours", ParsedVisits(hours=30)),
     ("10 sessions of PT (request was 12 sessions, modified per peer review)", ParsedVisits(10)),
     ("PT 2x4 [originally requested as 3x4]", ParsedVisits(8, 2, 4)),

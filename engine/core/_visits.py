@@ -75,7 +75,12 @@ _FREQ = re.compile(rf"{_range('f')}{_FREQ_TAIL}")
 _DUR_ALONE = re.compile(
     rf"(?:f(?<![\w.]f)or|x(?<![\w.]x)|×(?<![\w.]×)|o(?<![\w.]o)ver) ?{_range('w', '')} ?{_WEEKS}")
 # totals: "12 visits", "(8sessions)", "#6 visits", "12 (12) sessions", "6-8 visits"; "x12" (no frequency)
-_TOTAL = rf"{_range('t1', _NOT_AFTER_TOTAL)} ?(?:\( ?\d{{1,3}} ?\) ?)?(?:visits?|sessions?|treatments?|appointments?)\b"
+# up to two words between the number and the unit: "8 additional sessions", "12 more physical therapy visits"
+_BETWEEN = (r"(?:(?:additional|more|further|extra|supervised|outpatient|post-?op(?:erative)?|skilled|formal|"
+            r"physical therapy|occupational therapy|pt|ot|aquatic(?: therapy)?|chiropractic|acupuncture|massage|"
+            r"therapy|treatment) )?")
+_TOTAL = (rf"{_range('t1', _NOT_AFTER_TOTAL)} ?(?:\( ?\d{{1,3}} ?\) ?)?{_BETWEEN}{_BETWEEN}"
+          r"(?:visits?|sessions?|treatments?|appointments?)\b")
 _XTOTAL = (rf"[x×](?<![\w.][x×]) ?{_range('t2', '')}"
            rf"(?! ?(?:weeks?|wks?|hours?|hrs?|days?|months?|mg|ml|units?|min\w{{0,5}})\b|\w)")
 _TOTALS = re.compile(_TOTAL)
