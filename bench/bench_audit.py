@@ -23,7 +23,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import random
 import resource
 import sys
@@ -34,6 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PTCHECK_RULES", str(ROOT / "rules"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))           # also when loaded from a file path (tests/test_hot_path.py)
+
+from _machine import machine  # noqa: E402,F401  (bench_million imports it from here)
 
 from ptcheck.audit._audit import audit  # noqa: E402
 
@@ -174,18 +176,6 @@ def write_cases(path: Path, n: int, seed: int = 5, items: int | None = None) -> 
 # measurements
 
 
-def machine() -> dict:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"nproc": usable, "cpu_count": os.cpu_count(), "cpu": model,
-            "python": platform.python_version(), "platform": platform.platform()}
 
 
 def rss_mb(pid: int | str = "self") -> float:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _machine import machine  # noqa: E402
+
 from ptcheck import Checker, to_json, validate_case  # noqa: E402
 
 SERVICES = ["physical_therapy", "physical_therapy", "occupational_therapy", "home_exercise_kit", "office_visit",
@@ -92,7 +94,8 @@ def main() -> int:
             if base is None:
                 base = samples[-1][1]
     elapsed = time.perf_counter() - t0
-    print(f"machine: {platform.machine()}, {_cpu()}, Python {platform.python_version()}")
+    m = machine()
+    print(f"machine: {platform.machine()}, {m['cpu_count']} x {m['cpu']}, Python {platform.python_version()}")
     print(f"{args.cases} cases in {elapsed:.1f} s = {args.cases / elapsed:,.0f} cases/s (one process, validation + facts + rules + decision)")
     print("outcomes:", ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     print("cases   RSS MB   seconds")
@@ -101,17 +104,6 @@ def main() -> int:
     growth = samples[-1][1] - base if samples else 0.0
     print(f"RSS growth after the first 10%: {growth:+.1f} MB; probe decision changed {leaks} time(s)")
     return 1 if leaks or growth > args.max_growth_mb else 0
-
-
-def _cpu() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                import os
-                return f"{os.cpu_count()} x {line.split(':', 1)[1].strip()}"
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -17,9 +17,7 @@ CPU time does not. The load average is printed for that reason.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -27,24 +25,11 @@ import sys
 import time
 from pathlib import Path
 
+from _machine import machine_line  # bench/ is the script's folder, first on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "cases/seeds/seed-001.yaml"
 TARGETS = {"--help": 0.2, "check": 0.5}
-
-
-def machine() -> str:
-    model = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return (f"{cores} cores ({os.cpu_count()} CPUs), {model}, {platform.machine()}, Python "
-            f"{platform.python_version()}, {platform.platform()}; load average {load}; {dt.date.today()}")
 
 
 def ptcheck_cmd() -> list[str]:
@@ -113,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         os.environ.setdefault("PTCHECK_RULES", str(ROOT / "rules"))
         base = ptcheck_cmd()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine_line()}")
     print(f"command: {' '.join(base)} in {root}; {args.runs} runs each after one warm-up, fresh processes")
     failed = False
     for label, extra in (("--help", ["--help"]), ("check", ["check", SEED])):

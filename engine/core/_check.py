@@ -18,7 +18,7 @@ from ._compile import compile_ruleset, exported_types
 from ._decide import CaseDecision, Finding, ItemDecision, RuleSetRef, combine, deciding, review_outcome
 from ._durable import Firing, Registered, encode
 from ._errors import EngineError
-from ._facts import EPOCH, FACT_TYPES, ItemFacts, derive, regions_overlap
+from ._facts import EPOCH, FACT_TYPES, ItemFacts, derive, may_overlap
 from ._rules import Library, RuleSet, template_names
 from ._tables import export_policies, merge_exports
 from ._version import engine_version
@@ -239,7 +239,7 @@ class Checker:
             if (e.outcome, e.certified) != (d.outcome, d.certified):
                 out.append({"documentation": DOC_WORDS[flag], "fact": flag, "value": True,
                             "outcome": e.outcome, "certified_visits": e.certified,
-                            "message": f"with {DOC_WORDS[flag]}: {_answer(e.outcome, e.certified)}"})
+                            "message": f"with {DOC_WORDS[flag]}: {_readings.answer_words(e.outcome, e.certified)}"})
         comb = d.combined
         if comb is not None and comb.outcome == "pend":
             for u in comb.flipping:
@@ -526,18 +526,13 @@ def _ruleset_unknown_rules(rs: RuleSet, effects=("non_certify",)) -> frozenset:
     return cached
 
 
-def _answer(outcome: str, certified: int | None) -> str:
-    return {"certify": "certify", "non_certify": "non-certify", "pend": "pend",
-            "modify": f"modify to {certified}"}[outcome]
-
-
 def _reading_findings(comb, unknown_list, rds) -> list[Finding]:
     """The rationale of a decision over readings: what is unknown, and the answer under each reading."""
     what = "; ".join(u.label for u in unknown_list)
 
     def answers(rs) -> str:
         groups = _readings.group_answers(rs)
-        shown = [f"{_answer(*a)} for {_readings.describe(unknown_list, g)}" for a, g in groups[:5]]
+        shown = [f"{_readings.answer_words(*a)} for {_readings.describe(unknown_list, g)}" for a, g in groups[:5]]
         if len(groups) > 5:
             shown.append(f"... {len(groups) - 5} more answers")
         return "; ".join(shown)
@@ -552,12 +547,12 @@ def _reading_findings(comb, unknown_list, rds) -> list[Finding]:
     basis = _readings.describe(unknown_list, comb.basis[:1])
     if not comb.presumed:
         return [Finding(**engine_note, message=f"The records leave unknown: {what}. Every reading they allow "
-                        f"gives the same answer ({_answer(comb.outcome, comb.certified)}); the rules' findings "
+                        f"gives the same answer ({_readings.answer_words(comb.outcome, comb.certified)}); the rules' findings "
                         f"are shown for {basis}.")]
     out = [Finding(rule=f"presumption.{p.id}", ruleset="presumptions", version="-", citation=p.citation,
                    effect="note", message=f"Presumed: {p.reason} ({u.label}).") for p, u in comb.presumed]
     out.append(Finding(**engine_note, message=f"The records leave unknown: {what}. On the presumption the answer "
-                       f"is {_answer(comb.outcome, comb.certified)} (findings shown for {basis}); were it "
+                       f"is {_readings.answer_words(comb.outcome, comb.certified)} (findings shown for {basis}); were it "
                        f"rebutted: {answers(comb.rebutted)}."))
     return out
 
@@ -595,7 +590,7 @@ def _in_scope(rs: RuleSet, service: str, regions: tuple) -> bool:
     scope = rs.spec.scope
     if service not in scope.services:
         return False
-    return not scope.regions or not regions or regions_overlap(scope.regions, regions)
+    return may_overlap(scope.regions, regions)
 
 
 def _exports(rs: RuleSet) -> bool:

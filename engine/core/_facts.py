@@ -112,6 +112,11 @@ def _overlap(a: tuple, b: tuple) -> bool:
     return bool(ea & eb) or any(ea & n and eb & n for n in _NEIGHBOURS)
 
 
+def may_overlap(a, b) -> bool:
+    """Regions that may be the same: a list left empty names no region and so excludes none."""
+    return not a or not b or regions_overlap(a, b)
+
+
 def _expand(regions) -> set[str]:
     """The regions and the joints they contain (an extremity contains its joints). Never the parent of a
     joint: the shoulder and the wrist are both in the upper extremity, but they do not overlap."""
@@ -199,10 +204,9 @@ def _therapy_facts(case, req, regions, f, notes):
         return
     if family == "work_rehab":       # the adequate trial of therapy that work rehabilitation follows
         f["prior_pt_trial"] = tri(any(FAMILIES.get(c.service) == "therapy" and c.visits_completed != 0
-                                      and (not c.body_regions or not regions or regions_overlap(c.body_regions, regions))
-                                      for c in courses))
+                                      and may_overlap(c.body_regions, regions) for c in courses))
     same = [c for c in courses if FAMILIES.get(c.service) == family and c.visits_completed != 0
-            and (not c.body_regions or not regions or regions_overlap(c.body_regions, regions))]
+            and may_overlap(c.body_regions, regions)]
     f["prior_therapy"] = "true" if same else "false"
     f["prior_courses"] = len(same)
     if all(c.visits_completed is not None for c in same):
@@ -290,7 +294,7 @@ def _postsurgical_visits(case, req, regions, f, notes):
     sdate = EPOCH + dt.timedelta(days=f["surgery_date"])
     after, unknown = [], False
     for c in case.history.therapy:
-        if FAMILIES.get(c.service) != family or (c.body_regions and regions and not regions_overlap(c.body_regions, regions)):
+        if FAMILIES.get(c.service) != family or not may_overlap(c.body_regions, regions):
             continue
         when = c.end_date or c.start_date
         if when is None:

@@ -36,7 +36,7 @@ from pathlib import Path
 import yaml
 
 from ._cases import Case, Request, TherapyCourse
-from ._facts import FAMILIES, regions_overlap
+from ._facts import FAMILIES, may_overlap, regions_overlap
 
 MAX_READINGS = 256          # beyond this many combinations the item pends ("too many unknowns")
 
@@ -130,7 +130,7 @@ def unknowns(case: Case, req: Request, numbers: frozenset, high: int) -> list[Un
     regions = list(req.body_regions)
     surgery = _surgery_date(case, regions)
     for i, c in enumerate(courses):
-        if FAMILIES.get(c.service) != family or (c.body_regions and regions and not regions_overlap(c.body_regions, regions)):
+        if FAMILIES.get(c.service) != family or not may_overlap(c.body_regions, regions):
             continue
         what = f"prior course {i + 1} ({c.service.replace('_', ' ')})"
         if c.visits_completed is None:
@@ -198,9 +198,7 @@ def fill(case: Case, req: Request, u: Unknown, value) -> tuple[Case, Request, st
     c = courses[i]
     if u.kind == "course_visits":
         courses[i] = c.model_copy(update={"visits_completed": value})
-        words = f"{value} visits in prior course {i + 1}"
-        if value == max(u.values):
-            words = f"{value} or more visits in prior course {i + 1} (more than any number its rules state)"
+        words = course_words(value, i + 1, "more than any number its rules state" if value == max(u.values) else None)
     else:
         surgery = _surgery_date(case, list(req.body_regions))
         assert surgery is not None
@@ -301,12 +299,23 @@ def _least_basis(kept: list[Reading], rs: list[Reading], used: list[tuple[Presum
             least = r
         if least is not lead:
             value, course = least.values[key], int(u.key) + 1
-            words = f"{value} visits in prior course {course}"
-            labels = [f"{value} or more visits in prior course {course} (the answer is the same for any count from "
-                      f"{value} up)" if w == words else w for w in least.labels]
-            least.labels = labels          # the same reading (callers key their work by it), relabelled
+            exact = course_words(value, course)
+            least.labels = [course_words(value, course, f"the answer is the same for any count from {value} up")
+                            if w == exact else w for w in least.labels]   # the same reading (callers key their work by it)
             lead = least
     return [lead] + [r for r in kept if r is not kept[0]] if lead is not kept[0] else kept
+
+
+def course_words(value: int, course: int, or_more: str | None = None) -> str:
+    """The words of a reading of a course's count: '4 visits in prior course 1', or with `or_more` (why the
+    count stands for every larger one) '10 or more visits in prior course 1 (...)'."""
+    return (f"{value} or more visits in prior course {course} ({or_more})" if or_more
+            else f"{value} visits in prior course {course}")
+
+
+def answer_words(outcome: str, certified: int | None = None) -> str:
+    """An answer in words: 'certify', 'non-certify', 'pend', 'modify to 6'."""
+    return f"modify to {certified}" if outcome == "modify" else outcome.replace("_", "-")
 
 
 def summarize_answers(answers) -> str:
@@ -321,8 +330,7 @@ def summarize_answers(answers) -> str:
         if run:
             words.append(f"modify to {run[0]}" if len(run) == 1 else f"modify to {run[0]}-{run[-1]}")
         run = [c] if c is not None else []
-    words += [{"certify": "certify", "non_certify": "non-certify", "pend": "pend"}[o]
-              for o, _ in answers if o != "modify"]
+    words += [answer_words(o) for o, _ in answers if o != "modify"]
     return " or ".join(words)
 
 
@@ -372,6 +380,6 @@ def group_answers(rs: list[Reading]) -> list[tuple[tuple, list[Reading]]]:
 
 
 __all__ = ["Unknown", "Reading", "Presumption", "Combined", "unknowns", "fill", "readings", "combine_readings",
-           "flips", "load_presumptions", "rule_numbers", "group_answers", "describe", "summarize_answers",
+           "flips", "load_presumptions", "rule_numbers", "group_answers", "describe", "summarize_answers", "answer_words",
            "MAX_READINGS"]
 
