@@ -115,3 +115,33 @@ def test_a_memo_hit_needs_every_name_the_rule_set_shows():
     assert [f.message for f in first] == ["4 before"] and [f.message for f in other] == ["9 before"]
     again = checker._run(rs, {"request_visits": 3, "completed_visits": 4, "age": 61}, {}, False, memo)
     assert [f.rule for f in again] == ["a"] and len(memo.sessions) == 2    # age is not read: same session
+
+
+def test_what_would_change_is_the_answer_of_the_case_with_that_documentation(synthetic):
+    """'What would change the answer' decides an item again on the readings and facts already derived,
+    with the flag's fact set (no new readings, no new derivation). Each answer it gives, and each flag it
+    leaves out as changing nothing, must be the answer of checking the case with that flag documented."""
+    from ptcheck.core._check import DOC_FLAGS
+    checker = Checker()
+    compared = listed = 0
+    for loaded in load_cases([synthetic, ROOT / "cases"]):
+        if not loaded.ok:
+            continue
+        case = loaded.case
+        decision = checker.check(case)
+        doc = case.history.documentation
+        for flag in DOC_FLAGS:
+            if getattr(doc, flag) is True:
+                continue
+            alt = case.model_copy(update={"history": case.history.model_copy(
+                update={"documentation": doc.model_copy(update={flag: True})})})
+            for item, other in zip(decision.items, checker.check(alt, explain=False).items):
+                change = next((c for c in item.would_change if c["fact"] == flag), None)
+                if change is not None:
+                    listed += 1
+                    assert (change["outcome"], change["certified_visits"]) == (other.outcome, other.certified_visits)
+                elif not any(f.rule == "engine.not-addressed" for f in item.findings):
+                    assert (other.outcome, other.certified_visits) == (item.outcome, item.certified_visits), \
+                        (case.id, item.request, flag)
+                compared += 1
+    assert listed > 20 and compared > 500

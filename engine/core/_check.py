@@ -10,7 +10,7 @@ import re
 import string
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import _expr, _readings
 from ._cases import Case, Request
@@ -177,38 +177,55 @@ class Checker:
 
     def _decide(self, case: Case, req: Request, consulted: list[RuleSet], addressed: bool,
                 pre: list[Finding], explain: bool, sequence: "_Sequence" = None,
-                memo: "_Memo | None" = None) -> "_Evaluated":
-        """The item's answer: one evaluation, or one per reading of the unknowns the rules read."""
+                memo: "_Memo | None" = None, prepared: "_Prepared | None" = None,
+                flags: dict | None = None) -> "_Evaluated":
+        """The item's answer: one evaluation, or one per reading of the unknowns the rules read.
+
+        prepared: the readings and derived facts of an earlier _decide of the same item (its result's
+        `prepared`), reused instead of finding and deriving them again; `flags`: documentation facts set
+        on top of them ("what would change the answer": documentation flags are facts of their own that no
+        reading and no other fact is derived from, engine/core/_facts.py)."""
         memo = _Memo() if memo is None else memo
-        reads, numbers = self._reads(consulted)
-        high = max([n for n in numbers if n < 500] or [24]) + 1
-        found = _readings.readings(case, req, numbers, high, reads) if addressed else None
+        if prepared is None:
+            reads, numbers = self._reads(consulted)
+            high = max([n for n in numbers if n < 500] or [24]) + 1
+            prepared = _Prepared(_readings.readings(case, req, numbers, high, reads) if addressed else None)
+        found = prepared.found
         if found is None:
-            return self._evaluate(case, req, consulted, addressed, pre, explain, sequence, memo)
+            ev = self._evaluate(case, req, consulted, addressed, pre, explain, sequence, memo,
+                                prepared.given, flags)
+            prepared.given = ev.facts
+            ev.prepared = prepared
+            return ev
         # With unknowns, messages are rendered only for the evaluations whose findings are shown (the
         # facts as given, where the answer rests on them, and the first reading of the basis): the others
         # are evaluated without (same firings and answers), and an evaluation shown is completed with its
         # messages afterwards, from the memo (no rule set runs again).
-        base = self._evaluate(case, req, consulted, addressed, pre, False, sequence, memo)
-        given = base.facts                   # the facts as the records give them (derived once, by base)
+        base = self._evaluate(case, req, consulted, addressed, pre, False, sequence, memo, prepared.given, flags)
+        given = prepared.given = base.facts     # the facts as the records give them (derived once, by base)
 
         def explained(ev: _Evaluated, c: Case, r: Request, facts=None) -> _Evaluated:
             if not explain:
                 return ev
-            return self._evaluate(c, r, consulted, addressed, pre, True, sequence, memo, facts)
+            return self._evaluate(c, r, consulted, addressed, pre, True, sequence, memo, facts, flags)
         # A rule set may decide for an unknown itself: a rule that non-certifies on a history fact being
         # unknown (the guideline's own answer to undocumented prior care, e.g. seed 003's "prior therapy of
         # unknown extent without documented improvement"). A limit or certify on an unknown would assume a
         # value (a limit "for the request alone" assumes no prior visits): readings decide those.
         if base.outcome == "non_certify" and any(f.rule in self._unknown_rules(consulted) for f in base.findings
                                                  if f.effect == "non_certify"):
-            return explained(base, case, req, given)
-        unknown_list, rds = found
-        derived: dict[int, object] = {}
-        for r in rds:
-            ev = self._evaluate(r.case, r.request, consulted, addressed, pre, False, sequence, memo)
+            out = explained(base, case, req, given)
+            out.prepared = prepared
+            return out
+        unknown_list, base_rds = found
+        derived = prepared.derived             # id(reading) -> its facts, derived once per item
+        rds = [_readings.Reading(r.values, r.labels, r.case, r.request) for r in base_rds] if flags else base_rds
+        facts_of: dict[int, ItemFacts] = {}
+        for r, b in zip(rds, base_rds):
+            ev = self._evaluate(r.case, r.request, consulted, addressed, pre, False, sequence, memo,
+                                derived.get(id(b)), flags)
             r.findings, r.outcome, r.certified = ev.findings, ev.outcome, ev.certified
-            derived[id(r)] = ev.facts
+            derived[id(b)] = facts_of[id(r)] = ev.facts
         presumed = [(p, u) for u in unknown_list for p in self.presumptions
                     if p.unknown == u.kind and p.applies([rs.id for rs in consulted], given.values)]
         comb = _readings.combine_readings(unknown_list, rds, presumed)
@@ -216,12 +233,12 @@ class Checker:
         if comb.outcome != "pend":
             first = comb.basis[0]
             if explain:
-                first.findings = explained(base, first.case, first.request, derived[id(first)]).findings
+                first.findings = explained(base, first.case, first.request, facts_of[id(first)]).findings
             findings += _prefixed(first.findings, first)
         else:                     # the rules' own words on the facts as given (what they say is missing)
             findings += [f for f in explained(base, case, req, given).findings
                          if f.effect in ("pend", "note", "derive")]
-        return _Evaluated(findings, comb.outcome, comb.certified, given.notes, comb)
+        return _Evaluated(findings, comb.outcome, comb.certified, given.notes, comb, prepared=prepared)
 
     def _would_change(self, case: Case, req: Request, consulted: list[RuleSet], pre: list[Finding],
                       d: "_Evaluated", sequence: "_Sequence" = None, memo: "_Memo | None" = None) -> list[dict]:
@@ -233,9 +250,10 @@ class Checker:
         for flag in DOC_FLAGS:
             if flag not in reads or getattr(doc, flag) is True:
                 continue
-            alt = case.model_copy(update={"history": case.history.model_copy(
-                update={"documentation": doc.model_copy(update={flag: True})})})
-            e = self._decide(alt, req, consulted, True, pre, False, sequence, memo)
+            # the item decided again with the flag documented: the same readings and derived facts, the
+            # flag's fact set (derive() writes it as tri(True))
+            e = self._decide(case, req, consulted, True, pre, False, sequence, memo, d.prepared,
+                             {flag: "true"})
             if (e.outcome, e.certified) != (d.outcome, d.certified):
                 out.append({"documentation": DOC_WORDS[flag], "fact": flag, "value": True,
                             "outcome": e.outcome, "certified_visits": e.certified,
@@ -274,12 +292,16 @@ class Checker:
 
     def _evaluate(self, case: Case, req: Request, consulted: list[RuleSet], addressed: bool,
                   pre: list[Finding], explain: bool, sequence: "_Sequence" = None,
-                  memo: "_Memo | None" = None, facts: ItemFacts | None = None) -> "_Evaluated":
+                  memo: "_Memo | None" = None, facts: ItemFacts | None = None,
+                  flags: dict | None = None) -> "_Evaluated":
         """One evaluation of the item's facts by the rule sets consulted (in durable_rules), combined.
-        `facts`: derive(case, req), when the caller has it already."""
+        `facts`: derive(case, req), when the caller has it already; `flags`: documentation facts set on
+        top of them (see _decide)."""
         if facts is None:
             facts = derive(case, req)
         values = dict(facts.values)
+        if flags:
+            values.update(flags)
         for name, ftype in self.exports.items():       # an exported yes/no nobody set is unknown
             if ftype == "tri":
                 values.setdefault(name, "unknown")
@@ -426,6 +448,8 @@ def _project(values: dict, names: tuple[str, ...]) -> tuple:
 def _frozen(v):
     t = type(v)
     if t is list or t is tuple:
+        if all(type(x) is str for x in v):    # the common case (regions, categories): strs, told apart from
+            return (t, *v)                    # the general form, whose items are tuples
         return (t, *(_frozen(x) for x in v))
     if t is dict:
         return (t, *((k, _frozen(x)) for k, x in v.items()))
@@ -451,6 +475,16 @@ class _Evaluated:
     notes: list
     combined: object = None          # the readings' combination, when the item had unknowns
     facts: object = None             # the ItemFacts one evaluation derived
+    prepared: "_Prepared | None" = None     # what _decide found and derived, for deciding again
+
+
+@dataclass
+class _Prepared:
+    """One item's readings (None: no unknowns the rules read) and the facts derived for it: the facts as
+    given and, by id of each reading, the reading's facts. Reused by "what would change the answer"."""
+    found: tuple | None
+    given: ItemFacts | None = None
+    derived: dict = field(default_factory=dict)
 
 
 # Documentation flags (history.documentation) and the words for "what would change the answer".

@@ -37,6 +37,7 @@ from importlib import metadata
 from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 
 import durable_rules_engine as E
+import orjson
 from durable.engine import Host
 
 from . import _expr
@@ -192,7 +193,7 @@ class Registered:
                         seen.add((index, ()))
                         out.append(Firing(index, {}, {}))
                 else:
-                    name, bound = next(iter(json.loads(msg).items()))
+                    name, bound = next(iter(orjson.loads(msg).items()))
                     if name != END_RULE:
                         self._fired(handle, sid, self.index[name], bound, out, derived, seen)
                 msg = E.complete_and_start_action(handle, off)
@@ -218,7 +219,7 @@ class Registered:
                 derived.setdefault(dname, value)
                 if dname in self.used:                 # a fact no rule reads would only be "not handled"
                     fact = {"__kind": "derived", "name": dname, "value": value, "by": rule.id, "sid": sid}
-                    E.assert_fact(handle, json.dumps(fact, ensure_ascii=False))
+                    E.assert_fact(handle, orjson.dumps(fact).decode())
 
 
 def _finish(handle: int, sid: str, error: Exception | None) -> None:
@@ -252,7 +253,10 @@ def _finish(handle: int, sid: str, error: Exception | None) -> None:
 
 def encode(facts: dict) -> str:
     """The case fact as durable JSON, without its closing brace (the session id is appended)."""
-    return json.dumps(dict(_normalise(facts), __kind="case"), ensure_ascii=False)[:-1]
+    try:
+        return orjson.dumps(dict(_normalise(facts), __kind="case")).decode()[:-1]
+    except orjson.JSONEncodeError as e:        # an integer beyond 64 bits, a string that is not UTF-8
+        raise EngineError(f"a fact cannot be given to durable_rules: {e}") from e
 
 
 def _normalise(facts: dict) -> dict:
