@@ -415,3 +415,43 @@ def test_cli_exit_2_when_it_cannot_run(tmp_path):
     (bad_rules / "broken.yaml").write_text("id: [unclosed\n")
     r = runner.invoke(_app(), ["audit", str(SEEDS), "--rules", str(bad_rules), "--jobs", "1"])
     assert r.exit_code == 2 and "error" in r.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# spooling the disagreements (memory flat however many are listed)
+
+
+def test_a_spooled_report_gives_every_disagreement_as_an_unspooled_one_does(tmp_path, monkeypatch):
+    path, plan = _ur_batch(tmp_path)
+    d = json.loads(path.read_text().splitlines()[7])                  # predicted certify, actual non-certify
+    d["requests"][0]["text"] = "PT \u2028 l\u00e9ger \"quoted\"\nnext"      # what JSON must escape, or must not
+    path.write_text(path.read_text() + json.dumps(d | {"id": "odd"}) + "\n")
+    plan[("odd", "1")] = plan[(d["id"], "1")]
+    plain = audit([path], jobs=1, checker_factory=lambda: Planned(plan))
+    monkeypatch.setattr(audit_mod, "SPOOL_KEEP", 2)
+    spooled = audit([path], jobs=1, checker_factory=lambda: Planned(plan), spool=True)
+    assert plain.disagreement_count == spooled.disagreement_count == 6
+    assert len(spooled.disagreements) == 2 and spooled.spooled and spooled.listed == 6 and not plain.spooled
+    assert list(spooled.iter_disagreements()) == plain.disagreements
+    assert spooled.to_json() == plain.to_json() == json.dumps(plain.to_json_dict(), indent=2, ensure_ascii=False)
+    assert spooled.to_json_dict() == plain.to_json_dict()
+    assert render_html(spooled) == render_html(plain)
+    assert list(spooled.iter_disagreements()) == plain.disagreements     # read back twice: the same
+    none = plain.model_copy(update={"disagreements": []})
+    assert none.to_json() == json.dumps(none.to_json_dict(), indent=2, ensure_ascii=False)
+
+
+def test_the_cli_spools_and_prints_the_same_report(tmp_path, monkeypatch):
+    for f in SEEDS.iterdir():
+        d = yaml.safe_load(f.read_text())
+        for req in d["requests"]:
+            req["actual"] = "overturned"              # every seed item disagrees
+        (tmp_path / f.name).write_text(yaml.safe_dump(d))
+    expected = audit([tmp_path], jobs=1)
+    assert expected.disagreement_count > 4
+    monkeypatch.setattr(audit_mod, "SPOOL_KEEP", 1)
+    html = tmp_path / "r.html"
+    r = runner.invoke(_app(), ["audit", str(tmp_path), "--jobs", "2", "--json", "--html", str(html)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout == expected.to_json() + "\n"
+    assert html.read_text(encoding="utf-8") == render_html(expected)

@@ -8,7 +8,8 @@ How it runs:
   * Cases are streamed. The batch is never held: the parent reads JSONL lines (or names YAML/JSON
     files) and sends them in chunks to worker processes, which validate, check and tally them; each
     chunk comes back as a small partial tally that the parent merges in input order. Memory is flat
-    in the number of cases; only the disagreement and error lists grow (cap them with `max_listed`).
+    in the number of cases; only the disagreement and error lists grow (cap them with `max_listed`, or
+    spool the disagreements to a temporary file with `spool=True`, as `ptcheck audit` does).
   * Workers are forked (`multiprocessing`, start method fork) and each builds its own Checker once,
     in the pool initializer (durable_rules is one process-wide lock with no threads: processes are the
     way to scale, ../shared/durable-rules.md §5). `jobs=1` runs everything in this process.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import faulthandler
 import gc
+import io
 import json
 import os
 import signal
@@ -37,9 +39,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from ..core._cases import Loaded, iter_case_files, load_file, load_json_line, validate_case
 from ..core._check import Checker
@@ -157,12 +159,58 @@ class AuditReport(_Model):
     truncated: bool = False       # lists capped by max_listed
     disagreements: list[Disagreement]
     errors: list[AuditError]
+    # audit(spool=True): every listed disagreement, when more than `disagreements` holds (see _Spool)
+    _spool: Any = PrivateAttr(default=None)
+
+    @property
+    def spooled(self) -> bool:
+        """True when `disagreements` holds only the first of the listed disagreements (audit(spool=True)
+        listed more than SPOOL_KEEP): iter_disagreements(), to_json() and write_json() give them all."""
+        return self._spool is not None and len(self._spool) > len(self.disagreements)
+
+    @property
+    def listed(self) -> int:
+        """How many disagreements are listed (all of them unless max_listed capped the list)."""
+        return len(self._spool) if self.spooled else len(self.disagreements)
+
+    def iter_disagreements(self) -> Iterator[Disagreement]:
+        """Every listed disagreement, in input order, one at a time (read back from the spool file when
+        the audit spooled them)."""
+        if not self.spooled:
+            yield from self.disagreements
+            return
+        for text in self._spool:
+            yield Disagreement.model_validate_json(text)
 
     def to_json_dict(self) -> dict:
-        return self.model_dump(mode="json")
+        out = self.model_dump(mode="json")
+        if self.spooled:                    # all of them, in memory (write_json streams them instead)
+            out["disagreements"] = [d.model_dump(mode="json") for d in self.iter_disagreements()]
+        return out
 
     def to_json(self, *, indent: int | None = 2) -> str:
+        if indent == 2:
+            buf = io.StringIO()
+            self.write_json(buf)
+            return buf.getvalue()
         return json.dumps(self.to_json_dict(), indent=indent, ensure_ascii=False)
+
+    def write_json(self, fh: IO[str]) -> None:
+        """Write to_json() to fh, the disagreements one at a time (a spooled report is never held whole).
+        The text is json.dumps(to_json_dict(), indent=2, ensure_ascii=False), byte for byte."""
+        head = self.model_dump(mode="json")
+        head["disagreements"] = []
+        text = json.dumps(head, indent=2, ensure_ascii=False)
+        # the key at the top level: two spaces after a newline (a newline inside a string is escaped)
+        at = text.index('\n  "disagreements": []') + len('\n  "disagreements": ')
+        fh.write(text[:at])
+        first = True
+        for d in self.iter_disagreements():
+            item = json.dumps(d.model_dump(mode="json"), indent=2, ensure_ascii=False)
+            fh.write(("[\n    " if first else ",\n    ") + item.replace("\n", "\n    "))
+            first = False
+        fh.write("[]" if first else "\n  ]")
+        fh.write(text[at + 2:])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,6 +231,53 @@ def origin_group(case: Any) -> str:
 _COUNTS = ("cases", "cases_valid", "cases_checked", "items_total", "items", "agree", "disagreement_count",
            "error_count")
 _COUNTERS = ("confusion", "dim_items", "dim_agree", "group_confusion", "group_agree", "group_decided")
+
+
+SPOOL_KEEP = 1000          # disagreements a spooling audit keeps in memory; the rest go to a temporary file
+
+
+class _Spool:
+    """The parent's list of disagreements (compact JSON texts) in input order, for audit(spool=True): the
+    first `keep` in memory, the rest appended to an unnamed temporary file (one text per line: compact
+    JSON holds no raw newline), deleted when closed or at exit. Memory stays flat in the number listed."""
+
+    def __init__(self, keep: int | None = None):
+        self.head: list[str] = []
+        self.keep = SPOOL_KEEP if keep is None else keep
+        self._file: IO[bytes] | None = None
+        self._n = 0
+
+    def append(self, text: str) -> None:
+        if len(self.head) < self.keep:
+            self.head.append(text)
+        else:
+            if self._file is None:
+                import tempfile
+                import weakref
+                self._file = tempfile.TemporaryFile("w+b")
+                weakref.finalize(self, self._file.close)     # closed (and so deleted) with the spool
+            self._file.write(text.encode("utf-8") + b"\n")
+        self._n += 1
+
+    def extend(self, texts: Iterable[str]) -> None:
+        for t in texts:
+            self.append(t)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self) -> Iterator[str]:
+        yield from list(self.head)
+        f = self._file
+        if f is not None:
+            f.flush()
+            end = f.tell()
+            f.seek(0)
+            try:
+                while f.tell() < end:
+                    yield f.readline()[:-1].decode("utf-8")
+            finally:
+                f.seek(end)
 
 
 @dataclass
@@ -218,7 +313,7 @@ class _Partial:
         state: dict = {name: getattr(self, name) for name in _COUNTS}
         for name in _COUNTERS:
             state[name] = [[*(k if isinstance(k, tuple) else (k,)), n] for k, n in getattr(self, name).items()]
-        state["disagreements"] = self.disagreements
+        state["disagreements"] = list(self.disagreements)
         state["errors"] = self.errors
         return state
 
@@ -418,14 +513,17 @@ def _report(p: _Partial, files: int, truncated: bool, stopped_at: StopPoint | No
         keys = sorted(k for d, k in p.dim_items if d == dim)
         breakdowns[dim] = [Tally(key=k, items=p.dim_items[(dim, k)], agree=p.dim_agree[(dim, k)],
                                  accuracy=accuracy(p.dim_agree[(dim, k)], p.dim_items[(dim, k)])) for k in keys]
-    return AuditReport(
+    report = AuditReport(
         partial=stopped_at is not None, stopped_at=stopped_at, groups=_groups(p, labels), files=files, cases=p.cases, cases_valid=p.cases_valid, cases_checked=p.cases_checked,
         items_total=p.items_total, items=p.items, agree=p.agree, accuracy=accuracy(p.agree, p.items),
         kappa=cohen_kappa(matrix), baseline_accuracy=accuracy(base_n, p.items), baseline_label=base_label,
         confusion=Confusion(labels=labels, matrix=matrix), breakdowns=breakdowns,
         disagreement_count=p.disagreement_count, error_count=p.error_count, truncated=truncated,
-        disagreements=_models(p.disagreements),
+        disagreements=_models(list(p.disagreements.head) if isinstance(p.disagreements, _Spool) else p.disagreements),
         errors=[AuditError(**e) for e in p.errors])
+    if isinstance(p.disagreements, _Spool):
+        report._spool = p.disagreements
+    return report
 
 
 def _models(texts: list[str]) -> list[Disagreement]:
@@ -763,15 +861,20 @@ class CheckpointError(PtcheckError):
     """A checkpoint cannot be used for these inputs (missing, unreadable, or written for other inputs)."""
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write text to path through a temporary file in the same folder and os.replace: a reader (or a
-    crash) never sees half a file. The file is readable by its owner only (reports hold case data)."""
+def write_atomic(path: Path, text: str | Iterable[str]) -> None:
+    """Write text (or its pieces, written as they come) to path through a temporary file in the same
+    folder and os.replace: a reader (or a crash) never sees half a file. The file is readable by its owner
+    only (reports hold case data)."""
     import tempfile
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            if isinstance(text, str):
+                fh.write(text)
+            else:
+                for piece in text:
+                    fh.write(piece)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -860,7 +963,7 @@ def audit(paths: Iterable[str | Path], *, jobs: int | None = None,
           checker_factory: Callable[[], Checker] | None = None,
           max_listed: int | None = None, in_process: bool | None = None,
           stop: Callable[[], bool] | None = None,
-          checkpoint: str | Path | None = None, resume: bool = False) -> AuditReport:
+          checkpoint: str | Path | None = None, resume: bool = False, spool: bool = False) -> AuditReport:
     """Audit every case under `paths` (files or folders: YAML, multi-document YAML, JSON, JSONL).
 
     jobs: worker processes (default os.cpu_count()).
@@ -874,6 +977,10 @@ def audit(paths: Iterable[str | Path], *, jobs: int | None = None,
         (report.partial, report.stopped_at) of every chunk finished before.
     checkpoint: save the progress to this file (atomically, every few seconds and when stopped); with
         resume=True, first continue from it. Without resume an existing checkpoint is an error.
+    spool: keep only the first SPOOL_KEEP disagreements in memory and the rest in a temporary file, so
+        that memory stays flat however many are listed; the report's `disagreements` then holds the first
+        SPOOL_KEEP and iter_disagreements(), write_json() and to_json() give every one (what `ptcheck
+        audit` does). A checkpoint still holds every listed disagreement.
     Raises PtcheckError when the audit cannot run (missing path, rule files that do not load, a
     checkpoint for other inputs) and AuditAborted when workers cannot run."""
     factory = checker_factory or Checker
@@ -890,6 +997,9 @@ def audit(paths: Iterable[str | Path], *, jobs: int | None = None,
         saver = _Saver(Path(checkpoint), fp)
     elif resume:
         raise CheckpointError("--resume needs --checkpoint FILE")
+    if spool:
+        listed, acc.disagreements = acc.disagreements, _Spool()  # type: ignore[assignment]
+        acc.disagreements.extend(listed)
     total = estimate_cases(files) if progress else None
     chunks = _chunks(files, start)
     if in_process if in_process is not None else jobs == 1:

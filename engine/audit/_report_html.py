@@ -9,6 +9,7 @@ are computed here, so the template only places them.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import jinja2
@@ -86,11 +87,18 @@ def bar_chart(tallies) -> dict:
 
 
 def render_html(report: AuditReport, *, title: str = "ptcheck audit") -> str:
+    return "".join(html_chunks(report, title=title))
+
+
+def html_chunks(report: AuditReport, *, title: str = "ptcheck audit") -> Iterator[str]:
+    """The page of render_html, in pieces as the template produces them: the disagreements are read one
+    at a time (a spooled report is never held whole)."""
     charts = [{"name": dim, "title": _DIMENSION_TITLES.get(dim, dim), "chart": bar_chart(tallies),
                "empty": not tallies}
               for dim, tallies in report.breakdowns.items()]
-    return _env().get_template("audit.html.j2").render(
-        title=title, r=report, heat=heatmap(report), charts=charts)
+    return _env().get_template("audit.html.j2").generate(
+        title=title, r=report, heat=heatmap(report), charts=charts,
+        disagreements=report.iter_disagreements(), listed=report.listed)
 
 
-__all__ = ["bar_chart", "heatmap", "pct", "render_html"]
+__all__ = ["bar_chart", "heatmap", "html_chunks", "pct", "render_html"]

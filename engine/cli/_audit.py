@@ -312,7 +312,7 @@ def register(app: typer.Typer) -> None:
         bar = _ProgressBar(err) if err.is_terminal else _ProgressLines() if show_progress else None
         try:
             with _Interrupt() as interrupt:
-                report = audit(paths, jobs=jobs or cpus, progress=bar, max_listed=max_listed, in_process=False,
+                report = audit(paths, jobs=jobs or cpus, progress=bar, max_listed=max_listed, in_process=False, spool=True,
                                checker_factory=functools.partial(_make_checker, rules), stop=interrupt,
                                checkpoint=checkpoint, resume=resume)
         except PtcheckError as e:
@@ -326,14 +326,15 @@ def register(app: typer.Typer) -> None:
             if bar:
                 bar.stop()
         if html is not None:
-            from ..audit._report_html import render_html
+            from ..audit._report_html import html_chunks
             try:
-                write_atomic(html, render_html(report))
+                write_atomic(html, html_chunks(report))
             except OSError as e:
                 err.print(printable(f"error: cannot write {html}: {e.strerror or e}"), highlight=False, markup=False)
                 raise typer.Exit(EXIT_ERROR)
         if as_json:
-            sys.stdout.write(report.to_json() + "\n")
+            report.write_json(sys.stdout)           # the disagreements streamed from the spool
+            sys.stdout.write("\n")
         else:
             render_summary(report, out)
         sys.stdout.flush()
