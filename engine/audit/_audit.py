@@ -138,6 +138,15 @@ class StopPoint(_Model):
 
 
 class AuditReport(_Model):
+    """The result of audit(): agreement of the engine's decisions with the recorded outcomes.
+
+    files / cases / cases_valid / cases_checked: what was read and checked; items: request items with an
+    actual outcome, agree of them predicted alike; accuracy, kappa (Cohen's), baseline_accuracy of always
+    answering baseline_label; confusion (predicted x actual); breakdowns and groups (by case origin);
+    disagreements and errors (lists capped when truncated, counts exact); partial / stopped_at when the
+    audit was stopped. to_json() / to_json_dict() give the report as `ptcheck audit --json` writes it,
+    write_json(fh) the same text written as it is produced. With audit(spool=True) `disagreements` holds
+    the first SPOOL_KEEP only when more are listed (`spooled`); iter_disagreements() gives every one."""
     partial: bool = False         # interrupted: only the cases before stopped_at are in the figures
     stopped_at: StopPoint | None = None
     files: int

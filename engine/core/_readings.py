@@ -251,10 +251,10 @@ def flips(u: Unknown, rs: list[Reading]) -> bool:
     (a course's count exists only where prior therapy was given) are not held fixed."""
     key = (u.kind, u.key)
     with_u = [r for r in rs if key in r.values]
-    common = set.intersection(*(set(r.values) for r in rs)) - {key} if rs else set()
+    common = sorted(set.intersection(*(set(r.values) for r in rs)) - {key}) if rs else []
     groups: dict[tuple, set] = {}
     for r in with_u:
-        rest = tuple(sorted((k, str(r.values[k])) for k in common))
+        rest = tuple(str(r.values[k]) for k in common)      # the other values, in one order for all
         groups.setdefault(rest, set()).add(r.answer)
     return any(len(a) > 1 for a in groups.values())
 
