@@ -280,7 +280,9 @@ def register(app: typer.Typer) -> None:
                                                   "the rule sets installed with ptcheck)."),
         max_listed: Optional[int] = typer.Option(None, "--max-listed", metavar="N", min=0,
                                                  help="List at most N disagreements and N errors (the counts "
-                                                      "stay exact); for very large audits. Default: all."),
+                                                      "stay exact). Default: all (beyond the first 1,000 the "
+                                                      "disagreements wait in a temporary file, so memory "
+                                                      "stays flat)."),
         checkpoint: Optional[Path] = typer.Option(
             None, "--checkpoint", metavar="FILE", dir_okay=False,
             help="Save progress to FILE (JSON: the tallies so far and the position in the inputs; rewritten "
