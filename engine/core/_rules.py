@@ -335,6 +335,7 @@ def parse_ruleset(text: str, path: Path | str = "<input>", *, _seen: frozenset =
                               line=1, code="R001")]
     if node is None:
         return None, [Problem("empty rule file", file=src, line=1, code="R001")]
+    _editions.note_header(path, text, data)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     base, edition, where = None, {}, None
     if isinstance(data, dict) and data.get("extends") is not None:
@@ -494,11 +495,19 @@ class Library:
                 file=str(root), code="R002")])
         _use_diagnoses(dx)
         sets, problems = [], []
-        for f in files + list(extra or []):
-            rs, probs = parse_ruleset(f.read_text(encoding="utf-8"), f)
-            problems += probs
-            if rs:
-                sets.append(rs)
+        loading: dict = {}                  # each file parsed once, also where an edition needs it as its base
+        token = _editions.LOADING.set(loading)
+        try:
+            for f in files + list(extra or []):
+                text = f.read_text(encoding="utf-8")
+                hit = loading.get((str(f), text))
+                rs, probs = hit if hit is not None else parse_ruleset(text, f)
+                loading[(str(f), text)] = (rs, probs)
+                problems += probs
+                if rs:
+                    sets.append(rs)
+        finally:
+            _editions.LOADING.reset(token)
         if problems:
             raise RuleError(f"{len(problems)} problem(s) in the rule files under {root} "
                             "(run 'ptcheck rules lint' for all checks)", problems)
