@@ -149,18 +149,20 @@ def derived_types(rs: RuleSet, base: dict[str, str] | None = None) -> tuple[dict
             break
     for i, r, k, v in pending:
         target = exports if r.then.export else internal
-        line, col = _at(rs, i, "then")
         if k in FACT_TYPES:
+            line, col = _at(rs, i, "then")
             problems.append(Problem(f"derive: '{k}' is a fact of the fact table; a derived fact needs its own name",
                                     file=str(rs.path), line=line, column=col, path=f"rules[{i}].then", code="R113"))
             continue
         try:
             t = _expr.figure_type(v, {**base, **internal})
         except _expr.ExprError as e:
+            line, col = _at(rs, i, "then")
             problems.append(Problem(f"derive {k}: {e}", file=str(rs.path), line=line, column=col,
                                     path=f"rules[{i}].then", code="R111", suggestion=e.suggestion))
             continue
         if not _same_kind(t, target.get(k, t)):
+            line, col = _at(rs, i, "then")
             problems.append(Problem(f"derive {k}: rules give it different types ({target[k]} and {t})",
                                     file=str(rs.path), line=line, column=col, path=f"rules[{i}].then", code="R113"))
     return internal, exports, problems
@@ -263,8 +265,8 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
             problems.append(Problem(str(e), file=src, line=line, column=col,
                                     path=f"rules[{i}].when", code="R110", suggestion=e.suggestion))
             continue
-        line, col = expr_position(rs, i, 0)
         if cr.width > MAX_RULE_WIDTH or cr.conditions > MAX_SHARD_CONDITIONS:
+            line, col = expr_position(rs, i, 0)
             problems.append(Problem(
                 f"rule '{r.id}': its condition has {cr.width} alternatives that can be true at once and "
                 f"{cr.conditions} comparisons; durable_rules takes at most {MAX_RULE_WIDTH} alternatives and "
@@ -273,6 +275,7 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
                 suggestion="split the rule, or derive a fact that groups the values"))
             continue
         if cr.width > WARN_RULE_WIDTH:
+            line, col = expr_position(rs, i, 0)
             warnings.append(Problem(
                 f"rule '{r.id}': {cr.width} alternatives can be true at once (refused above {MAX_RULE_WIDTH})",
                 file=src, line=line, column=col, path=f"rules[{i}].when", code="R122", severity="warning"))

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import _expr, _paths, _yamlpos
+from . import _expr, _paths, _rulecache, _yamlpos
 from ._errors import Problem, RuleError, did_you_mean
 from ._paths import rules_dir
 from ._yamlpos import dotted, mark
@@ -298,6 +298,37 @@ class RuleSet:
         return self.at(index)[0]
 
 
+def _node_get(self: RuleSet) -> yaml.Node | None:
+    node = self.__dict__.get("_node")
+    if node is _rulecache.REREAD:
+        node = self.__dict__["_node"] = self._reread_node()
+    return node
+
+
+def _node_set(self: RuleSet, node: yaml.Node | None) -> None:
+    self.__dict__["_node"] = node
+
+
+def _reread_node(self: RuleSet) -> yaml.Node | None:
+    """The node tree of a rule set restored from the cache: its file read again, only if it is still the text
+    the rule set was parsed from (same sha256); else None (no positions, never wrong ones)."""
+    try:
+        text = self.path.read_text(encoding="utf-8")
+        sha_text = text if self.base is None else text + "\n# extends " + self.base.sha256
+        if hashlib.sha256(sha_text.encode("utf-8")).hexdigest() != self.sha256:
+            return None
+        node, _ = load_yaml(text, str(self.path))
+        return node
+    except Exception:
+        return None
+
+
+# `node` is a property over `_node`, so that a rule set from the cache reads its YAML node tree (needed only for
+# error positions) when first asked for it
+RuleSet._reread_node = _reread_node                 # type: ignore[attr-defined]
+RuleSet.node = property(_node_get, _node_set)       # type: ignore[assignment,method-assign]
+
+
 def _has(node, loc: list) -> bool:
     """Does the node tree hold exactly this path?"""
     cur = node
@@ -494,11 +525,33 @@ class Library:
                 f"no diagnoses.yaml in {root}: the diagnosis categories are read from the chosen rules folder",
                 file=str(root), code="R002")])
         _use_diagnoses(dx)
+        all_files = files + list(extra or [])
+        key = None
+        if _rulecache.cache_dir() is not None:
+            try:
+                jur = root / "jurisdictions.yaml"
+                key = _rulecache.library_key(root, all_files + ([jur] if jur.exists() else []))
+            except OSError:
+                key = None          # a file that cannot be read: the parse below reports it
+        if key is not None:
+            cached = _rulecache.read(root, key)
+            if isinstance(cached, dict) and cached.get("key") == key:
+                lib = cls.__new__(cls)
+                lib.rulesets, lib.root, lib.fallback_notes = cached["rulesets"], root, cached["fallback_notes"]
+                return lib
+        lib = cls._parse(root, all_files)
+        if key is not None:
+            _rulecache.write(root, key, {"key": key, "rulesets": lib.rulesets, "fallback_notes": lib.fallback_notes},
+                             nodes=sum(rs.__dict__.get("_node") is not None for rs in lib.rulesets))
+        return lib
+
+    @classmethod
+    def _parse(cls, root: Path, all_files: list[Path]) -> "Library":
         sets, problems = [], []
         loading: dict = {}                  # each file parsed once, also where an edition needs it as its base
         token = _editions.LOADING.set(loading)
         try:
-            for f in files + list(extra or []):
+            for f in all_files:
                 text = f.read_text(encoding="utf-8")
                 hit = loading.get((str(f), text))
                 rs, probs = hit if hit is not None else parse_ruleset(text, f)
