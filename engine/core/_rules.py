@@ -301,7 +301,7 @@ class RuleSet:
 def _node_get(self: RuleSet) -> yaml.Node | None:
     node = self.__dict__.get("_node")
     if node is _rulecache.REREAD:
-        node = self.__dict__["_node"] = self._reread_node()
+        node = self.__dict__["_node"] = _reread_node(self)
     return node
 
 
@@ -325,7 +325,6 @@ def _reread_node(self: RuleSet) -> yaml.Node | None:
 
 # `node` is a property over `_node`, so that a rule set from the cache reads its YAML node tree (needed only for
 # error positions) when first asked for it
-RuleSet._reread_node = _reread_node                 # type: ignore[attr-defined]
 RuleSet.node = property(_node_get, _node_set)       # type: ignore[assignment,method-assign]
 
 
@@ -547,7 +546,8 @@ class Library:
 
     @classmethod
     def _parse(cls, root: Path, all_files: list[Path]) -> "Library":
-        sets, problems = [], []
+        sets: list[RuleSet] = []
+        problems: list[Problem] = []
         loading: dict = {}                  # each file parsed once, also where an edition needs it as its base
         token = _editions.LOADING.set(loading)
         try:
