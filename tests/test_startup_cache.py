@@ -180,19 +180,21 @@ def test_concurrent_writers_leave_one_valid_entry(cache, rules):
     key = _rulecache.library_key(rules, _rules.rule_files(rules) + [rules / "jurisdictions.yaml"])
     value = {"key": key, "rulesets": lib.rulesets, "fallback_notes": lib.fallback_notes}
     nodes = sum(rs.__dict__.get("_node") is not None for rs in lib.rulesets)
-    threads = [threading.Thread(target=_rulecache.write, args=(rules, key, value, nodes)) for _ in range(8)]
+    entry = _rulecache.library_entry(rules)
+    threads = [threading.Thread(target=_rulecache.write, args=(entry, key, value, nodes)) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert len(_entries(cache)) == 1 and not list(cache.glob(".tmp-*"))
-    got = _rulecache.read(rules, key)
+    got = _rulecache.read(_rulecache.library_entry(rules), key)
     assert got is not None and [rs.key for rs in got["rulesets"]] == [rs.key for rs in lib.rulesets]
 
 
 def test_a_value_holding_other_node_trees_is_not_written(cache, rules):
     import yaml
-    _rulecache.write(rules, "k" * 64, {"x": yaml.ScalarNode("tag:yaml.org,2002:str", "v")}, nodes=0)
+    node = yaml.ScalarNode("tag:yaml.org,2002:str", "v")
+    _rulecache.write(_rulecache.library_entry(rules), "k" * 64, {"x": node}, nodes=0)
     assert not _entries(cache)
 
 
@@ -213,3 +215,53 @@ def test_output_is_byte_identical_with_and_without_the_cache(tmp_path, args):
     assert off.returncode == cold.returncode == warm.returncode == 0, off.stderr
     assert off.stdout == cold.stdout == warm.stdout and off.stdout
     assert off.stderr == cold.stderr == warm.stderr
+
+
+def _compiled_summary(c) -> list:
+    return [[(cr.index, cr.rule is c.ruleset.spec.rules[cr.index], cr.patterns, cr.derived_used, cr.shown, cr.requires,
+              cr.requires_derived, cr.width, cr.conditions) for cr in c.rules],
+            c.shards, c.types, c.derived, c.exports, [str(w) for w in c.warnings], c.read_names]
+
+
+def test_a_compiled_rule_set_from_the_cache_is_the_one_compiled(cache, rules, monkeypatch):
+    from ptcheck.core import _compile
+    lib = Library.load(rules)
+    types = _compile.exported_types(lib)
+    fresh = {rs.key: _compiled_summary(_compile._compile_ruleset(rs, types)) for rs in lib.rulesets}
+    for rs in lib.rulesets:
+        _compile.compile_ruleset(rs, types)                              # writes the entries
+    assert len(list(cache.glob("compiled-*.pickle"))) == len(lib.rulesets)
+    monkeypatch.setattr(_compile, "_compile_ruleset", lambda *a: pytest.fail("compiled again"))
+    again = Library.load(rules)
+    for rs in again.rulesets:
+        assert _compiled_summary(_compile.compile_ruleset(rs, types)) == fresh[rs.key]
+
+
+def test_a_compiled_entry_is_for_its_rule_set_types_and_text_only(cache, rules):
+    from ptcheck.core import _compile
+    lib = Library.load(rules)
+    types = _compile.exported_types(lib)
+    rs = lib.get("mtus.cpmtg.physical-medicine@2009.1")
+    _compile.compile_ruleset(rs, types)
+    calls = []
+    real = _compile._compile_ruleset
+
+    def counting(r, t=None):
+        calls.append(r.key)
+        return real(r, t)
+    import unittest.mock
+    with unittest.mock.patch.object(_compile, "_compile_ruleset", counting):
+        _compile.compile_ruleset(rs, types)
+        assert calls == []
+        _compile.compile_ruleset(rs, {**types, "zz_new_export": "int"})     # other types: compiled
+        assert len(calls) == 1
+        for entry in cache.glob("compiled-*.pickle"):                       # corrupted: compiled again
+            entry.write_bytes(entry.read_bytes()[:-10])
+        _compile.compile_ruleset(rs, types)
+        assert len(calls) == 2
+        f = rs.path
+        f.write_text(f.read_text().replace("title: ", "title: EDITED ", 1))
+        edited = Library.load(rules).get("mtus.cpmtg.physical-medicine@2009.1")
+        assert edited.sha256 != rs.sha256
+        _compile.compile_ruleset(edited, types)
+        assert len(calls) == 3

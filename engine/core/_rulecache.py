@@ -28,7 +28,9 @@ import yaml
 
 MAGIC = b"ptcheck-rules-cache 1\n"
 REREAD = "ptcheck:reread-node"      # stands for a YAML node tree left out of an entry (read again on demand)
-MAX_ENTRIES = 64                    # entries kept (one per rules folder); the oldest are removed beyond it
+# entries kept of each kind (a library per rules folder, a compiled rule set per content and types); the
+# oldest are removed beyond it
+MAX_ENTRIES = {"library": 64, "compiled": 512}
 _FINGERPRINT: str | None = None
 
 
@@ -88,17 +90,18 @@ def library_key(root: Path, files: list[Path]) -> str:
     return h.hexdigest()
 
 
-def _entry(d: Path, root: Path) -> Path:
-    return d / f"library-{hashlib.sha256(str(root).encode()).hexdigest()[:24]}.pickle"
+def library_entry(root: Path) -> str:
+    """The entry of a rules folder (one per folder: a newer library replaces the older)."""
+    return f"library-{hashlib.sha256(str(root).encode()).hexdigest()[:24]}"
 
 
-def read(root: Path, key: str) -> Any | None:
-    """The cached value for this rules folder if its key is `key`; None on a miss, or when the entry cannot
-    be trusted (not ours, truncated, corrupted, from another engine)."""
+def read(entry: str, key: str) -> Any | None:
+    """The cached value of an entry if its key is `key`; None on a miss, or when the entry cannot be trusted
+    (not ours, truncated, corrupted, from another engine)."""
     d = _usable_dir(create=False)
     if d is None:
         return None
-    path = _entry(d, root)
+    path = d / f"{entry}.pickle"
     try:
         with open(path, "rb") as fh:
             if not _own(os.fstat(fh.fileno())):
@@ -137,8 +140,8 @@ class _Unpickler(pickle.Unpickler):
         return REREAD
 
 
-def write(root: Path, key: str, value: Any, nodes: int = 0) -> None:
-    """Store the value for this rules folder (atomically; failures are ignored: the cache is an optimisation).
+def write(entry: str, key: str, value: Any, nodes: int = 0) -> None:
+    """Store the value of an entry under its key (atomically; failures are ignored: the cache is an optimisation).
     `nodes`: how many YAML node trees the value holds where REREAD may stand for them (their owners read
     them again); a value holding any other is not written."""
     import tempfile
@@ -156,9 +159,9 @@ def write(root: Path, key: str, value: Any, nodes: int = 0) -> None:
         fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".pickle")
         with os.fdopen(fd, "wb") as fh:
             fh.write(MAGIC + key.encode() + hashlib.sha256(payload).hexdigest().encode() + payload)
-        os.replace(tmp, _entry(d, root))
+        os.replace(tmp, d / f"{entry}.pickle")
         tmp = None
-        _prune(d)
+        _prune(d, entry.split("-", 1)[0])
     except Exception:
         pass
     finally:
@@ -169,9 +172,9 @@ def write(root: Path, key: str, value: Any, nodes: int = 0) -> None:
                 pass
 
 
-def _prune(d: Path) -> None:
-    entries = sorted(d.glob("library-*.pickle"), key=lambda p: p.stat().st_mtime)
-    for p in entries[:-MAX_ENTRIES]:
+def _prune(d: Path, kind: str) -> None:
+    entries = sorted(d.glob(f"{kind}-*.pickle"), key=lambda p: p.stat().st_mtime)
+    for p in entries[:-MAX_ENTRIES.get(kind, 64)]:
         try:
             p.unlink()
         except OSError:

@@ -533,14 +533,15 @@ class Library:
             except OSError:
                 key = None          # a file that cannot be read: the parse below reports it
         if key is not None:
-            cached = _rulecache.read(root, key)
+            cached = _rulecache.read(_rulecache.library_entry(root), key)
             if isinstance(cached, dict) and cached.get("key") == key:
                 lib = cls.__new__(cls)
                 lib.rulesets, lib.root, lib.fallback_notes = cached["rulesets"], root, cached["fallback_notes"]
                 return lib
         lib = cls._parse(root, all_files)
         if key is not None:
-            _rulecache.write(root, key, {"key": key, "rulesets": lib.rulesets, "fallback_notes": lib.fallback_notes},
+            value = {"key": key, "rulesets": lib.rulesets, "fallback_notes": lib.fallback_notes}
+            _rulecache.write(_rulecache.library_entry(root), key, value,
                              nodes=sum(rs.__dict__.get("_node") is not None for rs in lib.rulesets))
         return lib
 
