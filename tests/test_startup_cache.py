@@ -265,3 +265,38 @@ def test_a_compiled_entry_is_for_its_rule_set_types_and_text_only(cache, rules):
         assert edited.sha256 != rs.sha256
         _compile.compile_ruleset(edited, types)
         assert len(calls) == 3
+
+
+GC_RUNNER = """
+import gc, json, sys
+sys.argv = ["ptcheck", *json.loads(sys.argv[1])]
+import ptcheck.cli as c
+seen = {}
+real_load, real_render = c.Library.load, c.render_case
+class Lib:
+    @staticmethod
+    def load(*a, **k):
+        seen["load"] = gc.isenabled()
+        return real_load(*a, **k)
+def render(*a, **k):
+    seen["render"] = gc.isenabled()
+    return real_render(*a, **k)
+c.Library, c.render_case = Lib, render
+try:
+    c.main()
+except SystemExit:
+    pass
+seen["after"] = gc.isenabled()
+sys.stderr.write("@@" + json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize("args, during", [(["check", "cases/seeds/seed-001.yaml"], {"load": False, "render": True}),
+                                          (["rules", "list", "--json"], {"load": True}),
+                                          (["--help"], {})])
+def test_the_garbage_collector_is_paused_only_while_a_check_starts(args, during):
+    import json
+    p = subprocess.run([sys.executable, "-c", GC_RUNNER, json.dumps(args)], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    seen = json.loads(p.stderr.rsplit("@@", 1)[1])
+    assert seen == {**during, "after": True}
