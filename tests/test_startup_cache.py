@@ -300,3 +300,20 @@ def test_the_garbage_collector_is_paused_only_while_a_check_starts(args, during)
                        timeout=300)
     seen = json.loads(p.stderr.rsplit("@@", 1)[1])
     assert seen == {**during, "after": True}
+
+
+def test_a_linked_rule_file_is_never_cached(cache, rules, tmp_path, parses):
+    target = rules / "odg" / "knee" / "physical-therapy.yaml"
+    elsewhere = tmp_path / "elsewhere.yaml"
+    shutil.move(target, elsewhere)
+    os.symlink(elsewhere, target)
+    Library.load(rules)
+    Library.load(rules)
+    assert len(parses) == 2 and not _entries(cache)
+
+
+def test_a_new_diagnoses_file_in_a_subfolder_is_a_miss(cache, rules, parses):
+    Library.load(rules)
+    shutil.copy(rules / "diagnoses.yaml", rules / "odg" / "diagnoses.yaml")
+    Library.load(rules)
+    assert len(parses) == 2

@@ -513,7 +513,8 @@ class Library:
     @classmethod
     def load(cls, root: Path | str | None = None, extra: list[Path] | None = None) -> "Library":
         root = Path(root) if root else rules_dir()
-        files = rule_files(root) if root.is_dir() else []
+        yamls = _yaml_files(root) if root.is_dir() else []
+        files = [p for p in yamls if p.name not in NOT_RULE_FILES]           # rule_files(root)
         if not files:
             raise RuleError(f"no rule files under {root}", [Problem(
                 f"no rule files under {root}: a library needs at least one rule set", file=str(root),
@@ -525,13 +526,10 @@ class Library:
                 file=str(root), code="R002")])
         _use_diagnoses(dx)
         all_files = files + list(extra or [])
-        key = None
-        if _rulecache.cache_dir() is not None:
-            try:
-                jur = root / "jurisdictions.yaml"
-                key = _rulecache.library_key(root, all_files + ([jur] if jur.exists() else []))
-            except OSError:
-                key = None          # a file that cannot be read: the parse below reports it
+        key = key_files = None
+        if not extra and _rulecache.cache_dir() is not None:
+            key_files = _key_files(root, yamls)
+            key = _library_key(root, key_files)
         if key is not None:
             cached = _rulecache.read(_rulecache.library_entry(root), key)
             if isinstance(cached, dict) and cached.get("key") == key:
@@ -539,7 +537,7 @@ class Library:
                 lib.rulesets, lib.root, lib.fallback_notes = cached["rulesets"], root, cached["fallback_notes"]
                 return lib
         lib = cls._parse(root, all_files)
-        if key is not None:
+        if key is not None and key_files is not None and key == _library_key(root, key_files):   # not edited meanwhile
             value = {"key": key, "rulesets": lib.rulesets, "fallback_notes": lib.fallback_notes}
             _rulecache.write(_rulecache.library_entry(root), key, value,
                              nodes=sum(rs.__dict__.get("_node") is not None for rs in lib.rulesets))
@@ -652,6 +650,30 @@ class Library:
             return max(notes, key=lambda n: n.effective_from, default=None)
         return next((n for n in notes if n.effective_from <= on and (n.effective_to is None or on <= n.effective_to)),
                     None)
+
+
+def _yaml_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.yaml") if not p.name.endswith(".tests.yaml"))
+
+
+def _key_files(root: Path, found: list[Path]) -> list[Path] | None:
+    """The files a library's cache key hashes: every YAML file under the folder but the tests (rule files,
+    jurisdictions.yaml, and each diagnoses.yaml, which decides where an edition's base is looked for); None
+    (no caching) when one of them is a link (it may lie elsewhere, where its base would be looked for;
+    rglob does not enter linked folders)."""
+    try:
+        return None if any(p.is_symlink() for p in found) else found
+    except OSError:
+        return None
+
+
+def _library_key(root: Path, files: list[Path] | None) -> str | None:
+    if files is None:
+        return None
+    try:
+        return _rulecache.library_key(root, files)
+    except OSError:                     # a file that cannot be read: the parse reports it
+        return None
 
 
 def _use_diagnoses(path: Path) -> None:
