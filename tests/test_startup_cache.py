@@ -177,8 +177,8 @@ def test_a_library_with_problems_is_not_cached(cache, rules, parses):
 
 def test_concurrent_writers_leave_one_valid_entry(cache, rules):
     lib = Library.load(rules)
-    key = _rulecache.library_key(rules, _rules.rule_files(rules) + [rules / "jurisdictions.yaml"])
-    value = {"key": key, "rulesets": lib.rulesets, "fallback_notes": lib.fallback_notes}
+    key = _rulecache.library_key(rules, _rules._yaml_files(rules))
+    value = {"key": key, "library": lib}
     nodes = sum(rs.__dict__.get("_node") is not None for rs in lib.rulesets)
     entry = _rulecache.library_entry(rules)
     threads = [threading.Thread(target=_rulecache.write, args=(entry, key, value, nodes)) for _ in range(8)]
@@ -188,7 +188,7 @@ def test_concurrent_writers_leave_one_valid_entry(cache, rules):
         t.join()
     assert len(_entries(cache)) == 1 and not list(cache.glob(".tmp-*"))
     got = _rulecache.read(_rulecache.library_entry(rules), key)
-    assert got is not None and [rs.key for rs in got["rulesets"]] == [rs.key for rs in lib.rulesets]
+    assert got is not None and [rs.key for rs in got["library"].rulesets] == [rs.key for rs in lib.rulesets]
 
 
 def test_a_value_holding_other_node_trees_is_not_written(cache, rules):

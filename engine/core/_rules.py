@@ -532,13 +532,11 @@ class Library:
             key = _library_key(root, key_files)
         if key is not None:
             cached = _rulecache.read(_rulecache.library_entry(root), key)
-            if isinstance(cached, dict) and cached.get("key") == key:
-                lib = cls.__new__(cls)
-                lib.rulesets, lib.root, lib.fallback_notes = cached["rulesets"], root, cached["fallback_notes"]
-                return lib
+            if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("library"), cls):
+                return cached["library"]      # as built (and checked: duplicates, overlaps) when it was written
         lib = cls._parse(root, all_files)
         if key is not None and key_files is not None and key == _library_key(root, key_files):   # not edited meanwhile
-            value = {"key": key, "rulesets": lib.rulesets, "fallback_notes": lib.fallback_notes}
+            value = {"key": key, "library": lib}
             _rulecache.write(_rulecache.library_entry(root), key, value,
                              nodes=sum(rs.__dict__.get("_node") is not None for rs in lib.rulesets))
         return lib
