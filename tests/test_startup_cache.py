@@ -317,3 +317,23 @@ def test_a_new_diagnoses_file_in_a_subfolder_is_a_miss(cache, rules, parses):
     shutil.copy(rules / "diagnoses.yaml", rules / "odg" / "diagnoses.yaml")
     Library.load(rules)
     assert len(parses) == 2
+
+
+def test_old_entries_and_left_temporary_files_are_pruned(cache, rules, monkeypatch):
+    import time
+    monkeypatch.setitem(_rulecache.MAX_ENTRIES, "library", 2)
+    cache.mkdir(mode=0o700)
+    old = time.time() - 7200
+    for i in range(4):
+        p = cache / f"library-{i:024d}.pickle"
+        p.write_bytes(b"x")
+        os.utime(p, (old + i, old + i))
+    left = cache / ".tmp-killed.pickle"
+    left.write_bytes(b"x")
+    os.utime(left, (old, old))
+    fresh = cache / ".tmp-writing.pickle"
+    fresh.write_bytes(b"x")
+    Library.load(rules)
+    names = {p.name for p in cache.iterdir()}
+    assert len([n for n in names if n.startswith("library-")]) == 2 and _rulecache.library_entry(rules) + ".pickle" in names
+    assert ".tmp-killed.pickle" not in names and ".tmp-writing.pickle" in names

@@ -173,8 +173,11 @@ def write(entry: str, key: str, value: Any, nodes: int = 0) -> None:
 
 
 def _prune(d: Path, kind: str) -> None:
+    """Remove the oldest entries of a kind beyond MAX_ENTRIES, and temporary files a killed writer left."""
+    import time
     entries = sorted(d.glob(f"{kind}-*.pickle"), key=lambda p: p.stat().st_mtime)
-    for p in entries[:-MAX_ENTRIES.get(kind, 64)]:
+    stale = [p for p in d.glob(".tmp-*.pickle") if p.stat().st_mtime < time.time() - 3600]
+    for p in entries[:-MAX_ENTRIES.get(kind, 64)] + stale:
         try:
             p.unlink()
         except OSError:
