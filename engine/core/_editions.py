@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +33,22 @@ from ._yamlpos import mark
 _NOT_INHERITED = ("version", "effective_from", "effective_to", "extends")
 _EDITION_KEYS = ("extends", "remove", "change", "rules", "tables")
 _PARSED: dict[tuple[str, str], tuple[Any, list]] = {}
-# (file, text) -> (id, version) of a rule file, or None when it is not a readable mapping: the
+# (file, sha256 of its text) -> (id, version) of a rule file, or None when it is not a readable mapping: the
 # search for a base reads each file's header once per process, not once per edition that extends
-_HEADERS: dict[tuple[str, str], tuple[Any, Any] | None] = {}
+_HEADERS: dict[tuple[str, bytes], tuple[Any, Any] | None] = {}
 _NO_ID = object()                   # an edition without `id`: known by the id its `extends` names
 # set by Library.load for the duration of one load: (file, text) -> parse_ruleset result, so that a base
 # parsed for an edition is the library's own rule set (each file parsed once per load)
 LOADING: contextvars.ContextVar[dict | None] = contextvars.ContextVar("ptcheck_loading", default=None)
 
 
+def _header_key(f: Path | str, text: str) -> tuple[str, bytes]:
+    return str(f), hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()    # not the text: kept small
+
+
 def _header(f: Path, text: str) -> tuple[Any, Any] | None:
     """(id, version) of a rule file (id _NO_ID: none given, it extends), or None."""
-    key = (str(f), text)
+    key = _header_key(f, text)
     if key in _HEADERS:
         return _HEADERS[key]
     from ._rules import load_yaml
@@ -56,7 +61,7 @@ def _header(f: Path, text: str) -> tuple[Any, Any] | None:
 
 def note_header(f: Path | str, text: str, other: Any) -> tuple[Any, Any] | None:
     """Remember the header of a file read elsewhere (parse_ruleset) from its data as loaded."""
-    key = (str(f), text)
+    key = _header_key(f, text)
     head = None
     if isinstance(other, dict):      # the id an edition's base is known by: its own, else (extends) the one sought
         head = (other["id"] if "id" in other else _NO_ID if other.get("extends") else None, other.get("version"))
