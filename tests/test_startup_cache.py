@@ -337,3 +337,18 @@ def test_old_entries_and_left_temporary_files_are_pruned(cache, rules, monkeypat
     names = {p.name for p in cache.iterdir()}
     assert len([n for n in names if n.startswith("library-")]) == 2 and _rulecache.library_entry(rules) + ".pickle" in names
     assert ".tmp-killed.pickle" not in names and ".tmp-writing.pickle" in names
+
+
+def test_a_compiled_entry_of_another_shape_is_compiled_again(cache, rules):
+    from ptcheck.core import _compile
+    lib = Library.load(rules)
+    types = _compile.exported_types(lib)
+    rs = lib.get("mtus.cpmtg.physical-medicine@2009.1")
+    good = _compiled_summary(_compile.compile_ruleset(rs, types))
+    [entry] = list(cache.glob("compiled-*.pickle"))                      # the one compiled
+    key = entry.read_bytes()[len(_rulecache.MAGIC):len(_rulecache.MAGIC) + 64].decode()
+    for shape in ({"key": key, "compiled": {"rules": [(0, rs.spec.rules[0].id)]}},      # wrong tuple
+                  {"key": key, "compiled": {"rules": [(999, "x", [], [], (), frozenset(), frozenset(), 1, 1)]}},
+                  {"key": key, "compiled": None}):
+        _rulecache.write(entry.stem, key, shape)
+        assert _compiled_summary(_compile.compile_ruleset(rs, types)) == good

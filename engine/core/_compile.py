@@ -231,7 +231,10 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
         entry = f"compiled-{key[:32]}"
         hit = _rulecache.read(entry, key)
         if isinstance(hit, dict) and hit.get("key") == key:
-            restored = _restore(rs, hit["compiled"])
+            try:
+                restored = _restore(rs, hit["compiled"])
+            except (KeyError, TypeError, ValueError):    # not the shape written: never trusted, compiled again
+                restored = None
             if restored is not None:
                 return restored
     compiled = _compile_ruleset(rs, extra_types)
