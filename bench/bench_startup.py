@@ -7,12 +7,18 @@ issue 10 (--help <= 0.2 s, check of one seed case <= 0.5 s).
     python bench/bench_startup.py --importtime      # also: the slowest imports of each command (-X importtime)
     python bench/bench_startup.py --profile         # also: where `check` spends its time (cProfile, top 25)
     python bench/bench_startup.py --root /tmp/old   # another checkout (e.g. `git archive OLD | tar -x`), same way
+    python bench/bench_startup.py --no-cache        # with the rules cache off (PTCHECK_NO_CACHE=1): every rule
+                                                    # file parsed, every rule set in force compiled, as after an edit
 
 The command is the `ptcheck` script beside this Python (the installed entry point), else
 `python -m ptcheck.cli`; with --root, `python -m ptcheck.cli` run from that checkout (PYTHONPATH and
 $PTCHECK_RULES pointing into it), for a before/after comparison with the same interpreter and packages. CPU
 time (user + system) of each child is printed too: on a shared machine wall time includes waiting for a core,
 CPU time does not. The load average is printed for that reason.
+
+The rules cache (engine/core/_rulecache.py: loaded rule libraries and compiled rule sets, by content hash) is
+filled by the warm-up run, so the figures are those of a repeated command; --no-cache measures the first run
+after a rule file (or the engine) changed.
 """
 from __future__ import annotations
 
@@ -35,6 +41,16 @@ TARGETS = {"--help": 0.2, "check": 0.5}
 def ptcheck_cmd() -> list[str]:
     script = Path(sys.executable).with_name("ptcheck")
     return [str(script)] if script.exists() else [sys.executable, "-m", "ptcheck.cli"]
+
+
+def cache_line() -> str:
+    """Where the rules cache is, as the children see it (the same rule as engine/core/_rulecache.py)."""
+    if os.environ.get("PTCHECK_NO_CACHE", "") not in ("", "0"):
+        return "off (PTCHECK_NO_CACHE)"
+    where = os.environ.get("PTCHECK_CACHE_DIR") or (
+        os.path.join(os.environ["XDG_CACHE_HOME"], "ptcheck") if os.path.isabs(os.environ.get("XDG_CACHE_HOME", ""))
+        else os.path.join(os.path.expanduser("~"), ".cache", "ptcheck"))
+    return f"{where} (filled by the warm-up run)"
 
 
 def run_once(cmd: list[str], root: Path = ROOT, env: dict | None = None) -> tuple[float, float]:
@@ -89,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--importtime", action="store_true", help="also list the slowest imports of each command")
     ap.add_argument("--profile", action="store_true", help="also profile `check` (cProfile)")
     ap.add_argument("--root", type=Path, help="measure another checkout of ptcheck (python -m ptcheck.cli there)")
+    ap.add_argument("--no-cache", action="store_true", help="turn the rules cache off (PTCHECK_NO_CACHE=1)")
     args = ap.parse_args(argv)
     root, env = ROOT, None
+    if args.no_cache:
+        os.environ["PTCHECK_NO_CACHE"] = "1"
     if args.root:
         root = args.root.resolve()
         env = dict(os.environ, PYTHONPATH=str(root), PTCHECK_RULES=str(root / "rules"))
@@ -100,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         base = ptcheck_cmd()
     print(f"machine: {machine_line()}")
     print(f"command: {' '.join(base)} in {root}; {args.runs} runs each after one warm-up, fresh processes")
+    print(f"rules cache: {cache_line()}")
     failed = False
     for label, extra in (("--help", ["--help"]), ("check", ["check", SEED])):
         m = measure(base + extra, args.runs, root, env)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 
-from . import _expr
+from . import _expr, _rulecache
 from ._errors import Problem, RuleError
 from ._facts import EPOCH, FACT_TYPES
 from ._rules import Library, Rule, RuleSet, _has
@@ -149,18 +150,20 @@ def derived_types(rs: RuleSet, base: dict[str, str] | None = None) -> tuple[dict
             break
     for i, r, k, v in pending:
         target = exports if r.then.export else internal
-        line, col = _at(rs, i, "then")
         if k in FACT_TYPES:
+            line, col = _at(rs, i, "then")
             problems.append(Problem(f"derive: '{k}' is a fact of the fact table; a derived fact needs its own name",
                                     file=str(rs.path), line=line, column=col, path=f"rules[{i}].then", code="R113"))
             continue
         try:
             t = _expr.figure_type(v, {**base, **internal})
         except _expr.ExprError as e:
+            line, col = _at(rs, i, "then")
             problems.append(Problem(f"derive {k}: {e}", file=str(rs.path), line=line, column=col,
                                     path=f"rules[{i}].then", code="R111", suggestion=e.suggestion))
             continue
         if not _same_kind(t, target.get(k, t)):
+            line, col = _at(rs, i, "then")
             problems.append(Problem(f"derive {k}: rules give it different types ({target[k]} and {t})",
                                     file=str(rs.path), line=line, column=col, path=f"rules[{i}].then", code="R113"))
     return internal, exports, problems
@@ -215,7 +218,49 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
     """Compile every rule; raises RuleError with one Problem per thing that does not compile.
 
     Refused (each is a lint error too): a condition, figure or message outside the closed language, a type
-    mismatch, a duplicate rule id, derived facts that depend on themselves, a rule too wide for durable_rules."""
+    mismatch, a duplicate rule id, derived facts that depend on themselves, a rule too wide for durable_rules.
+
+    A rule set that compiles is kept in the rules cache (engine/core/_rulecache.py) by its content hash (which
+    covers its file's text and its base's), path, the types of the facts other rule sets export and the
+    engine's code; a rule set is never changed once loaded (RuleSet.cited relies on it too)."""
+    key = entry = None
+    if _rulecache.cache_dir() is not None:
+        h = hashlib.sha256(_rulecache.code_fingerprint().encode())
+        h.update(repr((str(rs.path), rs.key, rs.sha256, sorted((extra_types or {}).items()))).encode())
+        key = h.hexdigest()
+        entry = f"compiled-{key[:32]}"
+        hit = _rulecache.read(entry, key)
+        if isinstance(hit, dict) and hit.get("key") == key:
+            try:
+                restored = _restore(rs, hit["compiled"])
+            except (KeyError, TypeError, ValueError):    # not the shape written: never trusted, compiled again
+                restored = None
+            if restored is not None:
+                return restored
+    compiled = _compile_ruleset(rs, extra_types)
+    if key is not None and entry is not None:
+        _rulecache.write(entry, key, {"key": key, "compiled": _stored(compiled)})
+    return compiled
+
+
+def _stored(c: CompiledRuleSet) -> dict:
+    """A compiled rule set as plain data, without its rule set (restored around the rule set it is for)."""
+    return {"rules": [(cr.index, cr.rule.id, cr.patterns, cr.derived_used, cr.shown, cr.requires, cr.requires_derived,
+                       cr.width, cr.conditions) for cr in c.rules],
+            "shards": c.shards, "types": c.types, "derived": c.derived, "exports": c.exports, "warnings": c.warnings}
+
+
+def _restore(rs: RuleSet, d: dict) -> CompiledRuleSet | None:
+    rules = []
+    for index, rid, patterns, derived_used, shown, requires, requires_derived, width, conditions in d["rules"]:
+        if not 0 <= index < len(rs.spec.rules) or rs.spec.rules[index].id != rid:
+            return None                                  # not this rule set's: compile it
+        rules.append(CompiledRule(index, rs.spec.rules[index], patterns, derived_used, shown, requires,
+                                  requires_derived, width, conditions))
+    return CompiledRuleSet(rs, rules, d["shards"], d["types"], d["derived"], d["exports"], d["warnings"])
+
+
+def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> CompiledRuleSet:
     src = str(rs.path)
     derived, exports, problems = derived_types(rs, extra_types)
     # a rule set's own exports reach only later rule sets, so they are not facts here
@@ -263,8 +308,8 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
             problems.append(Problem(str(e), file=src, line=line, column=col,
                                     path=f"rules[{i}].when", code="R110", suggestion=e.suggestion))
             continue
-        line, col = expr_position(rs, i, 0)
         if cr.width > MAX_RULE_WIDTH or cr.conditions > MAX_SHARD_CONDITIONS:
+            line, col = expr_position(rs, i, 0)
             problems.append(Problem(
                 f"rule '{r.id}': its condition has {cr.width} alternatives that can be true at once and "
                 f"{cr.conditions} comparisons; durable_rules takes at most {MAX_RULE_WIDTH} alternatives and "
@@ -273,6 +318,7 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
                 suggestion="split the rule, or derive a fact that groups the values"))
             continue
         if cr.width > WARN_RULE_WIDTH:
+            line, col = expr_position(rs, i, 0)
             warnings.append(Problem(
                 f"rule '{r.id}': {cr.width} alternatives can be true at once (refused above {MAX_RULE_WIDTH})",
                 file=src, line=line, column=col, path=f"rules[{i}].when", code="R122", severity="warning"))

@@ -19,7 +19,9 @@ Tests are inherited too (engine/authoring/_ruletest.py).
 """
 from __future__ import annotations
 
+import contextvars
 import copy
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,42 @@ from ._yamlpos import mark
 _NOT_INHERITED = ("version", "effective_from", "effective_to", "extends")
 _EDITION_KEYS = ("extends", "remove", "change", "rules", "tables")
 _PARSED: dict[tuple[str, str], tuple[Any, list]] = {}
+# (file, sha256 of its text) -> (id, version) of a rule file, or None when it is not a readable mapping: the
+# search for a base reads each file's header once per process, not once per edition that extends
+_HEADERS: dict[tuple[str, bytes], tuple[Any, Any] | None] = {}
+_NO_ID = object()                   # an edition without `id`: known by the id its `extends` names
+# set by Library.load for the duration of one load: (file, text) -> parse_ruleset result, so that a base
+# parsed for an edition is the library's own rule set (each file parsed once per load)
+LOADING: contextvars.ContextVar[dict | None] = contextvars.ContextVar("ptcheck_loading", default=None)
+
+
+def _header_key(f: Path | str, text: str) -> tuple[str, bytes]:
+    return str(f), hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()    # not the text: kept small
+
+
+def _header(f: Path, text: str) -> tuple[Any, Any] | None:
+    """(id, version) of a rule file (id _NO_ID: none given, it extends), or None."""
+    key = _header_key(f, text)
+    if key in _HEADERS:
+        return _HEADERS[key]
+    from ._rules import load_yaml
+    try:
+        _, other = load_yaml(text, str(f))
+    except Exception:           # a broken file is reported when it is linted itself
+        other = None
+    return note_header(f, text, other)
+
+
+def note_header(f: Path | str, text: str, other: Any) -> tuple[Any, Any] | None:
+    """Remember the header of a file read elsewhere (parse_ruleset) from its data as loaded."""
+    key = _header_key(f, text)
+    head = None
+    if isinstance(other, dict):      # the id an edition's base is known by: its own, else (extends) the one sought
+        head = (other["id"] if "id" in other else _NO_ID if other.get("extends") else None, other.get("version"))
+    if len(_HEADERS) > 4096:
+        _HEADERS.clear()
+    _HEADERS[key] = head
+    return head
 
 
 def library_root(path: Path) -> Path:
@@ -47,7 +85,7 @@ def _where(node, loc) -> tuple[int | None, int | None]:
 
 def resolve_base(data: dict, path: Path, node: yaml.Node, seen: frozenset):
     """The RuleSet this file extends (parsed, itself resolved), or (None, problems)."""
-    from ._rules import load_yaml, parse_ruleset, rule_files
+    from ._rules import parse_ruleset, rule_files
     src = str(path)
     ref = str(data.get("extends"))
     line, col = _where(node, ["extends"])
@@ -65,21 +103,29 @@ def resolve_base(data: dict, path: Path, node: yaml.Node, seen: frozenset):
             continue
         try:
             text = f.read_text(encoding="utf-8")
-            _, other = load_yaml(text, str(f))
         except Exception:           # a broken file is reported when it is linted itself
             continue
-        if not isinstance(other, dict):
+        head = _header(f, text)
+        if head is None:
             continue
-        okey = f"{other.get('id', rid if other.get('extends') else None)}@{other.get('version')}"
+        oid, oversion = head
+        okey = f"{rid if oid is _NO_ID else oid}@{oversion}"
         known.append(okey)
-        if okey != ref and not (other.get("id") is None and str(other.get("version")) == ver):
+        if okey != ref and not ((oid is None or oid is _NO_ID) and str(oversion) == ver):
             continue
         cache_key = (str(f), text)
-        if cache_key not in _PARSED:
-            if len(_PARSED) > 512:
-                _PARSED.clear()
-            _PARSED[cache_key] = parse_ruleset(text, f, _seen=seen | {src})
-        base, problems = _PARSED[cache_key]
+        loading = LOADING.get()
+        hit = loading.get(cache_key) if loading is not None else None
+        if hit is not None and hit[0] is not None:
+            base, problems = hit          # parsed in this load and loaded: the same with any `seen`
+        else:
+            if cache_key not in _PARSED:
+                if len(_PARSED) > 512:
+                    _PARSED.clear()
+                _PARSED[cache_key] = parse_ruleset(text, f, _seen=seen | {src})
+            base, problems = _PARSED[cache_key]
+            if loading is not None and base is not None:
+                loading[cache_key] = (base, problems)
         if base is None and okey == ref:         # the edition is there but has errors (reported with its file)
             return None, [Problem(f"extends: {ref} ({f}) does not load", file=src, line=line, column=col,
                                   code="R210", suggestion=f"fix {f.name} first (ptcheck rules lint {f})")]

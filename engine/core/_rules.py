@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import _expr, _paths, _yamlpos
+from . import _expr, _paths, _rulecache, _yamlpos
 from ._errors import Problem, RuleError, did_you_mean
 from ._paths import rules_dir
 from ._yamlpos import dotted, mark
@@ -298,6 +298,36 @@ class RuleSet:
         return self.at(index)[0]
 
 
+def _node_get(self: RuleSet) -> yaml.Node | None:
+    node = self.__dict__.get("_node")
+    if node is _rulecache.REREAD:
+        node = self.__dict__["_node"] = _reread_node(self)
+    return node
+
+
+def _node_set(self: RuleSet, node: yaml.Node | None) -> None:
+    self.__dict__["_node"] = node
+
+
+def _reread_node(self: RuleSet) -> yaml.Node | None:
+    """The node tree of a rule set restored from the cache: its file read again, only if it is still the text
+    the rule set was parsed from (same sha256); else None (no positions, never wrong ones)."""
+    try:
+        text = self.path.read_text(encoding="utf-8")
+        sha_text = text if self.base is None else text + "\n# extends " + self.base.sha256
+        if hashlib.sha256(sha_text.encode("utf-8")).hexdigest() != self.sha256:
+            return None
+        node, _ = load_yaml(text, str(self.path))
+        return node
+    except Exception:
+        return None
+
+
+# `node` is a property over `_node`, so that a rule set from the cache reads its YAML node tree (needed only for
+# error positions) when first asked for it
+RuleSet.node = property(_node_get, _node_set)       # type: ignore[assignment,method-assign]
+
+
 def _has(node, loc: list) -> bool:
     """Does the node tree hold exactly this path?"""
     cur = node
@@ -335,6 +365,7 @@ def parse_ruleset(text: str, path: Path | str = "<input>", *, _seen: frozenset =
                               line=1, code="R001")]
     if node is None:
         return None, [Problem("empty rule file", file=src, line=1, code="R001")]
+    _editions.note_header(path, text, data)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     base, edition, where = None, {}, None
     if isinstance(data, dict) and data.get("extends") is not None:
@@ -482,7 +513,8 @@ class Library:
     @classmethod
     def load(cls, root: Path | str | None = None, extra: list[Path] | None = None) -> "Library":
         root = Path(root) if root else rules_dir()
-        files = rule_files(root) if root.is_dir() else []
+        yamls = _yaml_files(root) if root.is_dir() else []
+        files = [p for p in yamls if p.name not in NOT_RULE_FILES]           # rule_files(root)
         if not files:
             raise RuleError(f"no rule files under {root}", [Problem(
                 f"no rule files under {root}: a library needs at least one rule set", file=str(root),
@@ -493,12 +525,39 @@ class Library:
                 f"no diagnoses.yaml in {root}: the diagnosis categories are read from the chosen rules folder",
                 file=str(root), code="R002")])
         _use_diagnoses(dx)
-        sets, problems = [], []
-        for f in files + list(extra or []):
-            rs, probs = parse_ruleset(f.read_text(encoding="utf-8"), f)
-            problems += probs
-            if rs:
-                sets.append(rs)
+        all_files = files + list(extra or [])
+        key = key_files = None
+        if not extra and _rulecache.cache_dir() is not None:
+            key_files = _key_files(root, yamls)
+            key = _library_key(root, key_files)
+        if key is not None:
+            cached = _rulecache.read(_rulecache.library_entry(root), key)
+            if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("library"), cls):
+                return cached["library"]      # as built (and checked: duplicates, overlaps) when it was written
+        lib = cls._parse(root, all_files)
+        if key is not None and key_files is not None and key == _library_key(root, key_files):   # not edited meanwhile
+            value = {"key": key, "library": lib}
+            _rulecache.write(_rulecache.library_entry(root), key, value,
+                             nodes=sum(rs.__dict__.get("_node") is not None for rs in lib.rulesets))
+        return lib
+
+    @classmethod
+    def _parse(cls, root: Path, all_files: list[Path]) -> "Library":
+        sets: list[RuleSet] = []
+        problems: list[Problem] = []
+        loading: dict = {}                  # each file parsed once, also where an edition needs it as its base
+        token = _editions.LOADING.set(loading)
+        try:
+            for f in all_files:
+                text = f.read_text(encoding="utf-8")
+                hit = loading.get((str(f), text))
+                rs, probs = hit if hit is not None else parse_ruleset(text, f)
+                loading[(str(f), text)] = (rs, probs)
+                problems += probs
+                if rs:
+                    sets.append(rs)
+        finally:
+            _editions.LOADING.reset(token)
         if problems:
             raise RuleError(f"{len(problems)} problem(s) in the rule files under {root} "
                             "(run 'ptcheck rules lint' for all checks)", problems)
@@ -589,6 +648,30 @@ class Library:
             return max(notes, key=lambda n: n.effective_from, default=None)
         return next((n for n in notes if n.effective_from <= on and (n.effective_to is None or on <= n.effective_to)),
                     None)
+
+
+def _yaml_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.yaml") if not p.name.endswith(".tests.yaml"))
+
+
+def _key_files(root: Path, found: list[Path]) -> list[Path] | None:
+    """The files a library's cache key hashes: every YAML file under the folder but the tests (rule files,
+    jurisdictions.yaml, and each diagnoses.yaml, which decides where an edition's base is looked for); None
+    (no caching) when one of them is a link (it may lie elsewhere, where its base would be looked for;
+    rglob does not enter linked folders)."""
+    try:
+        return None if any(p.is_symlink() for p in found) else found
+    except OSError:
+        return None
+
+
+def _library_key(root: Path, files: list[Path] | None) -> str | None:
+    if files is None:
+        return None
+    try:
+        return _rulecache.library_key(root, files)
+    except OSError:                     # a file that cannot be read: the parse reports it
+        return None
 
 
 def _use_diagnoses(path: Path) -> None:
