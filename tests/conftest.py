@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -6,6 +7,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 os.environ.setdefault("PTCHECK_RULES", str(ROOT / "rules"))
+# the rules cache of this test run (engine/core/_rulecache.py), never the user's own ~/.cache/ptcheck
+_CACHE = tempfile.TemporaryDirectory(prefix="ptcheck-test-cache-")
+os.environ["PTCHECK_CACHE_DIR"] = _CACHE.name
 
 
 @pytest.fixture(scope="session")

@@ -145,3 +145,20 @@ def test_what_would_change_is_the_answer_of_the_case_with_that_documentation(syn
                         (case.id, item.request, flag)
                 compared += 1
     assert listed > 20 and compared > 500
+
+
+def test_the_rule_sets_in_force_are_cached_by_span_of_dates_not_by_day():
+    """Library.in_force caches by the span between two consecutive effective dates; every day of every
+    span, the first and last days of each rule set included, must give what choosing afresh gives."""
+    import datetime as dt
+    lib = Checker().library
+    days = {dt.date(2003, 1, 1) + dt.timedelta(days=n) for n in range(0, 9000, 17)}
+    for rs in lib.rulesets:
+        s = rs.spec
+        days |= {s.effective_from, s.effective_from - dt.timedelta(days=1)}
+        if s.effective_to is not None:
+            days |= {s.effective_to, s.effective_to + dt.timedelta(days=1)}
+    for j in ("CA", "TX"):
+        for day in sorted(days):
+            assert [r.key for r in lib.in_force(j, day)] == [r.key for r in lib._select(j, day, {})], (j, day)
+    assert len(lib.__dict__["_in_force"]) < len(days)        # spans, not days

@@ -5,6 +5,7 @@ with its tests beside it (<section>.tests.yaml). See docs/authoring.md for the g
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import functools
@@ -258,7 +259,10 @@ class RuleSet:
 
     @property
     def key(self) -> str:
-        return f"{self.spec.id}@{self.spec.version}"
+        k = self.__dict__.get("_key")
+        if k is None:
+            k = self.__dict__["_key"] = f"{self.spec.id}@{self.spec.version}"
+        return k
 
     def in_force(self, on: dt.date) -> bool:
         s = self.spec
@@ -617,11 +621,25 @@ class Library:
 
     def in_force(self, jurisdiction: str, on: dt.date | None, pins: dict[str, str] | None = None) -> list[RuleSet]:
         """Rule sets of a jurisdiction in force on a date (newest of each id when no date), pins applied."""
-        key = (jurisdiction, on, tuple(sorted((pins or {}).items())))
+        # every date between two consecutive effective_from / day-after-effective_to dates of the library
+        # has the same rule sets in force: the cache is keyed by that span, not by the day
+        key = (jurisdiction, None if on is None else bisect.bisect_right(self._bounds(), on),
+               tuple(sorted(pins.items())) if pins else ())
         cache = self.__dict__.setdefault("_in_force", {})
         if key not in cache:
             cache[key] = self._select(jurisdiction, on, pins or {})
         return cache[key]
+
+    def _bounds(self) -> list[dt.date]:
+        b = self.__dict__.get("_bound_dates")
+        if b is None:
+            days = set()
+            for rs in self.rulesets:
+                days.add(rs.spec.effective_from)
+                if rs.spec.effective_to is not None:
+                    days.add(rs.spec.effective_to + dt.timedelta(days=1))
+            b = self.__dict__["_bound_dates"] = sorted(days)
+        return b
 
     def _select(self, jurisdiction: str, on: dt.date | None, pins: dict[str, str]) -> list[RuleSet]:
         chosen: dict[str, RuleSet] = {}
