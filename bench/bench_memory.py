@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _machine import machine_line  # noqa: E402
-from bench_audit import write_cases  # noqa: E402
+from bench_audit import rss_mb, write_cases  # noqa: E402
 
 
 def _tree(pid: int) -> list[int]:
@@ -46,16 +46,6 @@ def _tree(pid: int) -> list[int]:
         out.append(p)
         todo += children.get(p, [])
     return out
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def _summary(path: Path) -> dict:
@@ -86,7 +76,7 @@ def measure(path: Path, jobs: int, out: Path) -> dict:
         peak_total, peak_each = 0.0, {}
         while proc.poll() is None:
             pids = _tree(proc.pid)
-            sizes = {p: _rss_mb(p) for p in pids}
+            sizes = {p: rss_mb(p) for p in pids}
             peak_total = max(peak_total, sum(sizes.values()))
             for p, mb in sizes.items():
                 peak_each[p] = max(peak_each.get(p, 0.0), mb)
