@@ -932,7 +932,10 @@ def _read_checkpoint(path: Path, fp: dict) -> tuple[_Partial, tuple[int, int]]:
     if old.get("rules") != fp["rules"] or old.get("pins") != [list(x) for x in fp["pins"]]:
         raise CheckpointError(f"{path}: the rule sets changed since the checkpoint; start again without --resume")
     if old.get("max_listed") != fp["max_listed"]:
-        raise CheckpointError(f"{path}: written with --max-listed {old.get('max_listed')}; resume with the same")
+        was, now = old.get("max_listed"), fp["max_listed"]
+        raise CheckpointError(f"{path}: written {'without --max-listed' if was is None else f'with --max-listed {was}'}"
+                              f", resumed {'without it' if now is None else f'with --max-listed {now}'}: "
+                              "resume with the same --max-listed")
     pos = doc["position"]
     return _Partial.from_state(doc["tally"]), (int(pos["file_index"]), int(pos["line"]))
 
