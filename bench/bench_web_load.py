@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -25,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _machine import machine_line  # noqa: E402
 
 
 def expected_answers() -> list[tuple[str, bytes, bytes]]:
@@ -97,16 +99,6 @@ def client(host: str, port: int, cases: list, start: int, stop_at: float, result
         results.append((lat, failures, mismatches))
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=50)
@@ -146,7 +138,7 @@ def main() -> int:
     mismatches = [x for r in results for x in r[2]]
     n = len(lat)
     q = statistics.quantiles(lat, n=100) if n >= 2 else [float("nan")] * 99
-    print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}")
+    print("machine:", machine_line())
     print(f"{a.clients} clients x {a.seconds:.0f} s, {len(cases)} different cases (cases/**/*.yaml), POST /v1/check")
     print(f"requests answered: {n}, failed: {len(failures)}, answers differing from the library's: {len(mismatches)}")
     print(f"throughput: {n / elapsed:.1f} requests/s")
