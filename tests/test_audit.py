@@ -455,3 +455,29 @@ def test_the_cli_spools_and_prints_the_same_report(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert r.stdout == expected.to_json() + "\n"
     assert html.read_text(encoding="utf-8") == render_html(expected)
+
+
+@pytest.mark.parametrize("line, column, words", [
+    ('{"id": "a" "b": 1}', 12, "a comma is missing"),
+    ('{"id": "a",}', 12, "expected a key in double quotes"),
+    ('{"a" 1}', 6, "a colon is missing after a key"),
+    ('{"a": "b', 7, "text in double quotes is not closed"),        # not "control character": the line end
+    ('{"a": 1}x', 9, "more text after the end of the value"),
+    ('{"a": "b\\qc"}', 9, "an invalid backslash escape"),
+])
+def test_an_invalid_json_line_is_reported_alike_by_check_and_audit(tmp_path, line, column, words):
+    """Both commands name the line and column and say what is wrong in words: no delimiter hidden as '…'
+    by redaction, no message ending in a dangling 'at' (json's own 'Unterminated string starting at')."""
+    from ptcheck.cli import app
+    path = tmp_path / "one.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    runner = CliRunner()
+    checked = runner.invoke(app, ["check", str(path)])
+    audited = runner.invoke(app, ["audit", str(path)])
+    assert checked.exit_code == 1 and audited.exit_code == 1
+    check_line = next(x for x in checked.output.splitlines() if "Y001" in x)
+    audit_line = next(x for x in audited.output.splitlines() if "Y001" in x)
+    assert check_line.startswith(f"{path}:1:{column}: Y001 invalid JSON: {words}")
+    assert audit_line.startswith(f"{path}:1: column {column}: Y001 invalid JSON: {words}")
+    assert check_line.split("Y001", 1)[1] == audit_line.split("Y001", 1)[1]
+    assert "…" not in check_line and not check_line.rstrip().endswith(" at")

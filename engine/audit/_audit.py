@@ -445,7 +445,11 @@ def predicted_label(item: ItemDecision) -> str:
 
 def _problem_text(p: Problem, doc_line: int | None) -> str:
     """One problem of an invalid document, without free text from the case (see _textsafe.redact)."""
-    where = f"line {p.line}: " if p.line is not None and p.line != doc_line else ""
+    col = f"column {p.column}" if p.column is not None else ""
+    if p.line is not None and p.line != doc_line:
+        where = f"line {p.line}{', ' + col if col else ''}: "
+    else:
+        where = f"{col}: " if col else ""
     path = f" ({p.path})" if p.path else ""
     hint = f" {p.suggestion}" if p.suggestion else ""
     return redact(f"{where}{p.code} {p.message}{path}{hint}")

@@ -577,6 +577,8 @@ def load_json_line(source: str, n: int, text: str | bytes | None) -> Loaded:
     """One JSONL line (line number n) as a case or its error; text None: the line is over the limit."""
     if text is None:
         return Loaded(source, n, problems=[too_large(source, JSONL_LINE, n)], index=n - 1)
+    # the line's own end is not part of the JSON (else an unclosed string reads as a control character)
+    text = text.rstrip(b"\r\n") if isinstance(text, bytes) else text.rstrip("\r\n")
     try:
         data = load_json(text, source, JSONL_LINE, line=n)
     except InputError as e:

@@ -495,6 +495,30 @@ def json_depth_exceeds(text: str, max_depth: int) -> int | None:
     return None
 
 
+# the json module's messages, in words that survive redaction (a quoted ',' would print as '…') and that
+# say what to fix; the position is the Problem's line and column, never "at" with nothing after it
+_JSON_WORDS = {
+    "Expecting ',' delimiter": "a comma is missing between two values, or a closing bracket or brace",
+    "Expecting ':' delimiter": "a colon is missing after a key",
+    "Expecting property name enclosed in double quotes":
+        "expected a key in double quotes (a comma before a closing brace is not allowed)",
+    "Expecting value": "expected a value (a number, text in double quotes, true, false, null, a list or an object)",
+    "Extra data": "more text after the end of the value (a .jsonl file has one case per line)",
+    "Unterminated string starting at": "text in double quotes is not closed",
+    "Invalid control character at": "a control character (a tab or line break) inside text in double quotes; "
+                                     "write it as an escape (\\t, \\n)",
+    "Invalid \\escape": "an invalid backslash escape inside text in double quotes",
+}
+
+
+def json_error_words(msg: str) -> str:
+    """The words for a json.JSONDecodeError's msg (see _JSON_WORDS); an unlisted one without a dangling 'at'."""
+    words = _JSON_WORDS.get(msg)
+    if words is not None:
+        return words
+    return msg[:-3] if msg.endswith(" at") else msg
+
+
 def load_json(data: str | bytes, source: str, limits: Limits = CASE_FILE, line: int | None = None) -> Any:
     """One JSON value; raises InputError (Y001-Y009). ``line``: the JSONL line, for messages."""
     text = decode(data, source, limits, line)
@@ -514,8 +538,8 @@ def load_json(data: str | bytes, source: str, limits: Limits = CASE_FILE, line: 
                           object_pairs_hook=_json_pairs)
     except json.JSONDecodeError as e:
         ln, col = (line, e.colno) if line is not None else (e.lineno, e.colno)
-        raise InputError("invalid JSON", [Problem(f"invalid JSON: {e.msg}", file=source, line=ln, column=col,
-                                                  code="Y001")]) from None
+        raise InputError("invalid JSON", [Problem(f"invalid JSON: {json_error_words(e.msg)}", file=source, line=ln,
+                                                  column=col, code="Y001")]) from None
     except _JsonRefused as r:
         raise InputError(r.message, [Problem(r.message, file=source, line=line, code=r.code)]) from None
     except (RecursionError, ValueError) as e:          # belt and braces: the depth scan should stop these
