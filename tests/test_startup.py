@@ -80,3 +80,41 @@ def test_diagnosis_coding_reads_the_table_not_the_packages():
             "print(r.category, r.via, v, sorted(m for m in sys.modules if m.split('.')[0] in %r))" % ICD_PACKAGES)
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert p.stdout.strip() == "myalgia icd10 M79.18 -> icd9 729.1 (CMS GEM via M79.1) (False, True) []"
+
+
+# A signal delivered while the `ptcheck` command imports its CLI (the first ~0.3 s) or runs a command.
+SIGNAL_RUNNER = textwrap.dedent("""
+    import builtins, importlib, os, signal, sys
+    sig, when = getattr(signal, sys.argv[1]), sys.argv[2]
+    real, real_module = builtins.__import__, importlib.import_module
+    def importing(name, globals=None, locals=None, fromlist=(), level=0):
+        if when == "starting" and name == "cli" and level == 1:         # `from .cli import main` in _cli_entry
+            os.kill(os.getpid(), sig)
+        return real(name, globals, locals, fromlist, level)
+    def module(name, package=None):                                     # the CLI's lazy import of the checker
+        if when == "checking" and name == "ptcheck.core._check":
+            os.kill(os.getpid(), sig)
+        return real_module(name, package)
+    builtins.__import__, importlib.import_module = importing, module
+    sys.argv = ["ptcheck", "check", "cases/seeds/seed-001.yaml"]
+    from ptcheck._cli_entry import main
+    main()
+""")
+
+
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+@pytest.mark.parametrize("when", ["starting", "checking"])
+def test_a_command_stopped_by_a_signal_says_so(sig, code, when):
+    r = subprocess.run([sys.executable, "-c", SIGNAL_RUNNER, sig, when], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == code, r.stderr
+    assert r.stderr.splitlines()[-1] == f"ptcheck: stopped by {sig} before finishing (any output above is incomplete)"
+    assert "Traceback" not in r.stderr and not r.stdout
+
+
+def test_a_signal_the_caller_ignores_stays_ignored():
+    code = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); from ptcheck._cli_entry import say_when_stopped; "
+            "say_when_stopped(); print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN, "
+            "signal.getsignal(signal.SIGTERM).__name__)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["True", "_stopped"], r.stderr

@@ -150,7 +150,8 @@ def test_code_fingerprint_covers_the_engine_modules():
 def test_a_cache_folder_others_can_write_is_not_used(cache, rules, parses):
     Library.load(rules)
     os.chmod(cache, 0o777)
-    Library.load(rules)
+    with pytest.warns(_rulecache.CacheWarning, match="is not used: it belongs to another user or others can write"):
+        Library.load(rules)
     assert len(parses) == 2
     os.chmod(cache, 0o700)
     os.chmod(_entries(cache)[0], 0o666)                       # an entry others could have written
@@ -352,3 +353,17 @@ def test_a_compiled_entry_of_another_shape_is_compiled_again(cache, rules):
                   {"key": key, "compiled": None}):
         _rulecache.write(entry.stem, key, shape)
         assert _compiled_summary(_compile.compile_ruleset(rs, types)) == good
+
+
+def test_the_command_says_once_that_it_ignores_an_unsafe_cache_folder(tmp_path):
+    d = tmp_path / "shared-cache"
+    d.mkdir()
+    os.chmod(d, 0o777)
+    base = {k: v for k, v in os.environ.items() if k not in ("PTCHECK_CACHE_DIR", "PTCHECK_NO_CACHE")}
+    r = _cli(["check", "cases/seeds/seed-001.yaml"], {**base, "PTCHECK_CACHE_DIR": str(d)})
+    assert r.returncode == 0 and r.stdout
+    lines = [x for x in r.stderr.decode().splitlines() if x]
+    assert lines == [f"ptcheck: warning: the rules cache folder {d} is not used: it belongs to another user or others "
+                     f"can write to it (make it yours and run chmod go-w on it, or set PTCHECK_CACHE_DIR to a folder "
+                     f"of your own); rule files are read without the cache"]
+    assert not list(d.iterdir())                  # nothing written into it either

@@ -14,12 +14,14 @@ import gc
 import importlib
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 
+from .._cli_entry import say_when_stopped
 from ..core._errors import PtcheckError
 from ..core._textsafe import printable, redact
 from ._audit import register as _register_audit
@@ -461,8 +463,15 @@ def serve(
 _register_audit(app)
 
 
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """A warning as one line of the command's own ("ptcheck: warning: ..."), not Python's file:line form."""
+    return printable(f"ptcheck: warning: {message}") + "\n"
+
+
 def main() -> None:
     global _GC_PAUSED
+    say_when_stopped()            # (`python -m ptcheck.cli`; the `ptcheck` command did it before importing this)
+    warnings.formatwarning = _warning_line
     if gc.isenabled():            # until the command has started (_started)
         gc.disable()
         _GC_PAUSED = True

@@ -21,6 +21,7 @@ import io
 import os
 import pickle
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -54,16 +55,32 @@ def _own(st: os.stat_result) -> bool:
     return (getuid is None or st.st_uid == getuid()) and not st.st_mode & 0o022
 
 
+class CacheWarning(UserWarning):
+    """The rules cache folder exists but is not used (see _usable_dir)."""
+
+
+_WARNED: set[str] = set()
+
+
 def _usable_dir(create: bool) -> Path | None:
+    """The cache folder if it is safe to read pickles from; an unsafe one is ignored with one CacheWarning per
+    process (a folder that cannot be made or read is ignored quietly: the cache only saves time)."""
     d = cache_dir()
     if d is None:
         return None
     try:
         if create:
             d.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return d if _own(d.stat()) else None
+        if _own(d.stat()):
+            return d
     except OSError:
         return None
+    if str(d) not in _WARNED:
+        _WARNED.add(str(d))
+        warnings.warn(f"the rules cache folder {d} is not used: it belongs to another user or others can write to "
+                      f"it (make it yours and run chmod go-w on it, or set PTCHECK_CACHE_DIR to a folder of your "
+                      f"own); rule files are read without the cache", CacheWarning, stacklevel=2)
+    return None
 
 
 def code_fingerprint() -> str:
