@@ -5,7 +5,8 @@ Exit codes (every command):
   1  done, but problems were found (invalid cases skipped, lint errors, failing rule tests,
      coverage below the threshold)
   2  could not run (bad arguments, unreadable files, rule files that do not load, engine errors)
-  130, 143  `audit` interrupted by SIGINT / SIGTERM (the partial report is written, marked partial)
+  130, 143  stopped by SIGINT / SIGTERM, said on stderr (engine/_cli_entry.py); `audit` writes its partial
+            report, marked partial
 """
 from __future__ import annotations
 
