@@ -241,12 +241,13 @@ def time_json_loads(path: Path) -> float:
 SHAPE: dict = {}
 
 
-def time_cli(path: Path, jobs: int) -> tuple[float, str]:
-    """Wall time of `ptcheck audit PATH --jobs N --json` in a fresh process, and a digest of its stdout."""
+def time_cli(path: Path, jobs: int, max_listed: int | None = None) -> tuple[float, str]:
+    """Wall time of `ptcheck audit PATH --jobs N --json [--max-listed K]` in a fresh process, and a digest of
+    its stdout."""
     import hashlib
     import subprocess
     cmd = [sys.executable, "-c", "from ptcheck.cli import main; main()", "audit", str(path), "--jobs", str(jobs),
-           "--json"]
+           "--json", *(["--max-listed", str(max_listed)] if max_listed is not None else [])]
     busy, own = _busy_seconds(), _own_seconds()
     t = time.perf_counter()
     done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
@@ -261,7 +262,7 @@ def time_cli(path: Path, jobs: int) -> tuple[float, str]:
     return elapsed, hashlib.sha256(done.stdout).hexdigest()
 
 
-def cli_mode(path: Path, n: int, jobs: int, runs: int) -> None:
+def cli_mode(path: Path, n: int, jobs: int, runs: int, max_listed: int | None = None) -> None:
     import statistics
     rows: dict[str, list[float]] = {"json.loads": [], f"--jobs {jobs}": [], "--jobs 1": []}
     ratios: dict[str, list[float]] = {f"--jobs {jobs}": [], "--jobs 1": []}
@@ -271,7 +272,7 @@ def cli_mode(path: Path, n: int, jobs: int, runs: int) -> None:
         rows["json.loads"].append(jl)
         others = {}
         for name, j in ((f"--jobs {jobs}", jobs), ("--jobs 1", 1)):
-            t, digest = time_cli(path, j)
+            t, digest = time_cli(path, j, max_listed)
             others[name] = max(0.0, list(OTHERS.values())[-1])
             digests.add(digest)
             rows[name].append(t)
@@ -279,7 +280,8 @@ def cli_mode(path: Path, n: int, jobs: int, runs: int) -> None:
         print(f"run {r + 1}: json.loads {jl:.3f} s; " + "; ".join(
             f"{k} {rows[k][-1]:.2f} s ({n / rows[k][-1]:,.0f} cases/s, {ratios[k][-1]:.0f}x json.loads, "
             f"other processes used {others[k]:.2f} cores)" for k in ratios), flush=True)
-    print(f"{'`ptcheck audit --json`, fresh process':<40} {'median s':>9} {'cases/s':>9} {'x json.loads':>13}")
+    listed = "" if max_listed is None else f" --max-listed {max_listed}"
+    print(f"{f'`ptcheck audit --json{listed}`, fresh process':<40} {'median s':>9} {'cases/s':>9} {'x json.loads':>13}")
     for k, v in rows.items():
         med = statistics.median(v)
         ratio = f"{statistics.median(ratios[k]):.0f}" if k in ratios else "1"
@@ -450,6 +452,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cli", action="store_true",
                     help="time the `ptcheck audit` command (fresh processes) against json.loads; see --runs")
     ap.add_argument("--runs", type=int, default=3, help="--cli: runs, the median is shown (default 3)")
+    ap.add_argument("--max-listed", type=int, default=None, metavar="K",
+                    help="--cli: pass --max-listed K (list the first K disagreements; counts stay exact)")
     ap.add_argument("--agree", type=float, default=None, metavar="P",
                     help="make about P (0-1) of the items agree with ptcheck (default: random actual outcomes)")
     args = ap.parse_args(argv)
@@ -470,7 +474,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"generated {args.cases:,} cases ({size / 2**20:.1f} MB JSONL) in {time.perf_counter() - t:.1f} s"
               + (f", about {args.agree:.0%} of the items set to agree with ptcheck" if args.agree is not None else ""))
         if args.cli:
-            cli_mode(path, args.cases, jobs, args.runs)
+            cli_mode(path, args.cases, jobs, args.runs, args.max_listed)
             return
         if args.profile:
             profile(path)

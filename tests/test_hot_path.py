@@ -162,3 +162,30 @@ def test_the_rule_sets_in_force_are_cached_by_span_of_dates_not_by_day():
         for day in sorted(days):
             assert [r.key for r in lib.in_force(j, day)] == [r.key for r in lib._select(j, day, {})], (j, day)
     assert len(lib.__dict__["_in_force"]) < len(days)        # spans, not days
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_capped_list_explains_only_the_disagreements_it_lists(synthetic, monkeypatch, jobs):
+    """With max_listed=K only the first K disagreements of the input are listed, so a tally explains none
+    after its own first K nor, once K are merged, any more: the report must be the full audit's with its
+    list cut at K (counts, tallies and every listed word the same), over many small chunks."""
+    import ptcheck.audit._audit as audit_mod
+    full = audit([synthetic], jobs=1).to_json_dict()
+    assert full["disagreement_count"] > 30 and not full["errors"]
+    monkeypatch.setattr(audit_mod, "CHUNK_LINES", 7)          # many chunks, each with a few disagreements
+    explained = {"n": 0}
+    real = check_mod.Checker._would_change
+
+    def counting(self, *a, **k):
+        explained["n"] += 1
+        return real(self, *a, **k)
+    monkeypatch.setattr(check_mod.Checker, "_would_change", counting)
+    for k in (0, 1, 5, 23, full["disagreement_count"]):
+        explained["n"] = 0
+        capped = audit([synthetic], jobs=jobs, max_listed=k).to_json_dict()
+        want = dict(full, disagreements=full["disagreements"][:k], truncated=k < full["disagreement_count"])
+        assert capped == want, k
+        if jobs == 1:             # (workers count in their own processes)
+            # explained: the listed ones, and the other items of a case that straddles K (at most 3 items)
+            assert explained["n"] <= k + 2, (k, explained["n"])
+    assert audit_mod.CHUNK_LINES == 7

@@ -307,6 +307,9 @@ class _Partial:
     errors: list[dict] = field(default_factory=list)
     disagreement_count: int = 0
     error_count: int = 0
+    # at most this many disagreements of this tally can be listed (max_listed): the ones after it are counted,
+    # never explained nor kept (explaining is "what would change the answer", most of a disagreement's cost)
+    listed: int | None = None
 
     def merge(self, other: "_Partial", limit: int | None) -> None:
         for name in _COUNTS:
@@ -351,7 +354,9 @@ class _Partial:
         try:
             # one pass: messages rendered, and "what would change the answer" (deciding an item again per
             # undocumented flag) computed only for the disagreeing items, whose rationale is listed
-            if _single_pass(checker):
+            if not self._room():           # no disagreement of this tally can be listed any more
+                decision = checker.check(case, explain=False)
+            elif _single_pass(checker):
                 decision = checker.check(case, would_change_for=_disagrees)
             else:              # another kind of checker (checker_factory): outcomes first, then explain
                 decision = checker.check(case, explain=False)
@@ -363,6 +368,11 @@ class _Partial:
             return
         self.cases_checked += 1
         self._tally(decision, loaded)
+
+    def _room(self) -> bool:
+        """Can another disagreement of this tally be listed? The report lists the first max_listed of all
+        the input, so none after this tally's own first max_listed (merge keeps the lists in input order)."""
+        return self.listed is None or len(self.disagreements) < self.listed
 
     def crashed(self, loaded: Loaded, exitcode: int | None) -> None:
         """A valid case on which a fresh worker process died: an error entry, the audit goes on."""
@@ -396,6 +406,8 @@ class _Partial:
                 self.dim_agree[k] += ok
             if not ok:
                 self.disagreement_count += 1
+                if not self._room():
+                    continue
                 # kept as compact JSON text: a str is not tracked by the garbage collector and is about
                 # half the size of the dicts, which matters when a long audit keeps many of them
                 self.disagreements.append(json.dumps(dict(
@@ -606,8 +618,8 @@ def _documents(chunk: tuple) -> Iterable[Loaded]:
     return chain.from_iterable(load_file(f) for f in chunk[1])
 
 
-def _run_chunk(checker: Checker, chunk: tuple) -> _Partial:
-    p = _Partial()
+def _run_chunk(checker: Checker, chunk: tuple, listed: int | None = None) -> _Partial:
+    p = _Partial(listed=listed)
     for loaded in _documents(chunk):
         p.add(checker, loaded)
     return p
@@ -693,11 +705,11 @@ def _worker_main(conn, factory: Callable[[], Checker], inherited: list) -> None:
             checker, failure = None, f"{type(e).__name__}: {e}"
         conn.send(("ready", failure))
         while True:
-            chunk = conn.recv()
-            if chunk is None:
+            task = conn.recv()
+            if task is None:
                 break
             try:
-                result = ("done", _run_chunk(checker, chunk))
+                result = ("done", _run_chunk(checker, *task))
             except Exception as e:         # outside any one case (a case's own failure is an error entry)
                 result = ("failed", f"{type(e).__name__}: {redact(str(e))}")
             conn.send(result)
@@ -717,10 +729,10 @@ class _Worker:
         self.ready = False
         self.task: tuple[int, tuple] | None = None
 
-    def send(self, seq: int, chunk: tuple) -> None:
+    def send(self, seq: int, chunk: tuple, listed: int | None) -> None:
         self.task = (seq, chunk)
         try:
-            self.conn.send(chunk)
+            self.conn.send((chunk, listed))
         except OSError:                     # it died: its sentinel says so
             pass
 
@@ -767,11 +779,11 @@ def _expect(w: _Worker, msg: tuple) -> tuple:
     return msg
 
 
-def _isolate(ctx, factory, chunk: tuple, others: list[_Worker], stop) -> _Partial:
+def _isolate(ctx, factory, chunk: tuple, others: list[_Worker], stop, listed: int | None) -> _Partial:
     """Re-run a dead worker's chunk one case at a time in a fresh worker; a case on which that worker
     dies too is an error entry, and the next case gets a new worker."""
     from multiprocessing.connection import wait
-    p = _Partial()
+    p = _Partial(listed=listed)
     solo: _Worker | None = None
     try:
         for loaded in _documents(chunk):
@@ -780,7 +792,7 @@ def _isolate(ctx, factory, chunk: tuple, others: list[_Worker], stop) -> _Partia
                 continue
             if solo is None:
                 solo = _Worker(ctx, factory, others)
-            solo.send(0, ("loaded", [loaded], None))
+            solo.send(0, ("loaded", [loaded], None), None if listed is None else max(0, listed - len(p.disagreements)))
             while True:
                 if stop is not None and stop():
                     raise _Stopped
@@ -794,7 +806,7 @@ def _isolate(ctx, factory, chunk: tuple, others: list[_Worker], stop) -> _Partia
                 solo.close(kill=True)
                 solo = None
             else:
-                p.merge(msg[1], None)
+                p.merge(msg[1], listed)
     finally:
         if solo is not None:
             solo.close()
@@ -802,8 +814,10 @@ def _isolate(ctx, factory, chunk: tuple, others: list[_Worker], stop) -> _Partia
 
 
 def _pool_results(chunks: Iterator[tuple], jobs: int, factory: Callable[[], Checker],
-                  stop: Callable[[], bool] | None = None) -> Iterator[tuple[tuple, _Partial]]:
-    """(end position, tally) per chunk, in input order, from `jobs` forked workers."""
+                  stop: Callable[[], bool] | None = None,
+                  room: Callable[[], int | None] = lambda: None) -> Iterator[tuple[tuple, _Partial]]:
+    """(end position, tally) per chunk, in input order, from `jobs` forked workers. room(): how many more
+    disagreements can be listed, given what was merged so far (a bound for the chunk sent next)."""
     import multiprocessing as mp
     from multiprocessing.connection import wait
     ctx = mp.get_context("fork")
@@ -827,7 +841,7 @@ def _pool_results(chunks: Iterator[tuple], jobs: int, factory: Callable[[], Chec
                     if chunk is None:
                         exhausted = True
                         break
-                    w.send(sent, chunk)
+                    w.send(sent, chunk, room())
                     sent += 1
             busy = [w for w in workers if w.task is not None]
             if not busy:
@@ -851,16 +865,16 @@ def _pool_results(chunks: Iterator[tuple], jobs: int, factory: Callable[[], Chec
                 # died with a chunk: replace it, then find the case(s) that kill a worker
                 w.close(kill=True)
                 workers[i] = _Worker(ctx, factory, [x for x in workers if x is not w])
-                results[seq] = (chunk[-1], _isolate(ctx, factory, chunk, workers, stop))
+                results[seq] = (chunk[-1], _isolate(ctx, factory, chunk, workers, stop, room()))
         finished = True
     finally:
         for w in workers:
             w.close(kill=not finished)
 
 
-def _warm_and_pool(checker: Checker, chunks, jobs, factory, stop):
+def _warm_and_pool(checker: Checker, chunks, jobs, factory, stop, room: Callable[[], int | None] = lambda: None):
     _warm(checker)
-    return _pool_results(chunks, jobs, factory, stop)
+    return _pool_results(chunks, jobs, factory, stop, room)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1018,10 +1032,15 @@ def audit(paths: Iterable[str | Path], *, jobs: int | None = None,
         acc.disagreements.extend(listed)
     total = estimate_cases(files) if progress else None
     chunks = _chunks(files, start)
+
+    def room() -> int | None:
+        """Disagreements that can still be listed: those of a chunk beyond it are only counted (merges are
+        in input order, so what is merged so far all comes before the chunk about to run)."""
+        return None if max_listed is None else max(0, max_listed - len(acc.disagreements))
     if in_process if in_process is not None else jobs == 1:
-        results: Iterator[tuple] = ((c[-1], _run_chunk(checker, c)) for c in chunks)
+        results: Iterator[tuple] = ((c[-1], _run_chunk(checker, c, room())) for c in chunks)
     else:
-        results = _warm_and_pool(checker, chunks, jobs, factory, stop)
+        results = _warm_and_pool(checker, chunks, jobs, factory, stop, room)
     position, stopped = start, False
     try:
         for end, part in results:
