@@ -103,7 +103,7 @@ def _started() -> None:
         gc.enable()
 
 
-RulesDir = typer.Option(None, "--rules", help="Folder of rule sets (default: $PTCHECK_RULES, else the rule sets "
+RulesDir = typer.Option(None, "--rules", metavar="DIR", help="Folder of rule sets (default: $PTCHECK_RULES, else the rule sets "
                                                         "installed with ptcheck).",
                         exists=True, file_okay=False)
 Pins = typer.Option(None, "--ruleset", metavar="ID@VERSION",
@@ -164,7 +164,7 @@ def _checker(rules: Path | None, pins: list[str] | None) -> Checker:
 
 @app.command()
 def check(
-    paths: list[Path] = typer.Argument(..., help="Case files or folders (YAML, multi-document YAML, JSON, JSONL)."),
+    paths: list[Path] = typer.Argument(..., metavar="PATH", help="Case files or folders (YAML, multi-document YAML, JSON, JSONL)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per case (JSON Lines when several)."),
     rules: Optional[Path] = RulesDir,
     pins: Optional[list[str]] = Pins,
@@ -212,7 +212,7 @@ def schema_case() -> None:
 @rules_app.command("list")
 def rules_list(
     as_of: Optional[str] = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help="Only rule sets in force on this date."),
-    jurisdiction: Optional[str] = typer.Option(None, "--jurisdiction", "-j", help="CA or TX."),
+    jurisdiction: Optional[str] = typer.Option(None, "--jurisdiction", "-j", metavar="CA|TX", help="CA or TX."),
     markdown: bool = typer.Option(False, "--markdown", help="The table of rules/README.md."),
     as_json: bool = typer.Option(False, "--json", help="JSON array of rule sets."),
     rules: Optional[Path] = RulesDir,
@@ -253,7 +253,7 @@ def schema_rules() -> None:
 
 @rules_app.command("lint")
 def rules_lint(
-    paths: Optional[list[Path]] = typer.Argument(None, help="Rule files or folders (default: every rule file)."),
+    paths: Optional[list[Path]] = typer.Argument(None, metavar="PATH", help="Rule files or folders (default: every rule file)."),
     as_json: bool = typer.Option(False, "--json", help="A JSON array of problems (for editors)."),
     rules: Optional[Path] = RulesDir,
 ) -> None:
@@ -272,9 +272,9 @@ def rules_lint(
 
 @rules_app.command("test")
 def rules_test(
-    only: Optional[list[str]] = typer.Argument(None, help="Rule set ids to test (default: all)."),
+    only: Optional[list[str]] = typer.Argument(None, metavar="ID", help="Rule set ids to test (default: all)."),
     coverage: bool = typer.Option(False, "--coverage", help="Report, per rule, whether a test made it fire and one kept it silent."),
-    min_coverage: float = typer.Option(100.0, "--min-coverage", help="With --coverage: exit 1 below this percentage."),
+    min_coverage: float = typer.Option(100.0, "--min-coverage", metavar="PERCENT", help="With --coverage: exit 1 below this percentage."),
     as_json: bool = typer.Option(False, "--json", help="Results (and coverage) as JSON."),
     rules: Optional[Path] = RulesDir,
 ) -> None:
@@ -323,9 +323,9 @@ def rules_test(
 
 @rules_app.command("diff")
 def rules_diff(
-    old: str = typer.Argument(..., help="Old version: a rule file, ID@VERSION, or REV:PATH from git."),
-    new: str = typer.Argument(..., help="New version: a rule file (e.g. your working copy), ID@VERSION, or REV:PATH."),
-    cases: Optional[list[Path]] = typer.Option(None, "--cases", help="Cases to measure the impact on (default: cases/)."),
+    old: str = typer.Argument(..., metavar="OLD", help="Old version: a rule file, ID@VERSION, or REV:PATH from git."),
+    new: str = typer.Argument(..., metavar="NEW", help="New version: a rule file (e.g. your working copy), ID@VERSION, or REV:PATH."),
+    cases: Optional[list[Path]] = typer.Option(None, "--cases", metavar="PATH", help="Cases to measure the impact on (default: cases/)."),
     as_json: bool = typer.Option(False, "--json", help="The diff and its impact as JSON."),
     rules: Optional[Path] = RulesDir,
 ) -> None:
@@ -362,8 +362,8 @@ def rules_diff(
 
 @rules_app.command("explain")
 def rules_explain(
-    rule_id: str = typer.Argument(..., help="A rule id, e.g. pm.over-course."),
-    cases: Optional[list[Path]] = typer.Option(None, "--cases", help="Cases to search for firings (default: cases/)."),
+    rule_id: str = typer.Argument(..., metavar="RULE_ID", help="A rule id, e.g. pm.over-course."),
+    cases: Optional[list[Path]] = typer.Option(None, "--cases", metavar="PATH", help="Cases to search for firings (default: cases/)."),
     rules: Optional[Path] = RulesDir,
 ) -> None:
     """A rule: its YAML, citation, compiled durable_rules form, and the tests and bundled cases that make it fire."""
@@ -413,8 +413,8 @@ def rules_explain(
 
 @cases_app.command("import")
 def cases_import(
-    letters: list[Path] = typer.Argument(..., help="IMR (MAXIMUS) or Texas IRO decision letters, as text files.", exists=True, dir_okay=False),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Write one <name>.yaml per letter here (default: print to stdout)."),
+    letters: list[Path] = typer.Argument(..., metavar="LETTER", help="IMR (MAXIMUS) or Texas IRO decision letters, as text files.", exists=True, dir_okay=False),
+    out_dir: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Write one <name>.yaml per letter here (default: print to stdout)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing files in --out."),
 ) -> None:
     """Draft a case from each decision letter. Facts the letter does not give are left out and listed as
@@ -443,8 +443,8 @@ def cases_import(
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: loopback only)."),
-    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help="Address to listen on (default: loopback only)."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, metavar="PORT", help="TCP port."),
     rules: Optional[Path] = RulesDir,
 ) -> None:
     """Serve the JSON API (/v1/check, /v1/audit, /v1/rulesets, /v1/schema/case, OpenAPI at /docs) and the

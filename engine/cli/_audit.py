@@ -266,16 +266,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command("audit")
     def audit_command(
-        paths: list[Path] = typer.Argument(..., help="Case files or folders (YAML, multi-document YAML, JSON, "
+        paths: list[Path] = typer.Argument(..., metavar="PATH", help="Case files or folders (YAML, multi-document YAML, JSON, "
                                                      "JSONL) whose request items carry `actual` outcomes."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
         html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", dir_okay=False,
                                             help="Also write the report as a self-contained HTML page."),
-        jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
+        jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, metavar="N",
                                            help="Worker processes (default and maximum: the number of CPUs). Cases always "
                                                 "run in worker processes: a case that crashes the engine "
                                                 "becomes that case's error entry."),
-        rules: Optional[Path] = typer.Option(None, "--rules", exists=True, file_okay=False,
+        rules: Optional[Path] = typer.Option(None, "--rules", exists=True, file_okay=False, metavar="DIR",
                                              help="Folder of rule sets (default: $PTCHECK_RULES, else "
                                                   "the rule sets installed with ptcheck)."),
         max_listed: Optional[int] = typer.Option(None, "--max-listed", metavar="N", min=0,
