@@ -481,3 +481,19 @@ def test_an_invalid_json_line_is_reported_alike_by_check_and_audit(tmp_path, lin
     assert audit_line.startswith(f"{path}:1: column {column}: Y001 invalid JSON: {words}")
     assert check_line.split("Y001", 1)[1] == audit_line.split("Y001", 1)[1]
     assert "…" not in check_line and not check_line.rstrip().endswith(" at")
+
+
+def test_cli_ruleset_pins_a_version_for_every_case(tmp_path):
+    """--ruleset ID@VERSION audits as `check --ruleset` decides: the same report as the library's audit with a
+    Checker pinned so, and (for a pin that moves decisions) not the unpinned report."""
+    from ptcheck import Checker, Library
+    pin = "mtus.cpmtg.physical-medicine@2017.1"
+    cases = str(ROOT / "cases")
+    r = runner.invoke(_app(), ["audit", cases, "--json", "--jobs", "2", "--ruleset", pin])
+    assert r.exit_code == 0, r.output
+    lib = Library.load()
+    pinned = audit([cases], jobs=1, checker_factory=lambda: Checker(lib, {pin.split("@")[0]: "2017.1"}))
+    assert json.loads(r.stdout) == json.loads(pinned.to_json())
+    assert json.loads(r.stdout)["agree"] != audit([cases], jobs=1).agree
+    bad = runner.invoke(_app(), ["audit", cases, "--ruleset", "nope@1"])
+    assert bad.exit_code == 2 and bad.stderr.splitlines()[0] == "error: no rule set 'nope@1'"

@@ -25,7 +25,7 @@ from rich.console import Console
 from .._cli_entry import say_when_stopped
 from ..core._errors import PtcheckError
 from ..core._textsafe import printable, redact
-from ._audit import register as _register_audit
+from ._audit import parse_pins as _pins, register as _register_audit
 
 
 class _Lazy:
@@ -145,17 +145,6 @@ def _problem(line: str, from_case: bool = True) -> None:
     """One problem on stderr: one line (control characters escaped, never wrapped), no case free text."""
     for part in str(line).split("\n"):       # a PtcheckError lists its problems on lines of their own
         err.print(printable(redact(part) if from_case else part), highlight=False, markup=False)
-
-
-def _pins(pins: list[str] | None) -> dict[str, str]:
-    result = {}
-    for p in pins or []:
-        rid, sep, ver = p.partition("@")
-        if not sep or not ver:
-            raise typer.BadParameter(f"{p!r}: write ID@VERSION, e.g. mtus.cpmtg.physical-medicine@2009.1",
-                                     param_hint="--ruleset")
-        result[rid] = ver
-    return result
 
 
 def _checker(rules: Path | None, pins: list[str] | None) -> Checker:

@@ -40,18 +40,30 @@ _DIMENSIONS = {"ruleset": "rule set", "review_kind": "review kind"}
 _BUILT: dict = {}      # rules option -> (process id, the Checker that process built for it)
 
 
-def _make_checker(rules: Path | None) -> Checker:
+def parse_pins(pins: list[str] | None) -> dict[str, str]:
+    """--ruleset ID@VERSION values (repeatable) as {id: version}."""
+    result = {}
+    for p in pins or []:
+        rid, sep, ver = p.partition("@")
+        if not sep or not ver:
+            raise typer.BadParameter(f"{p!r}: write ID@VERSION, e.g. mtus.cpmtg.physical-medicine@2009.1",
+                                     param_hint="--ruleset")
+        result[rid] = ver
+    return result
+
+
+def _make_checker(rules: Path | None, pins: tuple[tuple[str, str], ...] = ()) -> Checker:
     """The audit's checker_factory. The parent builds a Checker (loading and compiling the rule sets)
     before it forks its workers; a worker forked from it gets that Checker back instead of loading every
     rule file again (a Checker keeps nothing between cases, and after the fork each process has its own
     copy). In the process that built it, every call builds a new one (the rule files may have changed)."""
-    built = _BUILT.get(rules)
+    built = _BUILT.get((rules, pins))
     if built is not None and built[0] != os.getpid():
         return built[1]
     from ..core._check import Checker  # imported when used: `ptcheck --help` needs neither
     from ..core._rules import Library
-    checker = Checker(Library.load(rules))
-    _BUILT[rules] = (os.getpid(), checker)
+    checker = Checker(Library.load(rules), dict(pins))
+    _BUILT[(rules, pins)] = (os.getpid(), checker)
     return checker
 
 
@@ -278,6 +290,10 @@ def register(app: typer.Typer) -> None:
         rules: Optional[Path] = typer.Option(None, "--rules", exists=True, file_okay=False, metavar="DIR",
                                              help="Folder of rule sets (default: $PTCHECK_RULES, else "
                                                   "the rule sets installed with ptcheck)."),
+        pins: Optional[list[str]] = typer.Option(None, "--ruleset", metavar="ID@VERSION",
+                                                 help="Use this version of a rule set whatever each case's review "
+                                                      "date (repeatable): how would it have decided these cases? "
+                                                      "Part of a checkpoint: --resume needs the same."),
         max_listed: Optional[int] = typer.Option(None, "--max-listed", metavar="N", min=0,
                                                  help="List at most N disagreements and N errors (the counts "
                                                       "stay exact). Default: all (beyond the first 1,000 the "
@@ -315,10 +331,13 @@ def register(app: typer.Typer) -> None:
         try:
             with _Interrupt() as interrupt:
                 report = audit(paths, jobs=jobs or cpus, progress=bar, max_listed=max_listed, in_process=False, spool=True,
-                               checker_factory=functools.partial(_make_checker, rules), stop=interrupt,
+                               checker_factory=functools.partial(_make_checker, rules,
+                                                                 tuple(sorted(parse_pins(pins).items()))),
+                               stop=interrupt,
                                checkpoint=checkpoint, resume=resume)
         except PtcheckError as e:
-            err.print(printable(f"error: {e}"), highlight=False, markup=False)
+            for part in f"error: {e}".split("\n"):      # an error lists its problems on lines of their own
+                err.print(printable(part), highlight=False, markup=False)
             raise typer.Exit(EXIT_ERROR)
         except OSError as e:
             err.print(printable(f"error: cannot write the checkpoint {checkpoint}: {e.strerror or e}"),
