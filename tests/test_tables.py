@@ -160,6 +160,35 @@ tables:
     assert "t.dead.narrow" in p.message
 
 
+
+def test_a_by_cell_that_is_not_a_number_is_reported_at_its_row(tmp_path):
+    text = HEAD.format(id="t.by", version="1") + """\
+tables:
+  - id: t.by
+    hit: collect-max
+    by: [v]
+    inputs: [dx_categories]
+    outputs: [v]
+    citation: {section: S}
+    rows:
+      - {id: one, dx_categories: myalgia, v: 1, message: a}
+      - id: two
+        dx_categories: neuritis
+        v: "nine"
+        message: b
+      - {id: three, dx_categories: crps, message: c}
+"""
+    rs, problems = parse_ruleset(text, tmp_path / "by.yaml")
+    assert rs is None
+    lines = text.splitlines()
+    bad = sorted((p.line, p.column, p.message) for p in problems if p.code == "R104")
+    assert bad == [(lines.index('        v: "nine"') + 1, 12,
+                    "row 2 of table t.by: v is 'nine'; a `by` output of a collect-min / collect-max table is a "
+                    "number in every row"),
+                   (lines.index("      - {id: three, dx_categories: crps, message: c}") + 1, 9,
+                    "row 3 of table t.by: v is None; a `by` output of a collect-min / collect-max table is a "
+                    "number in every row")]
+
 PLANTED = HEAD.format(id="t.planted", version="1") + """\
 tables:
   - id: t.course

@@ -290,6 +290,16 @@ def expand(rs: RuleSet, where: dict | None = None) -> list[Problem]:
                 problem(f"row {ri + 1} of table {t.id} needs a message (or a label, or the table a message)",
                         rpath, "R102")
                 ok = False
+        if t.hit.startswith("collect-"):          # each `by` cell a number: said at the row's own cell
+            for ri, row in enumerate(t.rows):
+                for b in t.by:
+                    try:
+                        _by_value(row.get(b))
+                    except ValueError as e:
+                        rpath = row_path(t, tpath, ri, row_id(t, ri, row))
+                        problem(f"row {ri + 1} of table {t.id}: {b} is {row.get(b)!r}; {e}",
+                                (rpath + [b]) if rpath and b in row else rpath, "R104")
+                        ok = False
         if not ok:
             continue
         try:
