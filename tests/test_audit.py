@@ -254,6 +254,24 @@ def test_a_case_that_kills_its_worker_is_one_error_and_the_audit_finishes(tmp_pa
     assert a == b
 
 
+@pytest.mark.parametrize("listed", [0, 1, 3])
+def test_a_capped_audit_with_a_killing_case_lists_what_the_uncapped_lists_first(tmp_path, monkeypatch, listed):
+    """max_listed caps disagreements and errors each at N: a chunk re-run case by case (a worker died) lists
+    its errors whatever room the disagreements have left (u08 raises, u10 kills its worker: chunk u08-u11
+    comes after the disagreement u07 is merged, so with N = 1 no disagreement has room, but u08's error does)."""
+    monkeypatch.setattr(audit_mod, "CHUNK_LINES", 4)
+    path, plan = _ur_batch(tmp_path)
+
+    def factory():
+        return Segfaulting(plan, explode={"u08"}, die={"u10"})
+    # one worker: each chunk is sent after the one before is merged, so the room left shrinks as it goes
+    r = audit([path], jobs=1, in_process=False, max_listed=listed, checker_factory=factory)
+    full = audit([path], jobs=2, checker_factory=factory).to_json_dict()
+    assert full["disagreement_count"] > 3 and [e["case"] for e in full["errors"]] == ["u08", "u10"]
+    want = dict(full, disagreements=full["disagreements"][:listed], errors=full["errors"][:listed], truncated=True)
+    assert r.to_json_dict() == want
+
+
 def test_a_case_that_kills_even_in_one_worker_is_isolated_the_same(tmp_path, monkeypatch):
     path, plan = _ur_batch(tmp_path)                      # one chunk of 13: the whole chunk is re-run
     r = audit([path], jobs=1, in_process=False, checker_factory=lambda: Segfaulting(plan, die={"u00"}))

@@ -806,7 +806,7 @@ def _isolate(ctx, factory, chunk: tuple, others: list[_Worker], stop, listed: in
                 solo.close(kill=True)
                 solo = None
             else:
-                p.merge(msg[1], listed)
+                p.merge(msg[1], None)       # each case's tally lists at most what was left of `listed`
     finally:
         if solo is not None:
             solo.close()
