@@ -30,6 +30,14 @@ def say_when_stopped() -> None:
             signal.signal(s, _stopped)
 
 
+def restore_default_signals() -> None:
+    """Python's own handlers again, where say_when_stopped installed ours (`ptcheck serve`: uvicorn stops on a
+    signal by design)."""
+    for s, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
+        if signal.getsignal(s) is _stopped:
+            signal.signal(s, default)
+
+
 def main() -> None:
     say_when_stopped()
     try:

@@ -118,3 +118,30 @@ def test_a_signal_the_caller_ignores_stays_ignored():
             "signal.getsignal(signal.SIGTERM).__name__)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.split() == ["True", "_stopped"], r.stderr
+
+
+def test_serve_leaves_signals_to_uvicorn(monkeypatch):
+    """uvicorn stops gracefully on SIGINT/SIGTERM and raises the signal again after: `serve` must not then
+    print "stopped before finishing" (Python's own handlers while it serves)."""
+    import signal
+
+    from typer.testing import CliRunner
+
+    import ptcheck.web._app as web
+    from ptcheck._cli_entry import _stopped, say_when_stopped
+    from ptcheck.cli import app
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    seen = {}
+    try:
+        for s in saved:
+            signal.signal(s, signal.default_int_handler if s == signal.SIGINT else signal.SIG_DFL)
+        say_when_stopped()
+        assert signal.getsignal(signal.SIGTERM) is _stopped
+        monkeypatch.setattr(web, "serve", lambda host, port, rules: seen.update(
+            int=signal.getsignal(signal.SIGINT), term=signal.getsignal(signal.SIGTERM)))
+        r = CliRunner().invoke(app, ["serve", "--port", "0"])
+        assert r.exit_code == 0, r.output
+        assert seen == {"int": signal.default_int_handler, "term": signal.SIG_DFL}
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)

@@ -22,7 +22,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from .._cli_entry import say_when_stopped
+from .._cli_entry import restore_default_signals, say_when_stopped
 from ..core._errors import PtcheckError
 from ..core._textsafe import printable, redact
 from ._audit import parse_pins as _pins, register as _register_audit
@@ -444,6 +444,9 @@ def serve(
         err.print(f"error: ptcheck serve needs the web extra (pip install 'ptcheck[web]'): {e}",
                   highlight=False, markup=False)
         raise typer.Exit(EXIT_ERROR)
+    # uvicorn shuts down gracefully on SIGINT / SIGTERM and then raises the signal again: a server stopped
+    # so has finished, so the signals get Python's defaults back (no "stopped before finishing")
+    restore_default_signals()
     try:
         run_server(host, port, rules)
     except PtcheckError as e:
