@@ -120,3 +120,10 @@ def test_an_unexpected_error_is_one_line_and_exit_2(monkeypatch, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: simulated" in err and "Traceback" not in err
+
+
+def test_rules_list_never_cuts_an_id_or_version_when_piped():
+    """The ids and versions are what --ruleset takes: whole on a piped (132-column) table."""
+    rows = json.loads(runner.invoke(app, ["rules", "list", "--json"]).stdout)
+    table = runner.invoke(app, ["rules", "list"]).stdout
+    assert rows and all(f" {r['id']} " in table and f" {r['version']} " in table for r in rows)

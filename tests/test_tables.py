@@ -186,7 +186,7 @@ tables:
                     "row 2 of table t.by: v is 'nine'; a `by` output of a collect-min / collect-max table is a "
                     "number in every row"),
                    (lines.index("      - {id: three, dx_categories: crps, message: c}") + 1, 9,
-                    "row 3 of table t.by: v is None; a `by` output of a collect-min / collect-max table is a "
+                    "row 3 of table t.by: v is null (or no value); a `by` output of a collect-min / collect-max table is a "
                     "number in every row")]
 
 PLANTED = HEAD.format(id="t.planted", version="1") + """\

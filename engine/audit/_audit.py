@@ -947,7 +947,12 @@ def _read_checkpoint(path: Path, fp: dict) -> tuple[_Partial, tuple[int, int]]:
     if changed:
         raise CheckpointError(f"{path}: {changed[0]} changed since the checkpoint (size or time); "
                               f"start again without --resume")
-    if old.get("rules") != fp["rules"] or old.get("pins") != [list(x) for x in fp["pins"]]:
+    if old.get("pins") != [list(x) for x in fp["pins"]]:
+        def words(pins) -> str:
+            return "with " + " ".join(f"--ruleset {k}@{v}" for k, v in pins) if pins else "without --ruleset"
+        raise CheckpointError(f"{path}: written {words(old.get('pins'))}, resumed {words(fp['pins'])}: resume "
+                              "with the same --ruleset pins")
+    if old.get("rules") != fp["rules"]:
         raise CheckpointError(f"{path}: the rule sets changed since the checkpoint; start again without --resume")
     if old.get("max_listed") != fp["max_listed"]:
         was, now = old.get("max_listed"), fp["max_listed"]

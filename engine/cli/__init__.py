@@ -227,7 +227,10 @@ def rules_list(
     from rich.table import Table
     t = Table(title=f"Rule sets{' in force on ' + as_of if as_of else ''}", show_lines=False)
     for c in ("id", "version", "jurisdictions", "guideline", "effective_from", "effective_to", "services", "regions", "rules"):
-        t.add_column(c)
+        # ids and versions are what --ruleset takes: never cut, never wrapped (the other columns fold)
+        whole = c in ("id", "version", "effective_from", "effective_to")
+        t.add_column(c, no_wrap=whole, overflow="fold",
+                     min_width=max((len(str(r[c])) for r in rows), default=0) if whole else None)
     for r in rows:
         t.add_row(*(str(r[c]) for c in ("id", "version", "jurisdictions", "guideline", "effective_from",
                                          "effective_to", "services", "regions", "rules")))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import signal
 import sys
 import time
@@ -42,11 +43,14 @@ _BUILT: dict = {}      # rules option -> (process id, the Checker that process b
 
 def parse_pins(pins: list[str] | None) -> dict[str, str]:
     """--ruleset ID@VERSION values (repeatable) as {id: version}."""
-    result = {}
+    result: dict[str, str] = {}
     for p in pins or []:
         rid, sep, ver = p.partition("@")
-        if not sep or not ver:
+        if not sep or not ver or not rid:
             raise typer.BadParameter(f"{p!r}: write ID@VERSION, e.g. mtus.cpmtg.physical-medicine@2009.1",
+                                     param_hint="--ruleset")
+        if result.get(rid, ver) != ver:
+            raise typer.BadParameter(f"{rid} pinned twice ({rid}@{result[rid]} and {p}): pin one version",
                                      param_hint="--ruleset")
         result[rid] = ver
     return result
@@ -241,7 +245,7 @@ def render_summary(r: AuditReport, console: Console) -> None:
             t.add_row(printable(x.key), str(x.items), str(x.agree), _pct(x.accuracy))
         console.print(t)
 
-    if r.disagreements:
+    if r.disagreement_count:
         console.print(Text(f"Disagreements ({r.disagreement_count})", style="bold"))
         for d in r.disagreements[:SHOWN]:       # one line each, whatever the width (soft_wrap)
             where = printable(f"{d.file}:{d.line}" if d.line else d.file)
@@ -256,21 +260,39 @@ def render_summary(r: AuditReport, console: Console) -> None:
                                                 (f"[{f.citation}]", "dim")), soft_wrap=True)
         shown = min(SHOWN, len(r.disagreements))
         if r.disagreement_count > shown:
-            console.print(Text(f"  ... {r.disagreement_count - shown} more: see --json or --html", style="dim"))
+            console.print(Text(f"  ... {r.disagreement_count - shown} more: {_more(r.disagreement_count, r.listed, shown)}", style="dim"))
+
+
+def _more(total: int, listed: int, shown: int) -> str:
+    """Where the rest of a list is: in --json / --html (the report lists more than the terminal shows), and
+    nowhere for what --max-listed left out of the report (counted, not listed)."""
+    parts = []
+    if listed > shown:
+        parts.append(f"{listed - shown} in --json or --html")
+    if total > listed:
+        parts.append(f"{total - listed} not listed (--max-listed), counted")
+    return "; ".join(parts)
+
+
+_COLUMN = re.compile(r"column (\d+): ")
 
 
 def _print_errors(r: AuditReport, console: Console) -> None:
-    for e in r.errors[:SHOWN]:              # file:line (case ID): message, one line each, escaped
-        where = f"{e.file}:{e.line}" if e.line is not None else e.file
+    for e in r.errors[:SHOWN]:     # file:line:column (case ID): code message, as `check` prints; one line each
         who = f" (case {e.case})" if e.case else ""
         for m in e.messages:
+            where = f"{e.file}:{e.line}" if e.line is not None else e.file
+            col = _COLUMN.match(m) if e.line is not None else None
+            if col:                                   # the column of a problem on the document's own line
+                where, m = f"{where}:{col.group(1)}", m[col.end():]
             console.print(printable(f"{where}{who}: {m}"), highlight=False, markup=False, soft_wrap=True)
     shown = min(SHOWN, len(r.errors))
     if r.error_count > shown:
-        console.print(f"... {r.error_count - shown} more error(s): see --json or --html",
+        console.print(f"... {r.error_count - shown} more error(s): {_more(r.error_count, len(r.errors), shown)}",
                       highlight=False, markup=False)
     if r.error_count:
-        console.print(f"{r.error_count} case(s) not audited (see above)", highlight=False, markup=False)
+        console.print(f"{r.error_count} case(s) not audited" + (" (see above)" if r.errors else " (none listed: "
+                      "--max-listed)"), highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -614,9 +614,13 @@ class Library:
         rid, _, ver = ref.partition("@")
         cands = [r for r in self.rulesets if r.id == rid and (not ver or r.version == ver)]
         if not cands:
-            known = sorted({r.key for r in self.rulesets} | {r.id for r in self.rulesets})
-            raise RuleError(f"no rule set {ref!r}", [Problem(f"no rule set {ref!r}", code="R300",
-                                                             suggestion=did_you_mean(ref, known))])
+            versions = sorted(r.version for r in self.rulesets if r.id == rid)
+            hint: str | None
+            if versions:          # the id exists: name its versions
+                hint = "(its versions: " + ", ".join(versions) + ")"
+            else:
+                hint = did_you_mean(ref, sorted({r.key for r in self.rulesets}))
+            raise RuleError(f"no rule set {ref!r}", [Problem(f"no rule set {ref!r}", code="R300", suggestion=hint)])
         return max(cands, key=lambda r: r.spec.effective_from)
 
     def in_force(self, jurisdiction: str, on: dt.date | None, pins: dict[str, str] | None = None) -> list[RuleSet]:

@@ -205,6 +205,15 @@ def order(table: Table, rows: list[dict]) -> list[int]:
     return idx
 
 
+def _yaml_word(v) -> str:
+    """A cell's value as the rule file spells it (null, true, 'text'), not as Python does."""
+    if v is None:
+        return "null (or no value)"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v)
+
+
 def _by_value(v):
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ValueError("a `by` output of a collect-min / collect-max table is a number in every row")
@@ -297,7 +306,7 @@ def expand(rs: RuleSet, where: dict | None = None) -> list[Problem]:
                         _by_value(row.get(b))
                     except ValueError as e:
                         rpath = row_path(t, tpath, ri, row_id(t, ri, row))
-                        problem(f"row {ri + 1} of table {t.id}: {b} is {row.get(b)!r}; {e}",
+                        problem(f"row {ri + 1} of table {t.id}: {b} is {_yaml_word(row.get(b))}; {e}",
                                 (rpath + [b]) if rpath and b in row else rpath, "R104")
                         ok = False
         if not ok:

@@ -500,8 +500,7 @@ def json_depth_exceeds(text: str, max_depth: int) -> int | None:
 _JSON_WORDS = {
     "Expecting ',' delimiter": "a comma is missing between two values, or a closing bracket or brace",
     "Expecting ':' delimiter": "a colon is missing after a key",
-    "Expecting property name enclosed in double quotes":
-        "expected a key in double quotes (a comma before a closing brace is not allowed)",
+    "Expecting property name enclosed in double quotes": "expected a key in double quotes",
     "Expecting value": "expected a value (a number, text in double quotes, true, false, null, a list or an object)",
     "Extra data": "more text after the end of the value (a .jsonl file has one case per line)",
     "Unterminated string starting at": "text in double quotes is not closed",
@@ -511,12 +510,17 @@ _JSON_WORDS = {
 }
 
 
-def json_error_words(msg: str) -> str:
-    """The words for a json.JSONDecodeError's msg (see _JSON_WORDS); an unlisted one without a dangling 'at'."""
+def json_error_words(msg: str, text: str = "", pos: int | None = None) -> str:
+    """The words for a json.JSONDecodeError's msg (see _JSON_WORDS), with a hint when the text shows a comma
+    just before a closing bracket or brace; an unlisted message without a dangling 'at'."""
     words = _JSON_WORDS.get(msg)
-    if words is not None:
-        return words
-    return msg[:-3] if msg.endswith(" at") else msg
+    if words is None:
+        return msg[:-3] if msg.endswith(" at") else msg
+    if pos is not None and msg in ("Expecting property name enclosed in double quotes", "Expecting value"):
+        before, here = text[:pos].rstrip(), text[pos:pos + 1]
+        if before.endswith(",") and here in ("}", "]"):
+            words += f" (a comma before a closing {'brace' if here == '}' else 'bracket'} is not allowed)"
+    return words
 
 
 def load_json(data: str | bytes, source: str, limits: Limits = CASE_FILE, line: int | None = None) -> Any:
@@ -538,7 +542,7 @@ def load_json(data: str | bytes, source: str, limits: Limits = CASE_FILE, line: 
                           object_pairs_hook=_json_pairs)
     except json.JSONDecodeError as e:
         ln, col = (line, e.colno) if line is not None else (e.lineno, e.colno)
-        raise InputError("invalid JSON", [Problem(f"invalid JSON: {json_error_words(e.msg)}", file=source, line=ln,
+        raise InputError("invalid JSON", [Problem(f"invalid JSON: {json_error_words(e.msg, e.doc, e.pos)}", file=source, line=ln,
                                                   column=col, code="Y001")]) from None
     except _JsonRefused as r:
         raise InputError(r.message, [Problem(r.message, file=source, line=line, code=r.code)]) from None
