@@ -189,6 +189,30 @@ tables:
                     "row 3 of table t.by: v is null (or no value); a `by` output of a collect-min / collect-max table is a "
                     "number in every row")]
 
+
+def test_a_count_of_visits_or_weeks_that_is_negative_or_fractional_is_refused_at_its_cell(tmp_path):
+    text = HEAD.format(id="t.count", version="1") + """\
+tables:
+  - id: t.count
+    hit: first
+    inputs: [dx_categories]
+    outputs: [t_visits, t_weeks, ratio]
+    citation: {section: S}
+    rows:
+      - {id: one, dx_categories: myalgia, t_visits: 10.5, t_weeks: 8, ratio: 0.5, message: a}
+      - {id: two, dx_categories: neuritis, t_visits: 6, t_weeks: -3, ratio: -1, message: b}
+"""
+    rs, problems = parse_ruleset(text, tmp_path / "count.yaml")
+    assert rs is None
+    lines = text.splitlines()
+    bad = sorted((p.line, p.message.split(": ", 1)[1]) for p in problems if p.code == "R104")
+    assert bad == [(lines.index("      - {id: one, dx_categories: myalgia, t_visits: 10.5, t_weeks: 8, "
+                                "ratio: 0.5, message: a}") + 1,
+                    "t_visits is 10.5; a number of visits or weeks is a whole number, 0 or more"),
+                   (lines.index("      - {id: two, dx_categories: neuritis, t_visits: 6, t_weeks: -3, "
+                                "ratio: -1, message: b}") + 1,
+                    "t_weeks is -3; a number of visits or weeks is a whole number, 0 or more")]
+
 PLANTED = HEAD.format(id="t.planted", version="1") + """\
 tables:
   - id: t.course

@@ -205,6 +205,11 @@ def order(table: Table, rows: list[dict]) -> list[int]:
     return idx
 
 
+def _is_count(name: str) -> bool:
+    """An output named as a count of visits or weeks (course_visits, ps_course_weeks, visits, ...)."""
+    return name in ("visits", "weeks") or name.endswith(("_visits", "_weeks"))
+
+
 def _yaml_word(v) -> str:
     """A cell's value as the rule file spells it (null, true, 'text'), not as Python does."""
     if v is None:
@@ -299,6 +304,15 @@ def expand(rs: RuleSet, where: dict | None = None) -> list[Problem]:
                 problem(f"row {ri + 1} of table {t.id} needs a message (or a label, or the table a message)",
                         rpath, "R102")
                 ok = False
+        for ri, row in enumerate(t.rows):          # a count of visits or weeks: a whole number, 0 or more
+            for out in t.outputs:
+                v = row.get(out)
+                if _is_count(out) and isinstance(v, (int, float)) and not isinstance(v, bool) \
+                        and (v < 0 or v != int(v)):
+                    rpath = row_path(t, tpath, ri, row_id(t, ri, row))
+                    problem(f"row {ri + 1} of table {t.id}: {out} is {v!r}; a number of visits or weeks is a whole "
+                            "number, 0 or more", (rpath + [out]) if rpath else None, "R104")
+                    ok = False
         if t.hit.startswith("collect-"):          # each `by` cell a number: said at the row's own cell
             for ri, row in enumerate(t.rows):
                 for b in t.by:
