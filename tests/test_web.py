@@ -301,6 +301,17 @@ def test_openapi_documents_every_endpoint(client):
     assert client.get("/docs").status_code == 404          # FastAPI's docs page needs a CDN: off
 
 
+def test_serve_help_names_only_paths_that_exist(client):
+    from typer.testing import CliRunner
+
+    from ptcheck.cli import app
+    text = " ".join(CliRunner().invoke(app, ["serve", "--help"]).stdout.split())
+    named = set(re.findall(r"(/[a-z0-9_./]*)", text))
+    doc = client.get("/openapi.json").json()
+    assert {"/v1/check", "/openapi.json"} <= named
+    assert named <= set(doc["paths"]) | {"/", "/openapi.json"}, named
+
+
 # -- the access log
 
 

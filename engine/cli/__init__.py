@@ -439,8 +439,8 @@ def serve(
     port: int = typer.Option(8000, "--port", min=0, max=65535, metavar="PORT", help="TCP port."),
     rules: Optional[Path] = RulesDir,
 ) -> None:
-    """Serve the JSON API (/v1/check, /v1/audit, /v1/rulesets, /v1/schema/case, OpenAPI at /docs) and the
-    reviewer's page at / (needs the web extra: pip install 'ptcheck[web]')."""
+    """Serve the JSON API (/v1/check, /v1/audit, /v1/rulesets, /v1/schema/case; its OpenAPI schema at
+    /openapi.json) and the reviewer's page at / (needs the web extra: pip install 'ptcheck[web]')."""
     try:
         from ..web._app import serve as run_server
     except ImportError as e:
