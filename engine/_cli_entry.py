@@ -8,6 +8,7 @@ import signal
 import sys
 
 EXIT_SIGNAL = 128             # + the signal number: 130 for SIGINT, 143 for SIGTERM
+_DEFAULTS = ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL))   # Python's own
 
 
 def _stopped(signum: int, frame) -> None:
@@ -25,7 +26,7 @@ def _stopped(signum: int, frame) -> None:
 def say_when_stopped() -> None:
     """Install the handlers, leaving a signal alone that the caller ignores (nohup, a background job) or that
     someone else already handles."""
-    for s, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
+    for s, default in _DEFAULTS:
         if signal.getsignal(s) is default:
             signal.signal(s, _stopped)
 
@@ -33,7 +34,7 @@ def say_when_stopped() -> None:
 def restore_default_signals() -> None:
     """Python's own handlers again, where say_when_stopped installed ours (`ptcheck serve`: uvicorn stops on a
     signal by design)."""
-    for s, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
+    for s, default in _DEFAULTS:
         if signal.getsignal(s) is _stopped:
             signal.signal(s, default)
 

@@ -200,6 +200,8 @@ def test_malformed_jsonl_lines_are_reported_and_the_rest_audited(tmp_path):
     assert sorted(by_line) == [2, 3, 4, 7]
     assert all(e.file == str(path) and e.kind == "invalid" for e in r.errors)
     assert "invalid JSON" in by_line[2].messages[0] and by_line[2].case is None
+    # the position is the record's: file, line and the column of its first problem (not words in its message)
+    assert by_line[2].column == len('{"id": "x", "jurisdiction": ') + 1 and by_line[2].messages[0].startswith("Y001")
     assert by_line[3].case == "bad-key" and "unknown key 'vists'" in by_line[3].messages[0]
     assert "did you mean 'visits'" in by_line[3].messages[0]
     assert by_line[4].case == "no-req" and "required key 'requests' is missing" in by_line[4].messages[0]

@@ -115,6 +115,7 @@ class AuditError(_Model):
     line: int | None
     case: str | None
     messages: list[str]
+    column: int | None = None      # of the first message's problem, when it is on the document's line
 
 
 class Group(_Model):
@@ -309,7 +310,7 @@ class _Partial:
     error_count: int = 0
     # at most this many disagreements of this tally can be listed (max_listed): the ones after it are counted,
     # never explained nor kept (explaining is "what would change the answer", most of a disagreement's cost)
-    listed: int | None = None
+    cap: int | None = None
 
     def merge(self, other: "_Partial", limit: int | None) -> None:
         for name in _COUNTS:
@@ -345,9 +346,13 @@ class _Partial:
         self.cases += 1
         if not loaded.ok:
             self.error_count += 1
-            self.errors.append(dict(kind="invalid", file=loaded.source, line=loaded.line,
-                                    case=loaded.raw_id, messages=[_problem_text(p, loaded.line)
-                                                                  for p in loaded.problems or []]))
+            problems = loaded.problems or []
+            # the first problem's column goes with the document's position (file:line:column, as `check`
+            # prints it); the others say their own position in words
+            column = problems[0].column if problems and problems[0].line in (None, loaded.line) else None
+            self.errors.append(dict(kind="invalid", file=loaded.source, line=loaded.line, column=column,
+                                    case=loaded.raw_id, messages=[_problem_text(p, loaded.line, i == 0)
+                                                                  for i, p in enumerate(problems)]))
             return
         self.cases_valid += 1
         case = loaded.case
@@ -372,7 +377,7 @@ class _Partial:
     def _room(self) -> bool:
         """Can another disagreement of this tally be listed? The report lists the first max_listed of all
         the input, so none after this tally's own first max_listed (merge keeps the lists in input order)."""
-        return self.listed is None or len(self.disagreements) < self.listed
+        return self.cap is None or len(self.disagreements) < self.cap
 
     def crashed(self, loaded: Loaded, exitcode: int | None) -> None:
         """A valid case on which a fresh worker process died: an error entry, the audit goes on."""
@@ -455,13 +460,14 @@ def predicted_label(item: ItemDecision) -> str:
     return item.outcome
 
 
-def _problem_text(p: Problem, doc_line: int | None) -> str:
-    """One problem of an invalid document, without free text from the case (see _textsafe.redact)."""
+def _problem_text(p: Problem, doc_line: int | None, first: bool = False) -> str:
+    """One problem of an invalid document, without free text from the case (see _textsafe.redact). Its
+    position in words where it is not the document's own (the first problem's column is AuditError.column)."""
     col = f"column {p.column}" if p.column is not None else ""
     if p.line is not None and p.line != doc_line:
         where = f"line {p.line}{', ' + col if col else ''}: "
     else:
-        where = f"{col}: " if col else ""
+        where = f"{col}: " if col and not first else ""
     path = f" ({p.path})" if p.path else ""
     hint = f" {p.suggestion}" if p.suggestion else ""
     return redact(f"{where}{p.code} {p.message}{path}{hint}")
@@ -619,7 +625,7 @@ def _documents(chunk: tuple) -> Iterable[Loaded]:
 
 
 def _run_chunk(checker: Checker, chunk: tuple, listed: int | None = None) -> _Partial:
-    p = _Partial(listed=listed)
+    p = _Partial(cap=listed)
     for loaded in _documents(chunk):
         p.add(checker, loaded)
     return p
@@ -783,7 +789,7 @@ def _isolate(ctx, factory, chunk: tuple, others: list[_Worker], stop, listed: in
     """Re-run a dead worker's chunk one case at a time in a fresh worker; a case on which that worker
     dies too is an error entry, and the next case gets a new worker."""
     from multiprocessing.connection import wait
-    p = _Partial(listed=listed)
+    p = _Partial(cap=listed)
     solo: _Worker | None = None
     try:
         for loaded in _documents(chunk):

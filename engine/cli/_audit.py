@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import signal
 import sys
 import time
@@ -274,18 +273,13 @@ def _more(total: int, listed: int, shown: int) -> str:
     return "; ".join(parts)
 
 
-_COLUMN = re.compile(r"column (\d+): ")
-
-
 def _print_errors(r: AuditReport, console: Console) -> None:
     for e in r.errors[:SHOWN]:     # file:line:column (case ID): code message, as `check` prints; one line each
         who = f" (case {e.case})" if e.case else ""
-        for m in e.messages:
-            where = f"{e.file}:{e.line}" if e.line is not None else e.file
-            col = _COLUMN.match(m) if e.line is not None else None
-            if col:                                   # the column of a problem on the document's own line
-                where, m = f"{where}:{col.group(1)}", m[col.end():]
-            console.print(printable(f"{where}{who}: {m}"), highlight=False, markup=False, soft_wrap=True)
+        where = f"{e.file}:{e.line}" if e.line is not None else e.file
+        for i, m in enumerate(e.messages):
+            at = f"{where}:{e.column}" if i == 0 and e.line is not None and e.column is not None else where
+            console.print(printable(f"{at}{who}: {m}"), highlight=False, markup=False, soft_wrap=True)
     shown = min(SHOWN, len(r.errors))
     if r.error_count > shown:
         console.print(f"... {r.error_count - shown} more error(s): {_more(r.error_count, len(r.errors), shown)}",

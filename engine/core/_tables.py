@@ -219,6 +219,23 @@ def _yaml_word(v) -> str:
     return repr(v)
 
 
+def _output_problems(table: Table, row: dict) -> list[tuple[str, str]]:
+    """(output, what is wrong) for a row's output cells that no row may hold: a `by` cell of a collect-min /
+    collect-max table that is not a number, a count of visits or weeks that is negative or fractional."""
+    out = []
+    for name in table.outputs:
+        v = row.get(name)
+        if table.hit.startswith("collect-") and name in table.by:
+            try:
+                _by_value(v)
+            except ValueError as e:
+                out.append((name, f"{name} is {_yaml_word(v)}; {e}"))
+                continue
+        if _is_count(name) and isinstance(v, (int, float)) and not isinstance(v, bool) and (v < 0 or v != int(v)):
+            out.append((name, f"{name} is {_yaml_word(v)}; a number of visits or weeks is a whole number, 0 or more"))
+    return out
+
+
 def _by_value(v):
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ValueError("a `by` output of a collect-min / collect-max table is a number in every row")
@@ -286,6 +303,10 @@ def expand(rs: RuleSet, where: dict | None = None) -> list[Problem]:
                     problem(f"row {ri + 1} of table {t.id}: unknown column '{k}'", (rpath + [k]) if rpath else tpath,
                             "R101", did_you_mean(str(k), known))
                     ok = False
+            for out, what in _output_problems(t, row):        # said at the row's own cell
+                problem(f"row {ri + 1} of table {t.id}: {what}", (rpath + [out]) if rpath and out in row else rpath,
+                        "R104")
+                ok = False
             if row.get("id") is not None and not _ID.match(str(row["id"])):
                 problem(f"row id '{row['id']}': lower case letters, digits, dots and dashes", rpath, "R104")
                 ok = False
@@ -304,32 +325,9 @@ def expand(rs: RuleSet, where: dict | None = None) -> list[Problem]:
                 problem(f"row {ri + 1} of table {t.id} needs a message (or a label, or the table a message)",
                         rpath, "R102")
                 ok = False
-        for ri, row in enumerate(t.rows):          # a count of visits or weeks: a whole number, 0 or more
-            for out in t.outputs:
-                v = row.get(out)
-                if _is_count(out) and isinstance(v, (int, float)) and not isinstance(v, bool) \
-                        and (v < 0 or v != int(v)):
-                    rpath = row_path(t, tpath, ri, row_id(t, ri, row))
-                    problem(f"row {ri + 1} of table {t.id}: {out} is {v!r}; a number of visits or weeks is a whole "
-                            "number, 0 or more", (rpath + [out]) if rpath else None, "R104")
-                    ok = False
-        if t.hit.startswith("collect-"):          # each `by` cell a number: said at the row's own cell
-            for ri, row in enumerate(t.rows):
-                for b in t.by:
-                    try:
-                        _by_value(row.get(b))
-                    except ValueError as e:
-                        rpath = row_path(t, tpath, ri, row_id(t, ri, row))
-                        problem(f"row {ri + 1} of table {t.id}: {b} is {_yaml_word(row.get(b))}; {e}",
-                                (rpath + [b]) if rpath and b in row else rpath, "R104")
-                        ok = False
         if not ok:
             continue
-        try:
-            prec = order(t, list(t.rows))
-        except ValueError as e:
-            problem(f"table {t.id}: {e}", (tpath + ["by"]) if tpath else None, "R104")
-            continue
+        prec = order(t, list(t.rows))           # every `by` cell is a number (_output_problems)
         rank = {i: k for k, i in enumerate(prec)}
         ids = [row_id(t, i, r) for i, r in enumerate(t.rows)]
         if len(set(ids)) != len(ids):

@@ -510,13 +510,13 @@ _JSON_WORDS = {
 }
 
 
-def json_error_words(msg: str, text: str = "", pos: int | None = None) -> str:
+def json_error_words(msg: str, text: str, pos: int) -> str:
     """The words for a json.JSONDecodeError's msg (see _JSON_WORDS), with a hint when the text shows a comma
     just before a closing bracket or brace; an unlisted message without a dangling 'at'."""
     words = _JSON_WORDS.get(msg)
     if words is None:
         return msg[:-3] if msg.endswith(" at") else msg
-    if pos is not None and msg in ("Expecting property name enclosed in double quotes", "Expecting value"):
+    if msg in ("Expecting property name enclosed in double quotes", "Expecting value"):
         before, here = text[:pos].rstrip(), text[pos:pos + 1]
         if before.endswith(",") and here in ("}", "]"):
             words += f" (a comma before a closing {'brace' if here == '}' else 'bracket'} is not allowed)"
