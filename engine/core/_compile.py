@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import hashlib
-import re
 from dataclasses import dataclass, field
 
 from . import _expr, _rulecache
@@ -30,7 +29,6 @@ MAX_RULE_WIDTH = MAX_SHARD      # a single rule wider than this is refused (R121
 WARN_RULE_WIDTH = 24            # ... and warned about from here (R122)
 MAX_SHARD_CONDITIONS = 256      # distinct leaf comparisons in one shard (half the 512 that loops forever)
 END_RULE = "__end"      # lowest-priority rule matching the end marker (durable-rules.md §3, trap 2)
-_ANY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -81,24 +79,21 @@ class CompiledRuleSet:
         return any(can(cr) for cr in self.rules)
 
     @property
-    def read_names(self) -> tuple[str, ...]:
-        """Every name any rule of the set can read: its condition, limit, derived values, message and the
-        figures it shows (a superset: every identifier written in those texts). Two items whose facts
-        agree on these names get the same firings, derived facts, limits, messages and figures from this
-        rule set; the checker memoizes its results by them (engine/core/_check.py, _Memo)."""
-        names = self.__dict__.get("_read_names")
+    def session_names(self) -> frozenset[str]:
+        """The facts a durable_rules session of this rule set needs: every name its conditions compare and
+        every name its internal `derive` values read (a derive action computes its value from the matched
+        case fact). Messages, limits and exported values are computed outside the session, from all of the
+        item's facts, so a session is given these names only (fewer fields, a cheaper assert)."""
+        names = self.__dict__.get("_session_names")
         if names is None:
             found: set[str] = set()
             for cr in self.rules:
                 r = cr.rule
-                texts = [r.when, r.message, "" if r.then.limit is None else str(r.then.limit)]
-                texts += [str(v) for v in (r.then.derive or {}).values()]
-                for t in texts:
-                    found.update(_ANY_NAME.findall(t or ""))
-                found.update(r.then.derive or {})          # exported names are merged with their old values
-                found.update(cr.shown)
-                found.update(cr.requires)
-            names = self.__dict__["_read_names"] = tuple(sorted(found))
+                found |= _expr.parse(r.when or "").names
+                if r.then.derive and not r.then.export:
+                    for v in r.then.derive.values():
+                        found |= _expr.figure_names(v)
+            names = self.__dict__["_session_names"] = frozenset(found - self.derived)
         return names
 
     def durable_definition(self, shard: int) -> dict:

@@ -605,3 +605,5 @@ def parse_template(text: str) -> tuple[list[TemplateField], list[ExprError]]:
 OPS = _OPS
 figure_tree = _figure_tree
 eval_figure = _eval
+is_number = _number
+is_finite = _finite
