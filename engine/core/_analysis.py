@@ -127,7 +127,7 @@ def _derived_values(rs, derived: set[str]) -> dict[str, list[ast.expr]]:
             if isinstance(v, bool) or not isinstance(v, (int, float, str)):
                 out[name] = None
                 continue
-            node = ast.Constant(v) if isinstance(v, (int, float)) else _expr.figure_tree(v)
+            node: ast.expr = ast.Constant(v) if isinstance(v, (int, float)) else _expr.figure_tree(v)    # type: ignore[assignment]
             if _names(node) & derived or (isinstance(node, ast.Constant) and isinstance(node.value, str)):
                 out[name] = None
                 continue
