@@ -20,12 +20,21 @@ from pathlib import Path
 from typing import Annotated, Any, BinaryIO, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from . import _dx
 from ._errors import CaseError, Problem, did_you_mean
 from ._visits import VisitTextError, parse_visits
-from ._yamlpos import CASE_FILE, INT64_MAX, JSONL_LINE, InputError, dotted, iter_yaml, load_json, mark, too_large
+from ._yamlpos import CASE_FILE, JSONL_LINE, InputError, dotted, iter_yaml, load_json, mark, too_large
 
 CASE_FORMAT = "ptcheck/case@1"
 
@@ -64,7 +73,28 @@ REVIEW_OUTCOMES = ("upheld", "overturned", "partially_overturned")
 _ECHO = re.compile(r"^[a-z_]{1,30}$")
 _ICD_ECHO = re.compile(r"^[A-Za-z0-9.]{1,10}$")
 
-Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+# Counts are whole numbers written as whole numbers (true, 8.0 or "8" are refused, never read as 1 or 8), each
+# with a maximum far above any real request, so that every figure derived from them (frequency x weeks,
+# completed + requested, a rule's arithmetic on them) stays far inside 64 bits: a case either answers or is
+# one clear error, never an engine failure (docs/case-format-extensions.md, "Maxima").
+MAX_VISITS = 10_000             # visits, visits_range, visits derived from frequency x weeks or hours
+MAX_FREQUENCY = 100             # frequency_per_week
+MAX_WEEKS = 1_000               # duration_weeks
+MAX_HOURS = 100_000             # hours
+MAX_HOURS_PER_DAY = 24          # hours_per_day
+MAX_QUANTITY = 1_000_000        # quantity (medication)
+MAX_COMPLETED = 100_000         # visits_completed of a prior course
+MAX_RELIEF_WEEKS = 10_000       # relief_weeks of an injection
+
+
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_VISITS)]
+Frequency = Annotated[StrictInt, Field(ge=0, le=MAX_FREQUENCY)]
+Weeks = Annotated[StrictInt, Field(ge=0, le=MAX_WEEKS)]
+Hours = Annotated[StrictInt, Field(ge=0, le=MAX_HOURS)]
+HoursPerDay = Annotated[StrictInt, Field(ge=0, le=MAX_HOURS_PER_DAY)]
+Quantity = Annotated[StrictInt, Field(ge=0, le=MAX_QUANTITY)]
+Completed = Annotated[StrictInt, Field(ge=0, le=MAX_COMPLETED)]
+Flag = StrictBool | None
 
 
 def _echo(value: Any, pattern: re.Pattern = _ECHO) -> str | None:
@@ -153,14 +183,14 @@ class Request(_Model):
     service: str
     body_regions: list[Region] = []
     visits: Count | None = None
-    frequency_per_week: Count | None = None
-    duration_weeks: Count | None = None
+    frequency_per_week: Frequency | None = None
+    duration_weeks: Weeks | None = None
     actual: Actual | None = None
     visits_range: tuple[Count, Count] | None = Field(default=None, description=(
         "a range of visits requested, [low, high] ('2-3x/wk x 4-6 wks' is [8, 18]); visits is then the "
         "high end. Read from the text when not given"))
-    hours: Count | None = Field(default=None, description="total hours requested (work conditioning/hardening)")
-    hours_per_day: Count | None = Field(default=None, description="hours per day or session requested")
+    hours: Hours | None = Field(default=None, description="total hours requested (work conditioning/hardening)")
+    hours_per_day: HoursPerDay | None = Field(default=None, description="hours per day or session requested")
     reading: str | None = Field(default=None, description=(
         "set by ptcheck: which words or fields gave the number of visits, e.g. '\"2x4\" -> 8 visits'"))
     text_notes: tuple[str, ...] = Field(default=(), description=(
@@ -169,7 +199,7 @@ class Request(_Model):
     # medication
     drug: str | None = None
     strength: str | None = None
-    quantity: Count | None = None
+    quantity: Quantity | None = None
     sig: str | None = None
     # office visit
     specialty: str | None = None
@@ -254,6 +284,12 @@ class Request(_Model):
             visits = hours // per_day
             reading = f"hours / hours per day: {hours} / {per_day} -> {visits} sessions"
             notes = tuple(n for n in notes if not n.startswith("the request text gives no number"))
+        for name, value, top in (("visits", visits, MAX_VISITS), ("frequency_per_week", freq, MAX_FREQUENCY),
+                                 ("duration_weeks", weeks, MAX_WEEKS), ("hours", hours, MAX_HOURS),
+                                 ("hours_per_day", per_day, MAX_HOURS_PER_DAY)):
+            if value is not None and value > top:      # read from the text, or frequency x weeks
+                raise ValueError(f"the request gives {name} = {value}, over the maximum of {top:,} "
+                                 "(docs/case-format-extensions.md, Maxima)")
         for name, value in (("visits", visits), ("frequency_per_week", freq), ("duration_weeks", weeks),
                             ("visits_range", rng), ("hours", hours), ("hours_per_day", per_day),
                             ("reading", reading), ("text_notes", notes)):
@@ -264,7 +300,7 @@ class Request(_Model):
 class TherapyCourse(_Model):
     service: str
     body_regions: list[Region] = []
-    visits_completed: Count | None = None
+    visits_completed: Completed | None = None
     start_date: dt.date | None = None
     end_date: dt.date | None = None
 
@@ -302,7 +338,7 @@ class Injection(_Model):
     region: Region | None = None
     date: dt.date | None = None
     pain_relief_percent: float | None = Field(default=None, ge=0, le=100)
-    relief_weeks: float | None = Field(default=None, ge=0)
+    relief_weeks: float | None = Field(default=None, ge=0, le=MAX_RELIEF_WEEKS)
 
 
 class Medication(_Model):
@@ -311,15 +347,15 @@ class Medication(_Model):
 
 
 class Documentation(_Model):
-    functional_improvement: bool | None = None
-    objective_functional_deficits: bool | None = None
-    home_exercise_program: bool | None = None
-    unable_to_do_home_exercise: bool | None = None
-    new_injury_or_flare: bool | None = None
-    exceptional_factors: bool | None = None
-    medication_reduction: bool | None = None
-    equipment_described: bool | None = None
-    therapy_plateau: bool | None = None     # extension: therapy improved, then reached a plateau
+    functional_improvement: Flag = None
+    objective_functional_deficits: Flag = None
+    home_exercise_program: Flag = None
+    unable_to_do_home_exercise: Flag = None
+    new_injury_or_flare: Flag = None
+    exceptional_factors: Flag = None
+    medication_reduction: Flag = None
+    equipment_described: Flag = None
+    therapy_plateau: Flag = None     # extension: therapy improved, then reached a plateau
 
 
 class History(_Model):
@@ -444,6 +480,9 @@ def _problems(e: ValidationError, source: str, line: int | None, node: yaml.Node
                    f"the value at {path} is not a body region; allowed: {allowed}")
             if shown:
                 hint = did_you_mean(err["input"], [r.value for r in Region])
+        elif err["type"] in ("int_type", "bool_type"):
+            msg = ("a count must be a whole number written as one (not true/false, text or a decimal)"
+                   if err["type"] == "int_type" else "must be true or false (written as true or false)")
         elif err["type"] == "missing":
             msg = f"required key '{loc[-1]}' is missing"
         elif msg.startswith("Value error, "):
