@@ -364,11 +364,15 @@ def register(app: typer.Typer) -> None:
                 bar.stop()
         if html is not None:
             from ..audit._report_html import html_chunks
+            from ._output import OutputError, regular_file_target, write_error
             try:
-                write_atomic(html, html_chunks(report))
-            except OSError as e:
-                err.print(printable(f"error: cannot write {html}: {e.strerror or e}"), highlight=False, markup=False)
-                raise typer.Exit(EXIT_ERROR)
+                try:
+                    write_atomic(regular_file_target(html), html_chunks(report))
+                except OSError as e:
+                    raise write_error(html, e) from None
+            except OutputError as e:            # a device, FIFO or folder; no space; a read-only folder
+                err.print(printable(f"error: {e}"), highlight=False, markup=False)
+                raise typer.Exit(EXIT_FINDINGS)
         if as_json:
             report.write_json(sys.stdout)           # the disagreements streamed from the spool
             sys.stdout.write("\n")

@@ -569,17 +569,27 @@ def load_file(path: str | Path) -> Iterator[Loaded]:
         yield Loaded(source, None, problems=[Problem(f"cannot read: {e.strerror or e}", file=source,
                                                      code="C002")])
         return
+    empty = True
     with fh:
         if path.suffix == ".jsonl":
-            yield from unique_ids(_load_jsonl(_bounded_lines(fh, JSONL_LINE.max_bytes), source))
-            return
-        try:
-            data = fh.read(CASE_FILE.max_bytes + 1)
-        except OSError as e:
-            yield Loaded(source, None, problems=[Problem(f"cannot read: {e.strerror or e}", file=source,
-                                                         code="C002")])
-            return
-    yield from load_text(data, source, fmt="json" if path.suffix == ".json" else "yaml")
+            for item in unique_ids(_load_jsonl(_bounded_lines(fh, JSONL_LINE.max_bytes), source)):
+                empty = False
+                yield item
+        else:
+            try:
+                data = fh.read(CASE_FILE.max_bytes + 1)
+            except OSError as e:
+                yield Loaded(source, None, problems=[Problem(f"cannot read: {e.strerror or e}", file=source,
+                                                             code="C002")])
+                return
+    if path.suffix != ".jsonl":
+        for item in load_text(data, source, fmt="json" if path.suffix == ".json" else "yaml"):
+            empty = False
+            yield item
+    if empty:          # an empty file, comments only, [] or blank lines: said, never a silent exit 0
+        yield Loaded(source, None, problems=[Problem(
+            "no case in this file (it is empty, holds only comments, or an empty list)", file=source,
+            code="C003")], index=0)
 
 
 def load_text(text: str | bytes, source: str = "<input>", fmt: str = "yaml") -> Iterator[Loaded]:
