@@ -55,6 +55,19 @@ def parse_pins(pins: list[str] | None) -> dict[str, str]:
     return result
 
 
+def _rules_run_or_fail(rules: Path | None) -> None:
+    """Every rule set compiles and runs in durable_rules (engine/core/_enginecheck.py), else a RuleError
+    listing the problems: a rule file that cannot run is exit 2 before the first case, not an engine error
+    on every case (exit 1)."""
+    from ..core._enginecheck import library_problems
+    from ..core._errors import RuleError
+    from ..core._rules import Library
+    problems = library_problems(Library.load(rules))
+    if problems:
+        raise RuleError(f"{len(problems)} problem(s) in the rule files; `ptcheck rules lint` lists them\n"
+                        + "\n".join(f"  {p}" for p in problems), problems)
+
+
 def _make_checker(rules: Path | None, pins: tuple[tuple[str, str], ...] = ()) -> Checker:
     """The audit's checker_factory. The parent builds a Checker (loading and compiling the rule sets)
     before it forks its workers; a worker forked from it gets that Checker back instead of loading every
@@ -344,6 +357,12 @@ def register(app: typer.Typer) -> None:
             err.print(f"--jobs {jobs} capped at {cpus} (the number of CPUs)", highlight=False, markup=False)
             jobs = cpus
         bar = _ProgressBar(err) if err.is_terminal else _ProgressLines() if show_progress else None
+        try:
+            _rules_run_or_fail(rules)
+        except PtcheckError as e:
+            for part in f"error: {e}".split("\n"):
+                err.print(printable(part), highlight=False, markup=False)
+            raise typer.Exit(EXIT_ERROR)
         try:
             with _Interrupt() as interrupt:
                 report = audit(paths, jobs=jobs or cpus, progress=bar, max_listed=max_listed, in_process=False, spool=True,

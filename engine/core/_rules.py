@@ -640,7 +640,7 @@ class Library:
             days = set()
             for rs in self.rulesets:
                 days.add(rs.spec.effective_from)
-                if rs.spec.effective_to is not None:
+                if rs.spec.effective_to is not None and rs.spec.effective_to < dt.date.max:   # 9999-12-31: open
                     days.add(rs.spec.effective_to + dt.timedelta(days=1))
             b = self.__dict__["_bound_dates"] = sorted(days)
         return b
