@@ -87,6 +87,10 @@ MAX_COMPLETED = 100_000         # visits_completed of a prior course
 MAX_RELIEF_WEEKS = 10_000       # relief_weeks of an injection
 
 
+MAX_REQUESTS = 100             # requested items in one case
+MAX_DIAGNOSES = 100            # diagnoses in one case
+MAX_HISTORY = 1_000            # entries of each history list (therapy, surgeries, injections, medications)
+
 Count = Annotated[StrictInt, Field(ge=0, le=MAX_VISITS)]
 Frequency = Annotated[StrictInt, Field(ge=0, le=MAX_FREQUENCY)]
 Weeks = Annotated[StrictInt, Field(ge=0, le=MAX_WEEKS)]
@@ -359,10 +363,10 @@ class Documentation(_Model):
 
 
 class History(_Model):
-    therapy: list[TherapyCourse] | None = None      # None: the records do not say; []: none
-    surgeries: list[Surgery] = []
-    injections: list[Injection] = []
-    medications: list[Medication] = []
+    therapy: list[TherapyCourse] | None = Field(default=None, max_length=MAX_HISTORY)   # None: not said; []: none
+    surgeries: list[Surgery] = Field(default=[], max_length=MAX_HISTORY)
+    injections: list[Injection] = Field(default=[], max_length=MAX_HISTORY)
+    medications: list[Medication] = Field(default=[], max_length=MAX_HISTORY)
     documentation: Documentation = Documentation()
 
 
@@ -383,8 +387,8 @@ class Case(_Model):
     review: Review = Review()
     patient: Patient = Patient()
     injury_date: dt.date | None = None
-    diagnoses: list[Diagnosis] = []
-    requests: list[Request] = Field(min_length=1)
+    diagnoses: list[Diagnosis] = Field(default=[], max_length=MAX_DIAGNOSES)
+    requests: list[Request] = Field(min_length=1, max_length=MAX_REQUESTS)
     history: History = History()
 
     @field_validator("id", mode="before")
@@ -440,6 +444,14 @@ def validate_case(data: Any, *, source: str = "<input>", line: int | None = None
         return Loaded(source, line, problems=[Problem(
             f"a case must be a mapping, not {_kind(data)}", file=source, line=line, code="C001")],
             raw_id=raw_id, index=index)
+    too_long = _too_long(data)
+    if too_long is not None:           # refused before any item is validated (17,000 items took seconds)
+        loc, top = too_long
+        where_line, where_col = mark(node, loc) if node is not None else (line, None)
+        return Loaded(source, line, problems=[Problem(
+            f"{dotted(loc)} has more than {top:,} entries (the maximum for one case; "
+            "docs/case-format-extensions.md, Maxima): split the case", file=source, line=where_line,
+            column=where_col, path=dotted(loc), code="C100")], raw_id=raw_id, index=index)
     try:
         return Loaded(source, line, case=Case.model_validate(data), raw_id=raw_id, index=index)
     except ValidationError as e:
@@ -447,6 +459,20 @@ def validate_case(data: Any, *, source: str = "<input>", line: int | None = None
     except RecursionError:                 # the loaders bound nesting; data built in Python may not be
         return Loaded(source, line, problems=[Problem("nesting too deep", file=source, line=line, code="Y004")],
                       raw_id=raw_id, index=index)
+
+
+def _too_long(data: dict) -> tuple[list, int] | None:
+    """(field path, maximum) of the first list of the case longer than its maximum, else None."""
+    history = data.get("history")
+    lists: list[tuple[list, Any, int]] = [(["requests"], data.get("requests"), MAX_REQUESTS),
+                                          (["diagnoses"], data.get("diagnoses"), MAX_DIAGNOSES)]
+    if isinstance(history, dict):
+        lists += [(["history", k], history.get(k), MAX_HISTORY)
+                  for k in ("therapy", "surgeries", "injections", "medications")]
+    for loc, value, top in lists:
+        if isinstance(value, list) and len(value) > top:
+            return loc, top
+    return None
 
 
 def _kind(data: Any) -> str:
