@@ -106,3 +106,12 @@ def test_rules_explain_runs_outside_a_checkout(tmp_path):
     r = _run("rules", "explain", "pm.over-course", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "bundled cases where it fires (0)" in r.stdout
+
+
+def test_audit_of_the_whole_hostile_corpus_reports_every_case():
+    """A YAML tag crashed the loader inside a worker: "a worker failed" and no report (issue 19 item 2)."""
+    r = _run("audit", str(ROOT / "tests/malformed/cases"), "--json", "--jobs", "2")
+    assert r.returncode == 1, r.stderr[-2000:]
+    report = json.loads(r.stdout)
+    assert report["cases_checked"] >= 20 and report["error_count"] >= 40
+    assert "worker" not in r.stderr and "internal error" not in r.stderr
