@@ -21,7 +21,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 HEADER_TIMEOUT = 10.0          # seconds for the request line and headers of one request
 KEEP_ALIVE = 5                 # seconds an idle keep-alive connection stays open
-MAX_CONNECTIONS = 64           # concurrent connections (and requests in progress); past it, 503
+MAX_CONNECTIONS = 512          # concurrent connections (and requests in progress); past it, 503
 MAX_HEADER_BYTES = 16 * 1024   # request line and headers of one request
 
 
