@@ -15,6 +15,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 import ptcheck.web._app as _web  # noqa: E402
+import ptcheck.web._body as _body  # noqa: E402
 import ptcheck.web._server as _server  # noqa: E402
 from tests.conftest import ROOT, case_dict  # noqa: E402
 from tests.web_server import post, running_server  # noqa: E402
@@ -137,7 +138,7 @@ def test_audit_body_never_touches_the_disk(client, monkeypatch, tmp_path):
 @pytest.fixture
 def server(monkeypatch):
     monkeypatch.setattr(_server, "HEADER_TIMEOUT", 1.0)
-    monkeypatch.setattr(_web, "BODY_TIMEOUT", 1.5)
+    monkeypatch.setattr(_body, "BODY_TIMEOUT", 1.5)
     with running_server() as addr:
         yield addr
 
@@ -223,3 +224,12 @@ def test_a_client_that_disconnects_is_not_a_500(server, caplog):
     assert " 500 " not in text and "Traceback" not in text and "Exception in ASGI" not in text, text
     assert not any(r.exc_info for r in caplog.records)
     assert "POST /v1/check 499" in text, text
+
+
+def test_serve_runs_uvicorn_with_the_limits(monkeypatch):
+    import uvicorn
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
+    _web.serve("127.0.0.1", 0)
+    assert seen["http"] is _server.HeaderTimeoutProtocol and seen["limit_concurrency"] == _server.MAX_CONNECTIONS
+    assert seen["timeout_keep_alive"] == _server.KEEP_ALIVE and seen["h11_max_incomplete_event_size"] == 16 * 1024

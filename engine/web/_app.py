@@ -36,11 +36,8 @@ import concurrent.futures
 import datetime as dt
 import json
 import logging
-import os
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
@@ -54,12 +51,12 @@ from starlette.requests import ClientDisconnect
 from .. import Checker, Library, Problem, PtcheckError, case_schema, load_text, to_json
 from ..core._explain import decision_dict
 from ..core._textsafe import redact
+from ._body import _Refused, _TooLarge, body_file, read_body
 
 CHECK_MAX_BYTES = 1 * 2 ** 20       # one case is a few KiB; the seeds are < 2 KiB
 CHECK_MAX_CASES = 20
 AUDIT_MAX_BYTES = 4 * 2 ** 20
 AUDIT_MAX_CASES = 500
-BODY_TIMEOUT = 30.0                 # seconds to receive a whole body (a slow upload is 408, connection closed)
 CHECK_BUDGET = 20.0                 # seconds of engine time for one /v1/check (between cases; 503 past it)
 AUDIT_BUDGET = 120.0                # seconds of engine time for one /v1/audit (a partial audit is 503)
 SOURCE = "<request>"                # the file name in problems (the CLI prints the path of the file)
@@ -70,20 +67,6 @@ access_log = logging.getLogger("ptcheck.web.access")
 
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 _JSONL_TYPES = ("application/jsonl", "application/x-ndjson", "application/x-jsonlines", "application/jsonlines")
-
-
-class _TooLarge(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class _Refused(Exception):
-    """An answer other than 422: 408 (body too slow), 415 (content type), 503 (time budget)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 class _Invalid(Exception):
@@ -146,29 +129,6 @@ def _format(request: Request, jsonl_ok: bool = False) -> str:
     raise _Refused(415, f"unsupported content type; send {allowed}")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to be over `limit` bytes: by its Content-Length
-    before reading, else while the chunks arrive (a chunked upload is never held beyond limit + 1 chunk)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise _TooLarge(f"the body is {int(declared)} bytes; the limit is {limit} bytes")
-        except ValueError:
-            pass                    # the server refuses a malformed Content-Length itself
-    chunks, size = [], 0
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise _TooLarge(f"the body is over the limit of {limit} bytes")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise _Refused(408, f"the body did not arrive within {BODY_TIMEOUT:.0f} s") from None
-    return b"".join(chunks)
-
-
 def _problems_json(problems: list[Problem]) -> dict:
     """The problems of a case, as the CLI prints them: quoted case values hidden (docs/security.md)."""
     shown = [{**p.as_dict(), "message": redact(p.message)} for p in problems]
@@ -222,7 +182,7 @@ def _audit(checker: Checker, body: bytes, fmt: str) -> str:
         raise _Invalid([Problem("the body is empty: send cases in the case format (YAML, JSON or JSONL)",
                                 file=SOURCE, code="C001")])
     suffix = {"json": ".json", "jsonl": ".jsonl"}.get(fmt, ".yaml")
-    with _body_file(body, suffix) as path:
+    with body_file(body, suffix) as path:
         n = estimate_cases([path])
         if fmt == "json":
             try:
@@ -239,29 +199,6 @@ def _audit(checker: Checker, body: bytes, fmt: str) -> str:
     for entry in list(report.disagreements) + list(report.errors):
         entry.file = SOURCE
     return report.to_json() + "\n"
-
-
-@contextmanager
-def _body_file(body: bytes, suffix: str) -> Iterator[Path]:
-    """A path that reads as the body, whose bytes never reach a disk: an anonymous memory file
-    (memfd_create; where there is none, a temporary file unlinked as soon as it is open), reached through
-    /proc/self/fd by a symlink named request<suffix> (the suffix chooses the format) in a private temporary
-    folder. What a killed server leaves behind is that folder with the symlink: no case content."""
-    if hasattr(os, "memfd_create"):
-        fd = os.memfd_create("ptcheck-request")
-    else:                                                      # pragma: no cover - Linux has memfd
-        fd, name = tempfile.mkstemp(prefix="ptcheck-request-")
-        os.unlink(name)
-    try:
-        view = memoryview(body)
-        while view:
-            view = view[os.write(fd, view):]
-        with tempfile.TemporaryDirectory(prefix="ptcheck-web-") as tmp:
-            link = Path(tmp) / f"request{suffix}"
-            link.symlink_to(f"/proc/{os.getpid()}/fd/{fd}")
-            yield link
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,7 +291,7 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
         result, findings with citations, missing documentation and what would change the answer. The
         body of the answer is byte for byte what `ptcheck check CASE --json` prints."""
         fmt = _format(request)
-        body = await _read_body(request, CHECK_MAX_BYTES)
+        body = await read_body(request, CHECK_MAX_BYTES)
         text = await engine.run(_check, body, fmt)
         media = "application/json" if text.startswith("{\n") else "application/jsonl"   # several: JSON Lines
         return Response(text, media_type=media)
@@ -364,7 +301,7 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
         """Validate a case without checking it: {"ok": true} or 422 with the problems (the page's checks as
         you type use this, so they follow exactly the API's rules)."""
         fmt = _format(request)
-        body = await _read_body(request, CHECK_MAX_BYTES)
+        body = await read_body(request, CHECK_MAX_BYTES)
         return await engine.run(_validate, body, fmt)
 
     @app.post("/v1/audit", tags=["cases"], openapi_extra={"requestBody": {"required": True, "content": {
@@ -373,7 +310,7 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
     async def audit(request: Request) -> Response:
         """Audit a batch (at most 500 cases, 4 MiB) whose items carry `actual` outcomes: the JSON of `ptcheck audit --json`. Invalid cases are listed under `errors`."""
         fmt = _format(request, jsonl_ok=True)
-        body = await _read_body(request, AUDIT_MAX_BYTES)
+        body = await read_body(request, AUDIT_MAX_BYTES)
         text = await engine.run(_audit, body, fmt)
         return Response(text, media_type="application/json")
 
@@ -446,5 +383,5 @@ def serve(host: str = "127.0.0.1", port: int = 8000, rules: Path | None = None) 
     run(host, port, rules)
 
 
-__all__ = ["AUDIT_BUDGET", "AUDIT_MAX_BYTES", "AUDIT_MAX_CASES", "BODY_TIMEOUT", "CHECK_BUDGET", "CHECK_MAX_BYTES",
+__all__ = ["AUDIT_BUDGET", "AUDIT_MAX_BYTES", "AUDIT_MAX_CASES", "CHECK_BUDGET", "CHECK_MAX_BYTES",
            "CHECK_MAX_CASES", "create_app", "serve"]
