@@ -294,10 +294,11 @@ class Request(_Model):
             if value is not None and value > top:      # read from the text, or frequency x weeks
                 raise ValueError(f"the request gives {name} = {value}, over the maximum of {top:,} "
                                  "(docs/case-format-extensions.md, Maxima)")
-        for name, value in (("visits", visits), ("frequency_per_week", freq), ("duration_weeks", weeks),
-                            ("visits_range", rng), ("hours", hours), ("hours_per_day", per_day),
-                            ("reading", reading), ("text_notes", notes)):
-            object.__setattr__(self, name, value)
+        derived: tuple[tuple[str, object], ...] = (
+            ("visits", visits), ("frequency_per_week", freq), ("duration_weeks", weeks), ("visits_range", rng),
+            ("hours", hours), ("hours_per_day", per_day), ("reading", reading), ("text_notes", notes))
+        for field_name, field_value in derived:
+            object.__setattr__(self, field_name, field_value)
         return self
 
 
@@ -401,7 +402,7 @@ class Case(_Model):
         ids = [r.id for r in self.requests]
         dup = {i for i in ids if ids.count(i) > 1}
         if dup:
-            raise ValueError(f"request ids must be unique within a case: {', '.join(sorted(map(safe_id, dup)))}")
+            raise ValueError(f"request ids must be unique within a case: {', '.join(sorted(str(safe_id(i)) for i in dup))}")
         if self.injury_date and self.review.date and self.injury_date > self.review.date:
             raise ValueError("injury_date is after review.date: one of the two dates is wrong (an injury comes "
                              "before the request for its treatment)")
@@ -571,7 +572,7 @@ def unique_ids(loaded: Iterable[Loaded], seen: dict | None = None) -> Iterator[L
     """The documents, with each valid case whose id was seen before turned into a C013 error."""
     seen = {} if seen is None else seen
     for item in loaded:
-        if item.ok:
+        if item.case is not None:
             cid = item.case.id
             if cid in seen:
                 src, ln = seen[cid]
@@ -621,8 +622,9 @@ def load_file(path: str | Path) -> Iterator[Loaded]:
 def load_text(text: str | bytes, source: str = "<input>", fmt: str = "yaml") -> Iterator[Loaded]:
     """Cases from text or bytes: 'json', 'jsonl' or (multi-document) 'yaml'. Case ids must be unique."""
     if fmt == "jsonl":
-        lines = text.splitlines() if isinstance(text, str) else text.splitlines()
-        yield from unique_ids(_load_jsonl(((n, ln) for n, ln in enumerate(lines, start=1)), source))
+        lines: list[str] | list[bytes] = text.splitlines()
+        numbered: list[tuple[int, str | bytes | None]] = list(enumerate(lines, start=1))
+        yield from unique_ids(_load_jsonl(numbered, source))
         return
     if fmt == "json":
         yield from unique_ids(_load_json(text, source))
