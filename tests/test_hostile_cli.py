@@ -3,6 +3,7 @@ are regular files only, writing errors are one line, files without a case are sa
 on one line."""
 import json
 import os
+import stat
 import subprocess
 import sys
 
@@ -59,9 +60,17 @@ def test_stdout_on_a_full_disk_is_one_line_exit_1():
 
 
 def test_html_refuses_a_device_and_a_fifo_and_writes_through_a_symlink(tmp_path):
-    r = _run("audit", str(SEEDS), "--html", "/dev/full")
-    assert r.returncode == 1 and "it is a device, not a regular file" in r.stderr
-    assert not os.path.isfile("/dev/full")                  # still the device, not replaced by a report
+    # a device of the test's own (the /dev/full device, made in tmp_path): a regression replaces only it,
+    # never the machine's /dev/full (main before issue 19 turned /dev/full into a regular file)
+    device = tmp_path / "full"
+    try:
+        os.mknod(device, 0o600 | stat.S_IFCHR, os.makedev(1, 7))
+    except PermissionError:
+        device = None                                        # not root: the FIFO below still checks the rule
+    if device is not None:
+        r = _run("audit", str(SEEDS), "--html", str(device))
+        assert r.returncode == 1 and "it is a device, not a regular file" in r.stderr
+        assert stat.S_ISCHR(os.lstat(device).st_mode)       # still the device, not replaced by a report
     fifo = tmp_path / "pipe.html"
     os.mkfifo(fifo)
     r = _run("audit", str(SEEDS), "--html", str(fifo))

@@ -191,6 +191,8 @@ def lint_tables(rs: RuleSet, types: dict[str, str]) -> list[Problem]:
                                    + (" (it is derived in this rule set: a table reads case facts)" if name in own else ""),
                                    file=src, line=line, column=col, code="R134",
                                    suggestion=_hint(name, FACT_TYPES)))
+        if not (t.complete or t.hit == "unique"):
+            continue                                   # gaps matter to complete tables, overlaps to unique ones
         gaps, overlaps, exhaustive = analyse(t)
         if t.complete:
             for g in gaps[:5]:
