@@ -42,6 +42,23 @@ def test_check_answers_the_other_cases_after_an_engine_error(monkeypatch):
     assert "1 case(s) not answered: engine error" in r.stderr
 
 
+def test_any_other_failure_on_one_case_is_its_type_only_and_the_batch_answers(monkeypatch):
+    from ptcheck.core._check import Checker
+    real = Checker.check
+
+    def failing(self, case, *a, **kw):
+        if case.id == "seed-003":
+            raise RuntimeError("Could not create ruleset for phimarker John Patient")
+        return real(self, case, *a, **kw)
+
+    monkeypatch.setattr(Checker, "check", failing)
+    r = runner.invoke(app, ["check", str(SEEDS), "--json"])
+    assert r.exit_code == 2
+    assert len(r.stdout.splitlines()) == len(list(SEEDS.glob("*.yaml"))) - 1
+    (line,) = [ln for ln in r.stderr.splitlines() if "E001" in ln]
+    assert "seed-003.yaml:" in line and "RuntimeError" in line and "phimarker" not in r.stderr
+
+
 def test_a_product_beyond_64_bits_is_one_error_and_the_batch_answers(tmp_path):
     bad = (ROOT / "tests/malformed/cases/product_beyond_64_bits.yaml").read_text()
     (tmp_path / "b.yaml").write_text(bad)

@@ -180,6 +180,14 @@ def check(
                 where = printable(f"{loaded.source}:{loaded.line}" if loaded.line else loaded.source)
                 _problem(f"{where}: E001 the engine failed on this case, no answer: {' '.join(str(e).split())}")
                 continue
+            except PtcheckError:
+                raise                                    # rule files that do not compile: the whole run (exit 2)
+            except Exception as e:                       # durable_rules' own error, or a bug: its type only
+                failed += 1
+                where = printable(f"{loaded.source}:{loaded.line}" if loaded.line else loaded.source)
+                _problem(f"{where}: E001 the engine failed on this case, no answer: {type(e).__name__} "
+                         f"(case '{loaded.case.id}'; please report it)")
+                continue
             count += 1
             if not as_json:
                 out.print(render_case(d, show_derive=not brief, show_facts=facts))
