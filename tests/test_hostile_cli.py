@@ -114,8 +114,9 @@ def test_cases_import_into_a_folder_that_cannot_be_written_is_one_line(tmp_path)
                                        ("blank.jsonl", "\n\n")])
 def test_a_file_without_a_case_is_said_exit_1(tmp_path, name, text):
     (tmp_path / name).write_text(text)
-    r = _run("check", str(tmp_path / name))
-    assert r.returncode == 1 and "C003 no case in this file" in r.stderr
+    for command in ("check", "audit"):
+        r = _run(command, str(tmp_path / name))
+        assert r.returncode == 1 and "C003 no case in this file" in r.stderr, (command, r.stderr)
 
 
 def test_a_newline_in_a_file_name_keeps_the_error_on_one_line(tmp_path):
