@@ -71,6 +71,7 @@ def test_audit_with_a_rule_set_that_cannot_run_is_exit_2_before_any_case(tmp_pat
                         "--json"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2, r.stderr[-2000:]
     assert r.stdout == "" and "R118" in r.stderr and "one.yaml:" in r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if "R118" in ln]) == 1        # each problem listed once
 
 
 def test_the_shipped_rules_lint_clean_with_the_engine_check():

@@ -64,8 +64,7 @@ def _rules_run_or_fail(rules: Path | None) -> None:
     from ..core._rules import Library
     problems = library_problems(Library.load(rules))
     if problems:
-        raise RuleError(f"{len(problems)} problem(s) in the rule files; `ptcheck rules lint` lists them\n"
-                        + "\n".join(f"  {p}" for p in problems), problems)
+        raise RuleError(f"{len(problems)} problem(s) in the rule files; `ptcheck rules lint` lists them", problems)
 
 
 def _make_checker(rules: Path | None, pins: tuple[tuple[str, str], ...] = ()) -> Checker:
