@@ -18,7 +18,6 @@ MALFORMED = ROOT / "tests/malformed/rules"
 
 def _library(tmp_path, spec: dict):
     shutil.copy(ROOT / "rules/diagnoses.yaml", tmp_path)
-    shutil.copy(ROOT / "rules/jurisdictions.yaml", tmp_path)
     (tmp_path / "one.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, width=10**6))
     return tmp_path
 

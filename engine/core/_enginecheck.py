@@ -59,7 +59,7 @@ def library_problems(library: Any) -> list[Problem]:
 def _run(compiled: CompiledRuleSet) -> str | None:
     facts = {name: _SAMPLE.get(t, 1) for name, t in compiled.types.items() if name not in compiled.derived}
     try:
-        registered = Registered(compiled)
+        registered = Registered(compiled, reuse=False)       # every run ends its sessions: nothing left behind
         for sample in (facts, {}):
             registered.run(sample, encode(sample))
     except Exception as e:                 # EngineError, durable's own exceptions: the message is what we report

@@ -49,7 +49,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from .. import Checker, Library, Problem, PtcheckError, case_schema, load_text, to_json
-from ..core._explain import decision_dict
+from ..core._render import decision_dict
 from ..core._textsafe import redact
 from ._body import _Refused, _TooLarge, body_file, read_body
 
