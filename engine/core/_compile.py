@@ -155,7 +155,7 @@ def derived_types(rs: RuleSet, base: dict[str, str] | None = None) -> tuple[dict
         except _expr.ExprError as e:
             line, col = _at(rs, i, "then")
             problems.append(Problem(f"derive {k}: {e}", file=str(rs.path), line=line, column=col,
-                                    path=f"rules[{i}].then", code="R111", suggestion=e.suggestion))
+                                    path=f"rules[{i}].then", code=e.code or "R111", suggestion=e.suggestion))
             continue
         if not _same_kind(t, target.get(k, t)):
             line, col = _at(rs, i, "then")
@@ -284,7 +284,7 @@ def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> 
             except _expr.ExprError as e:
                 line, col = _at(rs, i, "then")
                 problems.append(Problem(f"figure {fig!r}: {e}" if len(str(fig)) < 80 else f"figure: {e}",
-                                        file=src, line=line, column=col, path=f"rules[{i}].then", code="R111",
+                                        file=src, line=line, column=col, path=f"rules[{i}].then", code=e.code or "R111",
                                         suggestion=e.suggestion))
         try:
             p = _expr.parse(r.when or "")
@@ -301,7 +301,7 @@ def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> 
         except _expr.ExprError as e:
             line, col = expr_position(rs, i, e.offset or 0)
             problems.append(Problem(str(e), file=src, line=line, column=col,
-                                    path=f"rules[{i}].when", code="R110", suggestion=e.suggestion))
+                                    path=f"rules[{i}].when", code=e.code or "R110", suggestion=e.suggestion))
             continue
         if cr.width > MAX_RULE_WIDTH or cr.conditions > MAX_SHARD_CONDITIONS:
             line, col = expr_position(rs, i, 0)
