@@ -111,7 +111,9 @@ def prepare_sqlite_file(url: sa.URL) -> None:
 
 def create_engine(url: sa.URL) -> sa.Engine:
     if url.get_backend_name() == "sqlite":
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        memory = url.database in (None, "", ":memory:")         # one shared connection, or each sees its own
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                  **({"poolclass": sa.pool.StaticPool} if memory else {}))
 
         @sa.event.listens_for(engine, "connect")
         def _foreign_keys(dbapi_connection, _record):

@@ -15,11 +15,11 @@ fhirpathpy evaluates the CRD invariants in `invariant_problems`).
 """
 from __future__ import annotations
 
-from ._crd import FhirError, card_uuid, crd_response, fhir_id, suggestion_uuid
+from ._crd import FhirError, card_uuid, card_uuids, crd_response, fhir_id, suggestion_uuid
 from ._mapping import Assertion, assertion
 from ._ours import DECISION_EXTENSION
 from ._pas import pas_claim_response
 from ._spec import FHIR_VERSION, invariant_problems
 
-__all__ = ["DECISION_EXTENSION", "FHIR_VERSION", "Assertion", "FhirError", "assertion", "card_uuid", "crd_response",
-           "fhir_id", "invariant_problems", "pas_claim_response", "suggestion_uuid"]
+__all__ = ["DECISION_EXTENSION", "FHIR_VERSION", "Assertion", "FhirError", "assertion", "card_uuid", "card_uuids",
+           "crd_response", "fhir_id", "invariant_problems", "pas_claim_response", "suggestion_uuid"]

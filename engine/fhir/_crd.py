@@ -43,6 +43,17 @@ def card_uuid(assertion_id: str, request: str) -> str:
     return str(uuid.uuid5(_NS, f"{assertion_id}/{request}/card"))
 
 
+def has_card(item: ItemDecision) -> bool:
+    """A Propose Alternate Request card goes with a modify (a quantity to propose); every other answer is the
+    Coverage Information systemAction alone (CRD: that response type SHALL NOT use a card)."""
+    return item.outcome == "modify" and bool(item.certified_visits)
+
+
+def card_uuids(decision: CaseDecision, assertion_id: str) -> dict[str, str]:
+    """The uuid of each item's card, by request id, for the items that get one."""
+    return {i.request: card_uuid(assertion_id, i.request) for i in decision.items if has_card(i)}
+
+
 def suggestion_uuid(assertion_id: str, request: str) -> str:
     return str(uuid.uuid5(_NS, f"{assertion_id}/{request}/suggestion"))
 
@@ -148,7 +159,7 @@ def crd_response(decision: CaseDecision, *, assertion_id: str, date: dt.date | N
         validate_service_request(updated, f"ServiceRequest/{updated.get('id')}")
         actions.append({"type": "update", "description": f"Add coverage information (ptcheck: {item.outcome.replace('_', '-')})",
                         "resource": updated})
-        if item.outcome == "modify" and item.certified_visits:
+        if has_card(item):
             cards.append(_alternate_request_card(item, a, updated, assertion_id, override_reasons or []))
     return {"cards": cards, "systemActions": actions}
 

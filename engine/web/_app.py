@@ -215,8 +215,13 @@ def _audit(checker: Checker, body: bytes, fmt: str) -> str:
 # the app
 
 
-def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Checker] | None = None) -> FastAPI:
-    """The ASGI app. The Checker is built once, at startup, on the engine thread."""
+def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Checker] | None = None,
+               store: Any = None) -> FastAPI:
+    """The ASGI app. The Checker is built once, at startup, on the engine thread. With a decision log (`store`,
+    a ptcheck.dispositions.Store) every decision served is logged (engine/web/_cds.py)."""
+    from ..dispositions import OverrideReasons
+    from . import _cds
+    reasons = OverrideReasons.load(rules)
     factory = checker_factory or (lambda: Checker(Library.load(rules)))
     engine = _Engine(factory)
 
@@ -281,11 +286,17 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
                                "content": {"application/json": {}}},
                          413: {"description": "body or batch over the limit"},
                          422: {"description": "invalid case: the problems with paths and lines"}})
-    async def check(request: Request) -> Response:
+    async def check(request: Request, format: str | None = None) -> Response:
         """Check one case (YAML or JSON body): per item the outcome, certified visits, predicted IMR/IRO
         result, findings with citations, missing documentation and what would change the answer. The
-        body of the answer is byte for byte what `ptcheck check CASE --json` prints."""
+        body of the answer is byte for byte what `ptcheck check CASE --json` prints; `?format=crd` gives the
+        Da Vinci CRD response, `?format=pas` the PAS ClaimResponse (docs/fhir.md). A server with a decision
+        log (`ptcheck serve`) logs each decision and names it in the Ptcheck-Assertion-Id header."""
         body = await _read_body(request, CHECK_MAX_BYTES)
+        if format is not None or store is not None:
+            out = _cds.out_format(format)
+            text, media, headers = await engine.run(_cds.check_as, store, reasons, body, _format(request), out)
+            return Response(text, media_type=media, headers=headers)
         text = await engine.run(_check, body, _format(request))
         media = "application/json" if text.startswith("{\n") else "application/jsonl"   # several: JSON Lines
         return Response(text, media_type=media)
@@ -358,6 +369,7 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
         return app.openapi_schema
 
     app.openapi = openapi
+    _cds.register(app, engine, store, reasons)
     return app
 
 
@@ -369,13 +381,22 @@ def _version() -> str:
         return "0"
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, rules: Path | None = None) -> None:
-    """Run the app on uvicorn: one process, uvicorn's access log off, ours on (no case content)."""
+def serve(host: str = "127.0.0.1", port: int = 8000, rules: Path | None = None, db: str | None = None,
+          store_cases: bool = False) -> None:
+    """Run the app on uvicorn: one process, uvicorn's access log off, ours on (no case content). Every
+    decision served is logged in the decision log at `db` (default: the user's SQLite file)."""
     import uvicorn
+
+    from ..dispositions import Store, StoreError
     library = Library.load(rules)        # bad rule files: a PtcheckError here, before any socket is opened
+    try:
+        store = Store.open(db, store_cases=store_cases)
+    except StoreError as e:
+        raise PtcheckError(str(e)) from None
     logging.basicConfig(level=os.environ.get("PTCHECK_LOG", "INFO"), format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(checker_factory=lambda: Checker(library)), host=host, port=port, workers=1, access_log=False, log_config=None,
-                server_header=False)
+    log.info("decision log: %s%s", store.where, " (cases stored)" if store_cases else "")
+    uvicorn.run(create_app(rules, checker_factory=lambda: Checker(library), store=store), host=host, port=port,
+                workers=1, access_log=False, log_config=None, server_header=False)
 
 
 __all__ = ["AUDIT_MAX_BYTES", "AUDIT_MAX_CASES", "CHECK_MAX_BYTES", "CHECK_MAX_CASES", "create_app", "serve"]
