@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 Db = typer.Option(None, "--db", metavar="URL",
-                  help="The decision log: sqlite:///FILE or postgresql://USER@HOST/DB (default: $PTCHECK_DB, else "
-                       "decisions.sqlite3 in the user's data folder, e.g. ~/.local/share/ptcheck).")
+                  help="The decision log's database: a SQLite or PostgreSQL URL, or a file name (default: $PTCHECK_DB, "
+                       "else decisions.sqlite3 in the user's data folder; README, 'Decision log').")
 StoreCases = typer.Option(False, "--store-cases", help="Also store each case (its id and content) in the decision "
                                                         "log; by default only the case's sha256 is stored.")
 

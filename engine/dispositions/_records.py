@@ -140,8 +140,8 @@ _KINDS: dict[str, type[BaseModel]] = {"disposition": DispositionRecord, "outcome
 
 def import_file(store: Store, path: Path, reasons: OverrideReasons) -> ImportResult:
     """Import a JSON Lines file of decisions, dispositions and review outcomes into the store."""
-    result = ImportResult(problems=[])
-    problems = result.problems or []
+    problems: list[RecordProblem] = []
+    result = ImportResult(problems=problems)
     for line, record, problem, col in read_records(path):
         if problem:
             problems.append(RecordProblem(str(path), line, col, problem))

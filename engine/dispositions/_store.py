@@ -203,8 +203,9 @@ class Store:
     def table(self, name: str) -> list[dict]:
         """Every row of one table (decisions, decision_items, dispositions, review_outcomes), in a stable order."""
         t = _db.metadata.tables[name]
-        order = [t.c[c] for c in ("served_at", "assertion_id", "request", "decided_at", "id") if c in t.c]
-        return self._read(sa.select(t).order_by(*order))
+        order = {"decisions": ("served_at", "assertion_id"), "decision_items": ("assertion_id", "request")}.get(
+            name, ("decided_at", "id"))                          # dispositions, outcomes: in time order
+        return self._read(sa.select(t).order_by(*(t.c[c] for c in order)))
 
     def export(self) -> Iterator[dict]:
         """Every record as JSON-ready dicts with a `kind` (decision, disposition, outcome): the format that
