@@ -264,3 +264,20 @@ def test_a_hook_call_and_its_feedback_over_http_against_ptcheck_serve(tmp_path):
     assert "POST /cds-services/ptcheck-crd 200" in text and "POST /cds-services/ptcheck-crd/feedback 200" in text
     for secret in ("Acupuncture 2x6", "mtus-ac-001", "lumbar"):
         assert secret not in text                                   # the server log holds no case content
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/fhir.md"])
+def test_the_documented_curl_to_the_cds_service_answers_as_the_docs_say(served, doc):
+    """The curl in README and docs/fhir.md, sent as written: coverage information for ServiceRequest/1 and a card
+    proposing 6 of the 12 visits."""
+    import re
+    client, _ = served
+    text = (ROOT / doc).read_text()
+    [body] = re.findall(r"curl -s -X POST http://127\.0\.0\.1:8000/cds-services/ptcheck-crd .*? -d '(\{.*?\})'\n",
+                        text, flags=re.S)
+    r = client.post(SERVICE, content=body.encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert [a["resource"]["id"] for a in answer["systemActions"]] == ["1"]
+    [card] = answer["cards"]
+    assert card["suggestions"][0]["actions"][0]["resource"]["quantityQuantity"]["value"] == 6
