@@ -40,6 +40,8 @@ def fhir_id(text: str) -> str:
 
 
 def card_uuid(assertion_id: str, request: str) -> str:
+    """The uuid of an item's Propose Alternate Request card: derived from the assertion id and the request id
+    (uuid5), so the same decision always names its card the same way."""
     return str(uuid.uuid5(_NS, f"{assertion_id}/{request}/card"))
 
 
@@ -55,6 +57,7 @@ def card_uuids(decision: CaseDecision, assertion_id: str) -> dict[str, str]:
 
 
 def suggestion_uuid(assertion_id: str, request: str) -> str:
+    """The uuid of the card's one suggestion (CDS Hooks feedback names it when the card is accepted)."""
     return str(uuid.uuid5(_NS, f"{assertion_id}/{request}/suggestion"))
 
 
