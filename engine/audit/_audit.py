@@ -47,7 +47,7 @@ from ..core._cases import Loaded, iter_case_files, load_file, load_json_line, va
 from ..core._check import Checker
 from ..core._decide import REVIEW_OF, CaseDecision, ItemDecision
 from ..core._errors import EngineError, Problem, PtcheckError
-from ..core._explain import agrees
+from ..core._render import agrees
 from ..core._textsafe import redact
 
 UR_LABELS = ("certify", "modify", "non_certify", "pend")
