@@ -61,16 +61,21 @@ def reason_text(f: Finding) -> str:
     return f"{f.message} ({f.rule}, {f.ruleset}@{f.version}; {f.citation})"
 
 
+def _field(entry: object, name: str) -> object:
+    """A would_change entry's field (a model, or its JSON form)."""
+    return entry.get(name) if isinstance(entry, dict) else getattr(entry, name, None)
+
+
 def _unknowns(item: ItemDecision) -> list[str]:
     """What the records leave unknown that flips a pended answer: `would_change` entries without a value."""
-    return [w.get("documentation", "") for w in item.would_change
-            if w.get("value") is None and w.get("outcome") is None and w.get("documentation")]
+    return [str(_field(w, "documentation")) for w in item.would_change
+            if _field(w, "value") is None and _field(w, "outcome") is None and _field(w, "documentation")]
 
 
 def _changes_with_documentation(item: ItemDecision) -> list[str]:
     """Documentation flags that, were they documented, would change the answer (would_change with a value)."""
-    return [str(w["documentation"]) for w in item.would_change if w.get("value") is not None
-            and w.get("documentation")]
+    return [str(_field(w, "documentation")) for w in item.would_change
+            if _field(w, "value") is not None and _field(w, "documentation")]
 
 
 def assertion(item: ItemDecision) -> Assertion:

@@ -34,7 +34,6 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import Problem, to_json
-from ..core._explain import decision_dict
 
 log = logging.getLogger("ptcheck.web")
 SERVICE_ID = "ptcheck-crd"
@@ -332,7 +331,7 @@ def check_as(checker, store, reasons, body: bytes, fmt: str, out: str | None) ->
     else:
         uuids = [{} for _ in decisions]
         text = (to_json(decisions[0]) + "\n" if len(decisions) == 1 else
-                "".join(json.dumps(decision_dict(d), ensure_ascii=False) + "\n" for d in decisions))
+                "".join(to_json(d, indent=None) + "\n" for d in decisions))
         media = "application/json"
     if len(decisions) > 1:
         media = "application/jsonl"
