@@ -306,7 +306,7 @@ def test_serve_help_names_only_paths_that_exist(client):
 
     from ptcheck.cli import app
     text = " ".join(CliRunner().invoke(app, ["serve", "--help"]).stdout.split())
-    named = set(re.findall(r"(/[a-z0-9_./]*)", text))
+    named = set(re.findall(r"(/[a-z0-9_./-]*)", text))
     doc = client.get("/openapi.json").json()
     assert {"/v1/check", "/openapi.json"} <= named
     assert named <= set(doc["paths"]) | {"/", "/openapi.json"}, named

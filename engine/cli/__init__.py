@@ -26,6 +26,7 @@ from .._cli_entry import restore_default_signals, say_when_stopped
 from ..core._errors import PtcheckError
 from ..core._textsafe import printable, redact
 from ._audit import parse_pins as _pins, register as _register_audit
+from ._dispositions import Db, StoreCases, register as _register_dispositions
 
 
 class _Lazy:
@@ -159,9 +160,19 @@ def check(
     pins: Optional[list[str]] = Pins,
     facts: bool = typer.Option(False, "--facts", help="Also show how facts were derived (diagnosis mapping, unknowns)."),
     brief: bool = typer.Option(False, "--brief", help="Hide derived-fact findings in the text output."),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="text|json|crd|pas", help="crd: a Da Vinci CRD CDS "
+                                      "Hooks response; pas: a PAS ClaimResponse (both log the decision, see --db)."),
+    db: Optional[str] = Db,
+    store_cases: bool = StoreCases,
 ) -> None:
     """Check cases: per requested item, the outcome, every rule that fired with its citation, and the
     documentation that would change the answer."""
+    if fmt not in (None, "text", "json", "crd", "pas"):
+        raise typer.BadParameter(f"{fmt!r}: text, json, crd or pas", param_hint="--format")
+    if fmt in ("crd", "pas"):
+        from ._dispositions import check_fhir
+        raise typer.Exit(check_fhir(paths, fmt, rules, _pins(pins), db, store_cases))
+    as_json = as_json or fmt == "json"
     try:
         checker = _checker(rules, pins)
         _started()                                       # cases are read with the garbage collector on
@@ -471,9 +482,12 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help="Address to listen on (default: loopback only)."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, metavar="PORT", help="TCP port."),
     rules: Optional[Path] = RulesDir,
+    db: Optional[str] = Db,
+    store_cases: bool = StoreCases,
 ) -> None:
     """Serve the JSON API (/v1/check, /v1/audit, /v1/rulesets, /v1/schema/case; its OpenAPI schema at
-    /openapi.json) and the reviewer's page at / (needs the web extra: pip install 'ptcheck[web]')."""
+    /openapi.json), the CDS Hooks service (/cds-services) and the reviewer's page at / (needs the web extra:
+    pip install 'ptcheck[web]'). Every decision served is logged in the decision log (--db)."""
     try:
         from ..web._app import serve as run_server
     except ImportError as e:
@@ -484,12 +498,13 @@ def serve(
     # so has finished, so the signals get Python's defaults back (no "stopped before finishing")
     restore_default_signals()
     try:
-        run_server(host, port, rules)
+        run_server(host, port, rules, db, store_cases)
     except PtcheckError as e:
         _fail(e)
 
 
 _register_audit(app)
+_register_dispositions(app)
 
 
 def _warning_line(message, category, filename, lineno, line=None) -> str:

@@ -23,7 +23,7 @@ from ._errors import Problem, RuleError, did_you_mean
 from ._paths import rules_dir
 from ._yamlpos import dotted, mark
 
-NOT_RULE_FILES = {"diagnoses.yaml", "jurisdictions.yaml", "presumptions.yaml"}
+NOT_RULE_FILES = {"diagnoses.yaml", "jurisdictions.yaml", "presumptions.yaml", "override-reasons.yaml"}
 EFFECTS = ("certify", "limit", "non_certify", "pend", "derive", "note")
 
 

@@ -205,8 +205,13 @@ def _audit(checker: Checker, body: bytes, fmt: str) -> str:
 # the app
 
 
-def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Checker] | None = None) -> FastAPI:
-    """The ASGI app. The Checker is built once, at startup, on the engine thread."""
+def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Checker] | None = None,
+               store: Any = None) -> FastAPI:
+    """The ASGI app. The Checker is built once, at startup, on the engine thread. With a decision log (`store`,
+    a ptcheck.dispositions.Store) every decision served is logged (engine/web/_cds.py)."""
+    from ..dispositions import OverrideReasons
+    from . import _cds
+    reasons = OverrideReasons.load(rules)
     factory = checker_factory or (lambda: Checker(Library.load(rules)))
     engine = _Engine(factory)
 
@@ -286,12 +291,18 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
                                "content": {"application/json": {}}},
                          413: {"description": "body or batch over the limit"},
                          422: {"description": "invalid case: the problems with paths and lines"}})
-    async def check(request: Request) -> Response:
+    async def check(request: Request, format: str | None = None) -> Response:
         """Check one case (YAML or JSON body): per item the outcome, certified visits, predicted IMR/IRO
         result, findings with citations, missing documentation and what would change the answer. The
-        body of the answer is byte for byte what `ptcheck check CASE --json` prints."""
+        body of the answer is byte for byte what `ptcheck check CASE --json` prints; `?format=crd` gives the
+        Da Vinci CRD response, `?format=pas` the PAS ClaimResponse (docs/fhir.md). A server with a decision
+        log (`ptcheck serve`) logs each decision and names it in the Ptcheck-Assertion-Id header."""
         fmt = _format(request)
         body = await read_body(request, CHECK_MAX_BYTES)
+        if format is not None or store is not None:
+            out = _cds.out_format(format)
+            text, media, headers = await engine.run(_cds.check_as, store, reasons, body, fmt, out)
+            return Response(text, media_type=media, headers=headers)
         text = await engine.run(_check, body, fmt)
         media = "application/json" if text.startswith("{\n") else "application/jsonl"   # several: JSON Lines
         return Response(text, media_type=media)
@@ -366,6 +377,7 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
         return app.openapi_schema
 
     app.openapi = openapi
+    _cds.register(app, engine, store, reasons)
     return app
 
 
@@ -377,10 +389,12 @@ def _version() -> str:
         return "0"
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, rules: Path | None = None) -> None:
-    """Run the app on uvicorn with the limits of engine/web/_server.py."""
+def serve(host: str = "127.0.0.1", port: int = 8000, rules: Path | None = None, db: str | None = None,
+          store_cases: bool = False) -> None:
+    """Run the app on uvicorn with the limits of engine/web/_server.py; every decision served is logged in the
+    decision log at `db` (default: the user's SQLite file)."""
     from ._server import serve as run
-    run(host, port, rules)
+    run(host, port, rules, db, store_cases)
 
 
 __all__ = ["AUDIT_BUDGET", "AUDIT_MAX_BYTES", "AUDIT_MAX_CASES", "CHECK_BUDGET", "CHECK_MAX_BYTES",

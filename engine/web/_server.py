@@ -71,15 +71,25 @@ def uvicorn_options() -> dict:
             "limit_concurrency": MAX_CONNECTIONS, "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, rules: Path | None = None) -> None:
-    """Run the app on uvicorn: one process, the limits above, uvicorn's access log off, ours on."""
+def serve(host: str = "127.0.0.1", port: int = 8000, rules: Path | None = None, db: str | None = None,
+          store_cases: bool = False) -> None:
+    """Run the app on uvicorn: one process, the limits above, uvicorn's access log off, ours on; every decision
+    served is logged in the decision log at `db` (default: the user's SQLite file; ptcheck.dispositions)."""
     import uvicorn
 
     from .. import Checker, Library
+    from ..core._errors import PtcheckError
+    from ..dispositions import Store, StoreError
     from ._app import create_app
     library = Library.load(rules)        # bad rule files: a PtcheckError here, before any socket is opened
+    try:
+        store = Store.open(db, store_cases=store_cases)
+    except StoreError as e:
+        raise PtcheckError(str(e)) from None
     logging.basicConfig(level=os.environ.get("PTCHECK_LOG", "INFO"), format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(checker_factory=lambda: Checker(library)), host=host, port=port, **uvicorn_options())
+    logging.getLogger("ptcheck.web").info("decision log: %s%s", store.where, " (cases stored)" if store_cases else "")
+    uvicorn.run(create_app(rules, checker_factory=lambda: Checker(library), store=store), host=host, port=port,
+                **uvicorn_options())
 
 
 __all__ = ["HEADER_TIMEOUT", "HeaderTimeoutProtocol", "KEEP_ALIVE", "MAX_CONNECTIONS", "serve", "uvicorn_options"]
