@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from ptcheck import load_cases, load_text
-from ptcheck.core._yamlpos import CASE_FILE, InputError, iter_yaml, load_json, load_yaml
+from ptcheck.core._safeinput import CASE_FILE, InputError
+from ptcheck.core._safejson import load_json
+from ptcheck.core._yamlpos import iter_yaml, load_yaml
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests/malformed/cases"

@@ -101,9 +101,8 @@ def rule_source(rs: RuleSet, index: int) -> str:
 def _block(rs: RuleSet, lines: list[str], path: list) -> list[str]:
     """The lines of the YAML node at path: from its line to the line before the next sibling (or the end
     of its parent)."""
-    from ..core._rules import _has
-    from ..core._yamlpos import node_at
-    if rs.node is None or not _has(rs.node, path):
+    from ..core._yamlpos import has, node_at
+    if rs.node is None or not has(rs.node, path):
         return []
     n = node_at(rs.node, path)
     start, end = n.start_mark.line, n.end_mark.line

@@ -33,8 +33,10 @@ from pydantic import (
 
 from . import _dx
 from ._errors import CaseError, Problem, did_you_mean
+from ._safeinput import CASE_FILE, JSONL_LINE, InputError, too_large
+from ._safejson import load_json
 from ._visits import VisitTextError, parse_visits
-from ._yamlpos import CASE_FILE, JSONL_LINE, InputError, dotted, iter_yaml, load_json, mark, too_large
+from ._yamlpos import dotted, iter_yaml, mark
 
 CASE_FORMAT = "ptcheck/case@1"
 

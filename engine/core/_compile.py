@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from . import _expr, _rulecache
 from ._errors import Problem, RuleError
 from ._facts import EPOCH, FACT_TYPES
-from ._rules import Library, Rule, RuleSet, _has
-from ._yamlpos import node_at
+from ._rules import Library, Rule, RuleSet
+from ._yamlpos import has, node_at
 
 # durable-rules.md §4, trap 12: > 64 simultaneously-true sibling conditions give error 303 on assert, and
 # >= 512 distinct sibling conditions an uninterruptible infinite loop. A shard is sized by its *width*: the
@@ -429,7 +429,7 @@ def expr_position(rs: RuleSet, index: int, offset: int, key: str = "when") -> tu
                 return n.start_mark.line + 1, n.start_mark.column + 1 + q + off
             return n.start_mark.line + 1, n.start_mark.column + 1
         offset -= o.prefix
-    if not _has(rs.node, [*o.path, key]):
+    if not has(rs.node, [*o.path, key]):
         return rs.at(index, key)
     n = node_at(rs.node, [*o.path, key])
     line, col = n.start_mark.line + 1, n.start_mark.column + 1

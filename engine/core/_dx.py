@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._paths import rules_dir
-from ._yamlpos import RULE_FILE, load_yaml
+from ._safeinput import RULE_FILE
+from ._yamlpos import load_yaml
 
 _ICD9_SHAPE = re.compile(r"^(?:\d{3}(?:\.\d{1,2})?|V\d{2}(?:\.\d{1,2})?|E\d{3}(?:\.\d)?)$", re.I)
 _ICD10_SHAPE = re.compile(r"^[A-Z]\d[0-9A-Z](?:\.?[0-9A-Z]{1,4})?$", re.I)

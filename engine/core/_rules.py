@@ -18,10 +18,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import _documentation, _expr, _rulecache, _yamlpos
+from . import _documentation, _expr, _rulecache, _safeinput, _yamlpos
 from ._errors import Problem, RuleError, did_you_mean
 from ._paths import rules_dir
-from ._yamlpos import dotted, mark
+from ._yamlpos import dotted, has, mark
 
 NOT_RULE_FILES = {"diagnoses.yaml", "jurisdictions.yaml", "presumptions.yaml", "override-reasons.yaml"}
 EFFECTS = ("certify", "limit", "non_certify", "pend", "derive", "note")
@@ -302,11 +302,11 @@ class RuleSet:
             return None, None
         o = self.origin(index)
         if o.path is None:
-            return mark(self.node, ["extends"]) if _has(self.node, ["extends"]) else (1, 1)
+            return mark(self.node, ["extends"]) if has(self.node, ["extends"]) else (1, 1)
         for k in (keys, keys[:1], ()):
-            if _has(self.node, [*o.path, *k]):
+            if has(self.node, [*o.path, *k]):
                 return mark(self.node, [*o.path, *k])
-        return mark(self.node, o.path) if _has(self.node, o.path) else (1, 1)
+        return mark(self.node, o.path) if has(self.node, o.path) else (1, 1)
 
     def rule_line(self, index: int) -> int | None:
         return self.at(index)[0]
@@ -342,21 +342,6 @@ def _reread_node(self: RuleSet) -> yaml.Node | None:
 RuleSet.node = property(_node_get, _node_set)       # type: ignore[assignment,method-assign]
 
 
-def _has(node, loc: list) -> bool:
-    """Does the node tree hold exactly this path?"""
-    cur = node
-    for part in loc:
-        if isinstance(cur, yaml.MappingNode):
-            cur = next((v for k, v in cur.value if k.value == str(part)), None)
-        elif isinstance(cur, yaml.SequenceNode) and isinstance(part, int) and part < len(cur.value):
-            cur = cur.value[part]
-        else:
-            return False
-        if cur is None:
-            return False
-    return True
-
-
 def parse_ruleset(text: str, path: Path | str = "<input>", *, _seen: frozenset = frozenset()) -> tuple[RuleSet | None, list[Problem]]:
     """Parse and validate one rule file. Never raises for bad content: returns its problems.
 
@@ -366,7 +351,7 @@ def parse_ruleset(text: str, path: Path | str = "<input>", *, _seen: frozenset =
     src = str(path)
     try:
         node, data = load_yaml(text, src)
-    except _yamlpos.InputError as e:
+    except _safeinput.InputError as e:
         return None, [dataclasses.replace(p, file=p.file or src) for p in e.problems] or \
             [Problem(f"invalid YAML: {e}", file=src, line=1, code="R001")]
     except yaml.YAMLError as e:
@@ -414,13 +399,13 @@ def parse_ruleset(text: str, path: Path | str = "<input>", *, _seen: frozenset =
 def load_yaml(text: str, source: str = "<input>") -> tuple[yaml.Node | None, Any]:
     """The one place rule-library YAML is read: (node tree with line marks, plain data), through the
     bounded safe loader (_yamlpos: alias bombs, depth, size, duplicate keys, tags). Raises InputError."""
-    docs = _yamlpos.load_yaml(text, source, _yamlpos.RULE_FILE)
+    docs = _yamlpos.load_yaml(text, source, _safeinput.RULE_FILE)
     if not docs:
         return None, None
     if len(docs) > 1:
-        raise _yamlpos.InputError(f"{source}: a rule file holds one YAML document",
-                                  [Problem("a rule file holds one YAML document (remove the extra '---')",
-                                           file=source, line=1, code="R001")])
+        raise _safeinput.InputError(f"{source}: a rule file holds one YAML document",
+                                    [Problem("a rule file holds one YAML document (remove the extra '---')",
+                                             file=source, line=1, code="R001")])
     return docs[0]
 
 

@@ -424,11 +424,10 @@ def _short(e: Exception) -> str:
 
 
 def _mark(rs: RuleSet, path: list) -> tuple[int | None, int | None]:
-    from ._rules import _has
-    from ._yamlpos import mark
+    from ._yamlpos import has, mark
     if rs.node is None:
         return None, None
-    while path and not _has(rs.node, path):
+    while path and not has(rs.node, path):
         path = path[:-1]
     return mark(rs.node, path) if path else (1, 1)
 

@@ -1,6 +1,7 @@
-"""Reading YAML and JSON input safely, and positions in YAML documents.
+"""Reading YAML safely, and positions in YAML documents.
 
-Every YAML read in the package goes through this module (cases, rule files, rules/diagnoses.yaml).
+Every YAML read in the package goes through this module (cases, rule files, rules/diagnoses.yaml); the
+size, encoding and problem codes are engine/core/_safeinput.py's, JSON is read by engine/core/_safejson.py.
 
 Public within the package:
 
@@ -14,11 +15,7 @@ Public within the package:
     All documents as (node, data); raises InputError (a PtcheckError carrying the Problems) on the
     first document that cannot be read. For rule files and other single-owner files.
 
-``load_json(text_or_bytes, source, limits=CASE_FILE, line=None) -> Any``
-    One JSON value, with the same guards; raises InputError.
-
-``decode(data, source, limits) -> str``
-    Bytes to text: UTF-8 (a BOM is dropped), UTF-16/UTF-32 with a BOM; anything else is an error.
+``dotted``, ``node_at``, ``mark``, ``has``: a field path as text, and the node, line and column it names.
 
 The guards hold with pyyaml's C parser (used when available) and with the pure-Python one: events
 are composed here, without recursion, so nesting deeper than ``max_depth`` is refused before anything
@@ -27,23 +24,12 @@ an alias bomb is refused in milliseconds; duplicate keys, non-scalar keys, unkno
 and every other tag outside the YAML core schema), numbers that are not finite or beyond 64-bit
 integers, and impossible dates are errors with file:line:column. Messages never echo document content.
 
-Problem codes (shared by cases and rule files):
-  Y001 invalid YAML or JSON syntax      Y002 not text (invalid UTF-8, binary data)
-  Y003 input larger than the limit      Y004 nesting deeper than the limit
-  Y005 alias expansion too large, recursive alias, or too many nodes
-  Y006 duplicate key                    Y007 tag not allowed
-  Y008 key that is not a plain value    Y009 number not finite or beyond 64-bit integers
-  Y010 impossible date                 Y011 number not written in plain decimal digits
-  Y012 a tagged value that its tag cannot read (``!!bool maybe``, ``!!timestamp abc``)
-  Y013 text that is not valid Unicode (a lone surrogate such as ``\\ud800``)
-
 Numbers are read as JSON and YAML 1.2 write them: a whole number in decimal digits (``010`` is not octal
 8, ``1:30`` is not sexagesimal 90, ``0x10``, ``0b1``, ``1_000`` are refused, Y011); an explicitly tagged
 scalar must be written as its tag's type reads it (``!!int abc`` is Y012, never a guess).
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Iterator
@@ -52,33 +38,13 @@ from typing import Any
 
 import yaml
 
-from ._errors import Problem, PtcheckError
+from ._errors import Problem
+from ._safeinput import CASE_FILE, INT64_MAX, INT64_MIN, RULE_FILE, SURROGATE, InputError, Limits, decode
 
 try:                                            # the C parser when pyyaml was built with libyaml
     from yaml import CSafeLoader as _Loader
 except ImportError:                             # pragma: no cover - depends on the build
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
-
-INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How much one input may hold. ``what`` names the input in messages ("case file", ...)."""
-
-    what: str
-    max_bytes: int
-    max_depth: int = 64
-    max_nodes: int = 200_000        # per document, every alias counted as a full copy
-
-
-CASE_FILE = Limits("case file", 16 * 2 ** 20)
-RULE_FILE = Limits("rule file", 4 * 2 ** 20)
-JSONL_LINE = Limits("JSONL line", 2 ** 20, max_nodes=100_000)
-
-
-class InputError(PtcheckError):
-    """Input that cannot be read as YAML or JSON under the limits."""
 
 
 @dataclass
@@ -130,59 +96,20 @@ def mark(node: yaml.Node, loc: list, *, key: bool = False) -> tuple[int, int]:
     n = node_at(node, loc, key=key)
     return n.start_mark.line + 1, n.start_mark.column + 1
 
-
-# ---------------------------------------------------------------------------------------------
-# decoding and size
-
-_BOMS = (
-    (b"\xef\xbb\xbf", "utf-8-sig"),
-    (b"\xff\xfe\x00\x00", "utf-32"),
-    (b"\x00\x00\xfe\xff", "utf-32"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
-)
-
-
-def too_large(source: str, limits: Limits, line: int | None = None) -> Problem:
-    return Problem(f"{limits.what} is larger than the limit of {_size(limits.max_bytes)} for a {limits.what}",
-                   file=source, line=line, code="Y003")
-
-
-def decode(data: str | bytes, source: str, limits: Limits, line: int | None = None) -> str:
-    """Text of the input; raises InputError (Y002 not text, Y003 too large)."""
-    if len(data) > limits.max_bytes:
-        raise InputError("too large", [too_large(source, limits, line)])
-    if isinstance(data, str):
-        text = data[1:] if data.startswith("\ufeff") else data
-    else:
-        for bom, enc in _BOMS:
-            if data.startswith(bom):
-                try:
-                    text = data.decode(enc)
-                except UnicodeDecodeError as e:
-                    raise InputError("not text", [Problem(
-                        f"not valid {enc.upper().replace('-SIG', '')} text (byte {e.start})",
-                        file=source, line=line, code="Y002")]) from None
-                break
+def has(node, loc: list) -> bool:
+    """Does the node tree hold exactly this path?"""
+    cur = node
+    for part in loc:
+        if isinstance(cur, yaml.MappingNode):
+            cur = next((v for k, v in cur.value if k.value == str(part)), None)
+        elif isinstance(cur, yaml.SequenceNode) and isinstance(part, int) and part < len(cur.value):
+            cur = cur.value[part]
         else:
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as e:
-                at = line if line is not None else data.count(b"\n", 0, e.start) + 1
-                col = None if line is not None else e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-                raise InputError("not text", [Problem(
-                    "not UTF-8 text (an invalid byte; save the file as UTF-8)",
-                    file=source, line=at, column=col, code="Y002")]) from None
-    nul = text.find("\x00")
-    if nul >= 0:
-        raise InputError("binary", [Problem("binary data, not text (a NUL byte)", file=source,
-                                            line=line if line is not None else text.count("\n", 0, nul) + 1,
-                                            code="Y002")])
-    return text
+            return False
+        if cur is None:
+            return False
+    return True
 
-
-def _size(n: int) -> str:
-    return f"{n // 2 ** 20} MiB" if n % 2 ** 20 == 0 else f"{n} bytes"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +127,6 @@ _FLOAT12 = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
 _SAFE_TAG = re.compile(r"^[!A-Za-z0-9:/._-]{1,60}$")
 _DECIMAL_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
 _DECIMAL_FLOAT = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 # how the resolver recognises each plain type: an explicitly tagged scalar must read as its tag's type
 _IMPLICIT: dict[str, list[re.Pattern]] = {}
 for _first in yaml.resolver.Resolver.yaml_implicit_resolvers.values():
@@ -462,7 +388,7 @@ def _scalar(loader, node: yaml.ScalarNode, ev, is_key: bool) -> Any:
             raise _Refused("Y009", "a number that cannot be read (too many digits)", ev.start_mark) from None
         raise _Refused("Y012", "a value that cannot be read as its type; quote it if it is text",
                        ev.start_mark) from None
-    if isinstance(value, str) and _SURROGATE.search(value):
+    if isinstance(value, str) and SURROGATE.search(value):
         raise _Refused("Y013", "text that is not valid Unicode (a lone surrogate escape such as \\ud800); "
                                "write the character itself or a valid pair of escapes", ev.start_mark)
     if isinstance(value, float) and not math.isfinite(value):
@@ -476,141 +402,3 @@ def _scalar(loader, node: yaml.ScalarNode, ev, is_key: bool) -> Any:
 _TYPE_WORDS = {"!!bool": "true/false", "!!int": "whole number", "!!float": "number", "!!null": "null",
                "!!timestamp": "date (YYYY-MM-DD)"}
 
-
-# ---------------------------------------------------------------------------------------------
-# JSON
-
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*+"|[\[\]{}]')
-
-
-class _JsonRefused(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
-def _json_float(s: str) -> float:
-    v = float(s)
-    if not math.isfinite(v):
-        raise _JsonRefused("Y009", "numbers must be finite (1e400, NaN and Infinity are not allowed)")
-    return v
-
-
-def _json_int(s: str) -> int:
-    if len(s.lstrip("-")) > 19 or not INT64_MIN <= int(s) <= INT64_MAX:
-        raise _JsonRefused("Y009", "integer beyond the 64-bit range")
-    return int(s)
-
-
-def _json_constant(s: str):
-    raise _JsonRefused("Y009", "numbers must be finite (1e400, NaN and Infinity are not allowed)")
-
-
-def _json_pairs(pairs: list) -> dict:
-    out: dict = {}
-    for k, v in pairs:
-        if k in out:
-            shown = k if re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", k) else None
-            raise _JsonRefused("Y006", f"duplicate key '{shown}'" if shown else "duplicate key")
-        out[k] = v
-    return out
-
-
-def json_depth_exceeds(text: str, max_depth: int) -> int | None:
-    """The offset where brackets nest deeper than max_depth (outside strings), or None."""
-    if text.count("[") + text.count("{") <= max_depth:
-        return None
-    depth = 0
-    for m in _JSON_TOKEN.finditer(text):
-        c = m.group()
-        if c in "[{":
-            depth += 1
-            if depth > max_depth:
-                return m.start()
-        elif c in "]}":
-            depth -= 1
-    return None
-
-
-# the json module's messages, in words that survive redaction (a quoted ',' would print as '…') and that
-# say what to fix; the position is the Problem's line and column, never "at" with nothing after it
-_JSON_WORDS = {
-    "Expecting ',' delimiter": "a comma is missing between two values, or a closing bracket or brace",
-    "Expecting ':' delimiter": "a colon is missing after a key",
-    "Expecting property name enclosed in double quotes": "expected a key in double quotes",
-    "Expecting value": "expected a value (a number, text in double quotes, true, false, null, a list or an object)",
-    "Extra data": "more text after the end of the value (a .jsonl file has one case per line)",
-    "Unterminated string starting at": "text in double quotes is not closed",
-    "Invalid control character at": "a control character (a tab or line break) inside text in double quotes; "
-                                     "write it as an escape (\\t, \\n)",
-    "Invalid \\escape": "an invalid backslash escape inside text in double quotes",
-}
-
-
-def json_error_words(msg: str, text: str, pos: int) -> str:
-    """The words for a json.JSONDecodeError's msg (see _JSON_WORDS), with a hint when the text shows a comma
-    just before a closing bracket or brace; an unlisted message without a dangling 'at'."""
-    words = _JSON_WORDS.get(msg)
-    if words is None:
-        return msg[:-3] if msg.endswith(" at") else msg
-    if msg in ("Expecting property name enclosed in double quotes", "Expecting value"):
-        before, here = text[:pos].rstrip(), text[pos:pos + 1]
-        if before.endswith(",") and here in ("}", "]"):
-            words += f" (a comma before a closing {'brace' if here == '}' else 'bracket'} is not allowed)"
-    return words
-
-
-def load_json(data: str | bytes, source: str, limits: Limits = CASE_FILE, line: int | None = None) -> Any:
-    """One JSON value; raises InputError (Y001-Y009). ``line``: the JSONL line, for messages."""
-    text = decode(data, source, limits, line)
-
-    def where(offset: int) -> tuple[int | None, int | None]:
-        if line is not None:
-            return line, offset + 1
-        return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
-
-    deep = json_depth_exceeds(text, limits.max_depth)
-    if deep is not None:
-        ln, col = where(deep)
-        raise InputError("too deep", [Problem(f"nesting deeper than {limits.max_depth} levels",
-                                              file=source, line=ln, column=col, code="Y004")])
-    try:
-        data = json.loads(text, parse_float=_json_float, parse_int=_json_int, parse_constant=_json_constant,
-                          object_pairs_hook=_json_pairs)
-    except json.JSONDecodeError as e:
-        ln, col = (line, e.colno) if line is not None else (e.lineno, e.colno)
-        raise InputError("invalid JSON", [Problem(f"invalid JSON: {json_error_words(e.msg, e.doc, e.pos)}", file=source, line=ln,
-                                                  column=col, code="Y001")]) from None
-    except _JsonRefused as r:
-        raise InputError(r.message, [Problem(r.message, file=source, line=line, code=r.code)]) from None
-    except (RecursionError, ValueError) as e:          # belt and braces: the depth scan should stop these
-        raise InputError("invalid JSON", [Problem(f"invalid JSON: {type(e).__name__}", file=source, line=line,
-                                                  code="Y001")]) from None
-    if "\\u" in text:                                   # only an escape can give a lone surrogate
-        for m in _JSON_SURROGATE.finditer(text):
-            if _has_surrogate(data):
-                ln, col = where(m.start())
-                raise InputError("not Unicode", [Problem(
-                    "text that is not valid Unicode (a lone surrogate escape such as \\ud800); write the "
-                    "character itself or a valid pair of escapes", file=source, line=ln, column=col, code="Y013")])
-            break
-    return data
-
-
-_JSON_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-
-
-def _has_surrogate(data: Any) -> bool:
-    """Whether any text (key or value) in the parsed JSON holds a lone surrogate; iterative."""
-    todo = [data]
-    while todo:
-        v = todo.pop()
-        if isinstance(v, str):
-            if _SURROGATE.search(v):
-                return True
-        elif isinstance(v, dict):
-            todo.extend(v.keys())
-            todo.extend(v.values())
-        elif isinstance(v, list):
-            todo.extend(v)
-    return False
