@@ -32,13 +32,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core import _expr
+from ..core import _conditions, _expr
 from ..core._compile import compile_ruleset, derived_types, exported_types
 from ..core._enginecheck import engine_problems
 from ..core._errors import Problem, RuleError
 from ..core._facts import FACT_TYPES
 from ..core._paths import rules_dir
-from ..core._rules import Library, RuleSet, parse_ruleset, rule_files, template_names, tests_file
+from ..core._rules import Library, RuleSet, parse_ruleset, rule_files, tests_file
+from ..core._templates import template_names
 from ..core._yamlpos import mark
 
 _DECIDING = {"certify", "limit", "non_certify", "pend"}
@@ -118,7 +119,7 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
             parsed = _expr.parse(r.when)
         except _expr.ExprError:
             continue                                 # reported by compile (R110)
-        why = _expr.impossible(parsed)
+        why = _conditions.impossible(parsed)
         if why:
             line, col = at(i, "when")
             out.append(Problem(f"condition can never be true: {why}", file=src, line=line, column=col, code="R301"))
@@ -129,7 +130,7 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
                                "reach only later rule sets", file=src, line=line, column=col, code="R304",
                                severity="warning", suggestion="drop 'export: true' to chain inside the rule set"))
         if r.then.kind in _DECIDING:
-            conditions.setdefault(_expr.canonical(parsed), []).append((i, r.then.kind))
+            conditions.setdefault(_conditions.canonical(parsed), []).append((i, r.then.kind))
         available = set(types) | {"limit"} if r.then.limit is not None else set(types)
         for name in sorted(template_names(r.message) - available):
             line, col = at(i, "message")

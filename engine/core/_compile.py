@@ -15,9 +15,11 @@ import hashlib
 from dataclasses import dataclass, field
 
 from . import _expr, _rulecache
+from ._conditions import ConditionCompiler, required_facts
 from ._errors import Problem, RuleError
 from ._facts import EPOCH, FACT_TYPES
 from ._rules import Library, Rule, RuleSet
+from ._templates import parse_template
 from ._yamlpos import has, node_at
 
 # durable-rules.md §4, trap 12: > 64 simultaneously-true sibling conditions give error 303 on assert, and
@@ -261,7 +263,7 @@ def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> 
     # a rule set's own exports reach only later rule sets, so they are not facts here
     others = {k: v for k, v in (extra_types or {}).items() if k not in exports}
     types = {**FACT_TYPES, **others, **derived}
-    cc = _expr.ConditionCompiler(types, set(derived), to_literal)
+    cc = ConditionCompiler(types, set(derived), to_literal)
     compiled, warnings = [], []
     seen: dict[str, int] = {}
     for i, r in enumerate(rs.spec.rules):
@@ -271,7 +273,7 @@ def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> 
                                     "rule set needs its own id", file=src, line=line, column=col,
                                     path=f"rules[{i}].id", code="R202"))
         seen.setdefault(r.id, i)
-        fields, errs = _expr.parse_template(r.message)
+        fields, errs = parse_template(r.message)
         for e in errs:
             line, col = expr_position(rs, i, e.offset or 0, "message")
             problems.append(Problem(f"message: {e}", file=src, line=line, column=col, path=f"rules[{i}].message",
@@ -295,7 +297,7 @@ def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> 
             row = rs.rows.get(r.id)
             label = {row.table.label} if row is not None and row.table.label else set()   # a row shows its label
             shown = frozenset(f.name for f in fields) | p.names | label | ({"limit"} if r.then.limit is not None else set())
-            need, deps = _expr.required_facts(p, types, set(derived))
+            need, deps = required_facts(p, types, set(derived))
             cr = CompiledRule(i, r, patterns, sorted(p.names & set(derived)), tuple(sorted(shown)), need, deps,
                               width=_rule_width(patterns), conditions=_leaves(patterns))
         except _expr.ExprError as e:

@@ -22,7 +22,7 @@ from ._evaluate import Evaluation, Evaluator
 from ._facts import EPOCH, FACT_TYPES
 from ._plan import ItemPlan, PlanNote
 from ._readings import Unknown, answer_words, describe
-from ._rules import template_names
+from ._templates import template_names
 
 ENGINE_CITATION = "ptcheck engine (no guideline)"
 

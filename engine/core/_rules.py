@@ -8,7 +8,6 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import _documentation, _expr, _rulecache, _safeinput, _yamlpos
+from . import _documentation, _rulecache, _safeinput, _yamlpos
 from ._errors import Problem, RuleError, did_you_mean
 from ._paths import rules_dir
 from ._yamlpos import dotted, has, mark
@@ -442,12 +441,6 @@ def _problem(err: Mapping[str, Any], node: yaml.Node, src: str) -> Problem:
     else:
         msg, code = f"{msg} (got {err.get('input')!r})", "R104"
     return Problem(msg, file=src, line=line, column=col, path=dotted(loc), code=code, suggestion=hint)
-
-
-@functools.lru_cache(maxsize=4096)
-def template_names(template: str) -> frozenset[str]:
-    """The fact names a message template renders: '{total_visits} of {course_visits}' -> both."""
-    return frozenset(f.name for f in _expr.parse_template(template)[0])
 
 
 def rules_schema() -> dict:
