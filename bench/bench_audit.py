@@ -362,7 +362,7 @@ def breakdown(path: Path, n_cases: int) -> list[tuple[str, float]]:
             finally:
                 spent[name] += time.perf_counter() - t
         return wrapper
-    from ptcheck.core._cases import validate_case
+    from ptcheck.core._caseload import validate_case
     t_parse = t_valid = t_check = t_tally = 0.0
     p = _Partial()
     _durable.Registered.run, _check.derive = timed("durable", run), timed("derive", derive)

@@ -21,8 +21,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _WHERE = {
-    "Case": "core._cases", "Loaded": "core._cases", "case_schema": "core._cases", "load_cases": "core._cases", "load_text": "core._cases",
-    "validate_case": "core._cases",
+    "Case": "core._cases", "case_schema": "core._cases",
+    "Loaded": "core._caseload", "load_cases": "core._caseload", "load_text": "core._caseload",
+    "validate_case": "core._caseload",
     "Checker": "core._check",
     "CaseDecision": "core._decide", "Finding": "core._decide", "ItemDecision": "core._decide", "combine": "core._decide",
     "CaseError": "core._errors", "EngineError": "core._errors", "Problem": "core._errors", "PtcheckError": "core._errors",
@@ -48,7 +49,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:                            # for type checkers and editors: the eager form
-    from .core._cases import Case, Loaded, case_schema, load_cases, load_text, validate_case
+    from .core._caseload import Loaded, load_cases, load_text, validate_case
+    from .core._cases import Case, case_schema
     from .core._check import Checker
     from .core._decide import CaseDecision, Finding, ItemDecision, combine
     from .core._errors import CaseError, EngineError, Problem, PtcheckError, RuleError

@@ -16,7 +16,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ptcheck.core._cases import KNOWN_SERVICES, Region
+from ptcheck.core._casetypes import KNOWN_SERVICES, Region
 
 EXAMPLES = int(os.environ.get("PTCHECK_CRASH_HUNT", "250"))
 

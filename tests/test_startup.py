@@ -40,7 +40,8 @@ def test_help_imports_no_engine_models_nor_the_rule_engine():
     code, out, mods = run("--help")
     assert code == 0 and "Usage" in out and "check" in out
     heavy = {"durable", "durable_rules_engine", "pydantic", "pydantic_core", "yaml", "jinja2",
-             "ptcheck.core._cases", "ptcheck.core._check", "ptcheck.core._rules", "ptcheck.core._durable", "ptcheck.core._compile",
+             "ptcheck.core._cases", "ptcheck.core._caseload", "ptcheck.core._check", "ptcheck.core._rules",
+             "ptcheck.core._durable", "ptcheck.core._compile",
              "ptcheck.audit._audit", "ptcheck.core._dx"} | ICD_PACKAGES
     assert not heavy & mods, sorted(heavy & mods)
 
@@ -71,7 +72,7 @@ def test_importing_the_package_imports_no_module_of_it():
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     first, second = p.stdout.splitlines()
     assert first == "[]"
-    assert second == "ptcheck.core._check ptcheck.core._cases"
+    assert second == "ptcheck.core._check ptcheck.core._caseload"
 
 
 def test_diagnosis_coding_reads_the_table_not_the_packages():

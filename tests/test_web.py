@@ -355,7 +355,7 @@ def test_page_and_its_files_are_served_without_any_outside_reference(client):
 
 def test_page_lists_the_engine_services_and_regions():
     """The form's choices are the case format's: every known service and body region, nothing else."""
-    from ptcheck.core._cases import KNOWN_SERVICES, Region
+    from ptcheck.core._casetypes import KNOWN_SERVICES, Region
     js = (ROOT / "engine/web/web_static/app.js").read_text()
     services = json.loads(re.search(r"const SERVICES = (\[.*?\]);", js, re.S).group(1))
     regions = json.loads(re.search(r"const REGIONS = (\[.*?\]);", js, re.S).group(1))

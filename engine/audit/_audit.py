@@ -43,7 +43,7 @@ from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from ..core._cases import Loaded, iter_case_files, load_file, load_json_line, validate_case
+from ..core._caseload import Loaded, iter_case_files, load_file, load_json_line, validate_case
 from ..core._check import Checker
 from ..core._decide import REVIEW_OF, CaseDecision, ItemDecision
 from ..core._errors import EngineError, Problem, PtcheckError

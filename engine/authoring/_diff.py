@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core._cases import load_cases
+from ..core._caseload import load_cases
 from ..core._check import Checker
 from ..core._errors import Problem, RuleError
 from ..core._rules import Library, RuleSet, parse_ruleset

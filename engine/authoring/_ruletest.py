@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..core._cases import validate_case
+from ..core._caseload import validate_case
 from ..core._check import Checker
 from ..core._decide import ItemDecision
 from ..core._errors import Problem

@@ -48,7 +48,7 @@ class _Lazy:
 
 
 _catalog = _Lazy("authoring._catalog")
-case_schema, load_cases = _Lazy("core._cases", "case_schema"), _Lazy("core._cases", "load_cases")
+case_schema, load_cases = _Lazy("core._cases", "case_schema"), _Lazy("core._caseload", "load_cases")
 Checker = _Lazy("core._check", "Checker")
 decision_dict, render_case, to_json = (_Lazy("core._render", n) for n in ("decision_dict", "render_case", "to_json"))
 find_rule, rule_source = _Lazy("authoring._catalog", "find_rule"), _Lazy("authoring._catalog", "rule_source")

@@ -64,7 +64,7 @@ def check_fhir(paths: list[Path], fmt: str, rules: Path | None, pins: dict[str, 
         from ..fhir import FhirError, card_uuids, crd_response, pas_claim_response
     except ImportError as e:
         _missing_extra(e, "fhir,db")
-    from ..core._cases import load_cases
+    from ..core._caseload import load_cases
     from ..core._check import Checker
     from ..core._rules import Library
     store = _store(db, store_cases)
