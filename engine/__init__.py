@@ -29,7 +29,7 @@ _WHERE = {
     "CaseError": "core._errors", "EngineError": "core._errors", "Problem": "core._errors", "PtcheckError": "core._errors",
     "RuleError": "core._errors",
     "agrees": "core._render", "to_json": "core._render",
-    "Library": "core._rules", "RuleSet": "core._rules", "parse_ruleset": "core._rules",
+    "Library": "core._library", "RuleSet": "core._ruleset", "parse_ruleset": "core._ruleparse",
 }
 
 __all__ = sorted(_WHERE, key=str.lower)
@@ -54,5 +54,7 @@ if TYPE_CHECKING:                            # for type checkers and editors: th
     from .core._check import Checker
     from .core._decide import CaseDecision, Finding, ItemDecision, combine
     from .core._errors import CaseError, EngineError, Problem, PtcheckError, RuleError
+    from .core._library import Library
     from .core._render import agrees, to_json
-    from .core._rules import Library, RuleSet, parse_ruleset
+    from .core._ruleparse import parse_ruleset
+    from .core._ruleset import RuleSet

@@ -41,7 +41,7 @@ def test_help_imports_no_engine_models_nor_the_rule_engine():
     assert code == 0 and "Usage" in out and "check" in out
     heavy = {"durable", "durable_rules_engine", "pydantic", "pydantic_core", "yaml", "jinja2",
              "ptcheck.core._cases", "ptcheck.core._caseload", "ptcheck.core._check", "ptcheck.core._rules",
-             "ptcheck.core._durable", "ptcheck.core._compile",
+             "ptcheck.core._library", "ptcheck.core._durable", "ptcheck.core._compile",
              "ptcheck.audit._audit", "ptcheck.core._dx"} | ICD_PACKAGES
     assert not heavy & mods, sorted(heavy & mods)
 
@@ -50,7 +50,7 @@ def test_help_imports_no_engine_models_nor_the_rule_engine():
 def test_subcommand_help_imports_no_rule_engine(args):
     code, out, mods = run(*args)
     assert code == 0 and "Usage" in out
-    assert not {"durable", "ptcheck.core._check", "ptcheck.core._rules", "jinja2"} & mods
+    assert not {"durable", "ptcheck.core._check", "ptcheck.core._rules", "ptcheck.core._library", "jinja2"} & mods
 
 
 def test_check_of_a_seed_case_answers_without_the_icd_packages():
@@ -63,7 +63,7 @@ def test_check_of_a_seed_case_answers_without_the_icd_packages():
 def test_case_schema_needs_no_rule_engine():
     code, out, mods = run("schema", "case")
     assert code == 0 and json.loads(out)["title"]
-    assert not {"durable", "ptcheck.core._check", "ptcheck.core._rules"} & mods
+    assert not {"durable", "ptcheck.core._check", "ptcheck.core._rules", "ptcheck.core._library"} & mods
 
 
 def test_importing_the_package_imports_no_module_of_it():

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ptcheck.core import _rulecache, _rules
-from ptcheck.core._rules import Library
+from ptcheck.core import _library, _rulecache
+from ptcheck.core._library import Library
 from tests.conftest import ROOT
 
 
@@ -143,7 +143,7 @@ def test_an_entry_for_another_engine_is_a_miss(cache, rules, parses, monkeypatch
 def test_code_fingerprint_covers_the_engine_modules():
     fp = _rulecache.code_fingerprint()
     assert len(fp) == 64
-    assert Path(_rules.__file__).parent == Path(_rulecache.__file__).parent   # every module of ptcheck.core
+    assert Path(_library.__file__).parent == Path(_rulecache.__file__).parent   # every module of ptcheck.core
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
@@ -178,7 +178,7 @@ def test_a_library_with_problems_is_not_cached(cache, rules, parses):
 
 def test_concurrent_writers_leave_one_valid_entry(cache, rules):
     lib = Library.load(rules)
-    key = _rulecache.library_key(rules, _rules._yaml_files(rules))
+    key = _rulecache.library_key(rules, _library._yaml_files(rules))
     value = {"key": key, "library": lib}
     nodes = sum(rs.__dict__.get("_node") is not None for rs in lib.rulesets)
     entry = _rulecache.library_entry(rules)

@@ -4,7 +4,7 @@ guards are built only between rows that can match together. Counted in calls, no
 import pytest
 
 import ptcheck.core._tables as tables
-from ptcheck.core._rules import parse_ruleset
+from ptcheck.core._ruleparse import parse_ruleset
 
 ROWS = 3000
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..core._errors import Problem
-from ..core._rules import Library
+from ..core._library import Library
 from ._diff import DiffReport, Impact, RuleChange
 from ._ruletest import Coverage, TestResult as RuleTestResult
 

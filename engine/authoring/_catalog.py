@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..core._rules import Library, RuleSet
+from ..core._library import Library
+from ..core._ruleset import RuleSet
 
 
 def rows(lib: Library, *, as_of: dt.date | None = None, jurisdiction: str | None = None) -> list[dict]:

@@ -15,7 +15,9 @@ from pathlib import Path
 from ..core._caseload import load_cases
 from ..core._check import Checker
 from ..core._errors import Problem, RuleError
-from ..core._rules import Library, RuleSet, parse_ruleset
+from ..core._library import Library
+from ..core._ruleparse import parse_ruleset
+from ..core._ruleset import RuleSet
 
 _FIELDS = ("when", "then", "message", "citation", "missing", "notes")
 _TABLE_FIELDS = ("title", "hit", "by", "complete", "when", "inputs", "outputs", "label", "export")

@@ -37,8 +37,11 @@ from ..core._compile import compile_ruleset, derived_types, exported_types
 from ..core._enginecheck import engine_problems
 from ..core._errors import Problem, RuleError
 from ..core._facts import FACT_TYPES
+from ..core._library import Library
 from ..core._paths import rules_dir
-from ..core._rules import Library, RuleSet, parse_ruleset, rule_files, tests_file
+from ..core._rulefiles import rule_files, tests_file
+from ..core._ruleparse import parse_ruleset
+from ..core._ruleset import RuleSet
 from ..core._templates import template_names
 from ..core._yamlpos import mark
 

@@ -29,7 +29,9 @@ from ..core._caseload import validate_case
 from ..core._check import Checker
 from ..core._decide import ItemDecision
 from ..core._errors import Problem
-from ..core._rules import Library, RuleSet, tests_file
+from ..core._library import Library
+from ..core._rulefiles import tests_file
+from ..core._ruleset import RuleSet
 from ..core._yamlpos import dotted, mark
 
 

@@ -54,7 +54,7 @@ decision_dict, render_case, to_json = (_Lazy("core._render", n) for n in ("decis
 find_rule, rule_source = _Lazy("authoring._catalog", "find_rule"), _Lazy("authoring._catalog", "rule_source")
 diff_rulesets = _Lazy("authoring._diff", "diff")
 lint_errors, lint_paths = _Lazy("authoring._lint", "errors"), _Lazy("authoring._lint", "lint_paths")
-Library, rules_schema = _Lazy("core._rules", "Library"), _Lazy("core._rules", "rules_schema")
+Library, rules_schema = _Lazy("core._library", "Library"), _Lazy("core._rules", "rules_schema")
 diff_text, run_rule_tests = _Lazy("authoring._ruletest", "diff_text"), _Lazy("authoring._ruletest", "run_all")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2

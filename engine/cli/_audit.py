@@ -61,7 +61,7 @@ def _rules_run_or_fail(rules: Path | None) -> None:
     on every case (exit 1)."""
     from ..core._enginecheck import library_problems
     from ..core._errors import RuleError
-    from ..core._rules import Library
+    from ..core._library import Library
     problems = library_problems(Library.load(rules))
     if problems:
         raise RuleError(f"{len(problems)} problem(s) in the rule files; `ptcheck rules lint` lists them", problems)
@@ -76,7 +76,7 @@ def _make_checker(rules: Path | None, pins: tuple[tuple[str, str], ...] = ()) ->
     if built is not None and built[0] != os.getpid():
         return built[1]
     from ..core._check import Checker  # imported when used: `ptcheck --help` needs neither
-    from ..core._rules import Library
+    from ..core._library import Library
     checker = Checker(Library.load(rules), dict(pins))
     _BUILT[(rules, pins)] = (os.getpid(), checker)
     return checker

@@ -66,7 +66,7 @@ def check_fhir(paths: list[Path], fmt: str, rules: Path | None, pins: dict[str, 
         _missing_extra(e, "fhir,db")
     from ..core._caseload import load_cases
     from ..core._check import Checker
-    from ..core._rules import Library
+    from ..core._library import Library
     store = _store(db, store_cases)
     try:
         checker = Checker(Library.load(rules), pins)

@@ -18,9 +18,10 @@ from ._errors import EngineError
 from ._evaluate import Evaluation, Evaluator, Memo
 from ._explain import Explainer, Shown, compose
 from ._facts import HISTORY_FACTS, ItemFacts, derive, dx_regions
+from ._library import Library
 from ._plan import ItemPlan, Planner
 from ._readings import Found, History, answer_words, summarize_answers
-from ._rules import Library, RuleSet
+from ._ruleset import RuleSet
 from ._version import engine_version
 
 

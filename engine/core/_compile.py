@@ -18,7 +18,8 @@ from . import _expr, _rulecache
 from ._conditions import ConditionCompiler, required_facts
 from ._errors import Problem, RuleError
 from ._facts import EPOCH, FACT_TYPES
-from ._rules import Library, Rule, RuleSet
+from ._rules import Rule
+from ._ruleset import RuleSet
 from ._templates import parse_template
 from ._yamlpos import has, node_at
 
@@ -171,7 +172,8 @@ def _same_kind(a: str, b: str) -> bool:
 
 
 def exported_types(lib_or_sets) -> dict[str, str]:
-    sets = lib_or_sets.rulesets if isinstance(lib_or_sets, Library) else lib_or_sets
+    """The types of the facts rule sets export (a Library's rule sets, or the rule sets given)."""
+    sets = getattr(lib_or_sets, "rulesets", lib_or_sets)      # a Library (engine/core/_library.py), or rule sets
     out = {}
     for rs in sets:
         out.update(derived_types(rs)[1])

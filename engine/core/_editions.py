@@ -22,12 +22,14 @@ from __future__ import annotations
 import contextvars
 import copy
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ._errors import Problem, did_you_mean
+from ._rulefiles import load_yaml, rule_files
 from ._yamlpos import mark
 
 _NOT_INHERITED = ("version", "effective_from", "effective_to", "extends")
@@ -37,8 +39,8 @@ _PARSED: dict[tuple[str, str], tuple[Any, list]] = {}
 # search for a base reads each file's header once per process, not once per edition that extends
 _HEADERS: dict[tuple[str, bytes], tuple[Any, Any] | None] = {}
 _NO_ID = object()                   # an edition without `id`: known by the id its `extends` names
-# set by Library.load for the duration of one load: (file, text) -> parse_ruleset result, so that a base
-# parsed for an edition is the library's own rule set (each file parsed once per load)
+# set by Library.load (engine/core/_library.py) for the duration of one load: (file, text) -> parse_ruleset
+# result, so that a base parsed for an edition is the library's own rule set (each file parsed once per load)
 LOADING: contextvars.ContextVar[dict | None] = contextvars.ContextVar("ptcheck_loading", default=None)
 
 
@@ -51,7 +53,6 @@ def _header(f: Path, text: str) -> tuple[Any, Any] | None:
     key = _header_key(f, text)
     if key in _HEADERS:
         return _HEADERS[key]
-    from ._rules import load_yaml
     try:
         _, other = load_yaml(text, str(f))
     except Exception:           # a broken file is reported when it is linted itself
@@ -83,9 +84,9 @@ def _where(node, loc) -> tuple[int | None, int | None]:
     return mark(node, loc) if node is not None else (None, None)
 
 
-def resolve_base(data: dict, path: Path, node: yaml.Node, seen: frozenset):
-    """The RuleSet this file extends (parsed, itself resolved), or (None, problems)."""
-    from ._rules import parse_ruleset, rule_files
+def resolve_base(data: dict, path: Path, node: yaml.Node, seen: frozenset, parse: Callable):
+    """The RuleSet this file extends (parsed by `parse`, engine/core/_ruleparse.py's parse_ruleset, itself
+    resolved), or (None, problems)."""
     src = str(path)
     ref = str(data.get("extends"))
     line, col = _where(node, ["extends"])
@@ -122,7 +123,7 @@ def resolve_base(data: dict, path: Path, node: yaml.Node, seen: frozenset):
             if cache_key not in _PARSED:
                 if len(_PARSED) > 512:
                     _PARSED.clear()
-                _PARSED[cache_key] = parse_ruleset(text, f, _seen=seen | {src})
+                _PARSED[cache_key] = parse(text, f, _seen=seen | {src})
             base, problems = _PARSED[cache_key]
             if loading is not None and base is not None:
                 loading[cache_key] = (base, problems)

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 from ._facts import may_overlap
 from ._jurisdictions import Presumption
-from ._rules import Library, RuleSet
+from ._library import Library
+from ._ruleset import RuleSet
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 from . import _documentation
 from ._errors import Problem, did_you_mean
-from ._rules import ROW_KEYS, Citation, Effect, Origin, RowInfo, Rule, RuleSet, Table
+from ._rules import ROW_KEYS, Citation, Effect, Rule, Table
+from ._ruleset import Origin, RowInfo, RuleSet
 
 _OPS = ("<=", ">=", "==", "!=", "<", ">")
 _INVERSE = {"<=": ">", ">=": "<", "<": ">=", ">": "<=", "==": "!=", "!=": "=="}
