@@ -35,7 +35,7 @@ def test_review_outcome(kind, outcome, expected):
 
 
 def test_exports_keep_the_largest_row_and_its_label():
-    from ptcheck.core._tables import merge_exports
+    from ptcheck.core._exports import merge_exports
     types = {"course_visits": "int", "course_row": "str", "flag": "tri"}
     policy = {k: ("collect-max", ("course_visits",)) for k in ("course_visits", "course_row")}
     values = {}

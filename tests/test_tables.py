@@ -505,7 +505,7 @@ def test_mtus_course_rows_are_a_first_table_whose_last_row_is_every_other_diagno
 def test_exported_rows_combine_whole_under_collect_max():
     """The row that counts sets all its outputs: a row with fewer visits but more weeks does not lend its
     weeks (or its label) to the row that counts, as a largest-per-number merge would."""
-    from ptcheck.core._tables import merge_exports
+    from ptcheck.core._exports import merge_exports
     types = {"course_visits": "int", "course_weeks": "int", "course_row": "str"}
     pol = {k: ("collect-max", ("course_visits", "course_weeks")) for k in types}
     values: dict = {}
@@ -522,7 +522,7 @@ def test_exported_rows_combine_whole_under_collect_max():
 
 
 def test_exports_without_a_collect_policy_keep_the_first_known_value():
-    from ptcheck.core._tables import merge_exports
+    from ptcheck.core._exports import merge_exports
     types = {"flag": "tri", "word": "str"}
     values = {"flag": "unknown"}
     values.update(merge_exports(values, {"flag": True}, types))
@@ -532,7 +532,7 @@ def test_exports_without_a_collect_policy_keep_the_first_known_value():
 
 
 def test_shipped_exports_have_one_policy_each():
-    from ptcheck.core._tables import export_policies
+    from ptcheck.core._exports import export_policies
     policies, conflicts = export_policies(Library.load().rulesets)
     assert conflicts == []
     assert policies["course_visits"] == policies["course_row"] == ("collect-max", ("course_visits", "course_weeks"))

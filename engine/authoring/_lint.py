@@ -169,7 +169,8 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
 def lint_tables(rs: RuleSet, types: dict[str, str]) -> list[Problem]:
     """Gaps of complete tables (R131), overlaps of unique tables (R132), input columns that are not case
     facts (R134), each at the table's or row's line:column."""
-    from ..core._tables import analyse, row_id
+    from ..core._tablecheck import analyse
+    from ..core._tables import row_id
     out: list[Problem] = []
     src = str(rs.path)
     index = {r.id: i for i, r in enumerate(rs.spec.rules)}
@@ -242,7 +243,7 @@ def export_policies(sets: list[RuleSet], report: set[int] | None = None) -> list
     """R305: every exported fact combines across rule sets under ONE policy (engine/core/_tables.py
     export_policies): reported at each rule or row that states another (of the rule sets whose id() is in
     `report`; default all)."""
-    from ..core._tables import export_policies as policies
+    from ..core._exports import export_policies as policies
     out: list[Problem] = []
     for name, rs, i, why in policies(sets)[1]:
         if report is not None and id(rs) not in report:

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from ._analysis import Analysis, analyse, compile_figure, compile_value
 from ._compile import compile_ruleset, exported_types
 from ._durable import Firing, Registered, encode
+from ._exports import export_policies, merge_exports
 from ._library import Library
 from ._plan import ItemPlan, Step
 from ._ruleset import RuleSet
-from ._tables import export_policies, merge_exports
 
 
 @dataclass(frozen=True, slots=True)
