@@ -33,7 +33,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core import _conditions, _expr
-from ..core._compile import compile_ruleset, derived_types, exported_types
+from ..core._compile import compile_ruleset, exported_types
+from ..core._derived import derived_types
 from ..core._enginecheck import engine_problems
 from ..core._errors import Problem, RuleError
 from ..core._facts import FACT_TYPES

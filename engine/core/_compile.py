@@ -6,6 +6,9 @@ Every rule becomes one durable rule:
 A `derive` rule's action asserts {'__kind': 'derived', 'name', 'value', 'by'} into the same session,
 so the rules that use that name fire in the same assert (forward chaining). Rule sets are sharded at
 MAX_SHARD rules, keeping rules that share derived facts in one shard (durable-rules.md §4).
+
+The types of derived facts and the cycles among them are engine/core/_derived.py's; where in the rule
+file a character of a condition is, engine/core/_exprpos.py's.
 """
 from __future__ import annotations
 
@@ -16,12 +19,13 @@ from dataclasses import dataclass, field
 
 from . import _expr, _rulecache
 from ._conditions import ConditionCompiler, required_facts
+from ._derived import cycles, derived_types
 from ._errors import Problem, RuleError
+from ._exprpos import expr_position
 from ._facts import EPOCH, FACT_TYPES
 from ._rules import Rule
 from ._ruleset import RuleSet
 from ._templates import parse_template
-from ._yamlpos import has, node_at
 
 # durable-rules.md §4, trap 12: > 64 simultaneously-true sibling conditions give error 303 on assert, and
 # >= 512 distinct sibling conditions an uninterruptible infinite loop. A shard is sized by its *width*: the
@@ -107,68 +111,6 @@ class CompiledRuleSet:
             out[cr.rule.id] = {"all": cr.patterns, "pri": cr.rule.priority}
         out[END_RULE] = {"pri": 65535, "all": [{"m": {"__kind": "end"}}]}
         return out
-
-
-def derive_type(value, types: dict[str, str] | None = None) -> str:
-    """The type of a derived value, from the fact table (never from the text); 'int' if it cannot be
-    typed (the rule then fails to compile with the reason)."""
-    try:
-        return _expr.figure_type(value, {**FACT_TYPES, **(types or {})})
-    except _expr.ExprError:
-        return "int"
-
-
-def derived_types(rs: RuleSet, base: dict[str, str] | None = None) -> tuple[dict, dict, list[Problem]]:
-    """(internal derived name -> type, exported name -> type, problems) of one rule set.
-
-    A derived value's type comes from the fact table and the types of the facts it reads; every rule that
-    derives one name must give it the same type, and a derived name must not be a fact of the table."""
-    base = {**FACT_TYPES, **(base or {})}
-    internal: dict[str, str] = {}
-    exports: dict[str, str] = {}
-    problems: list[Problem] = []
-    pending = [(i, r, k, v) for i, r in enumerate(rs.spec.rules) if r.then.derive for k, v in r.then.derive.items()]
-    # derived values may read other derived values: type them in rounds until nothing changes
-    for _ in range(len(pending) + 1):
-        changed = False
-        for i, r, k, v in pending:
-            target = exports if r.then.export else internal
-            try:
-                t = _expr.figure_type(v, {**base, **internal})
-            except _expr.ExprError:
-                continue
-            if k not in target:
-                target[k] = t
-                changed = True
-            elif target[k] != t and {target[k], t} <= {"int", "num"}:
-                if target[k] != "num":
-                    target[k] = "num"
-                    changed = True
-        if not changed:
-            break
-    for i, r, k, v in pending:
-        target = exports if r.then.export else internal
-        if k in FACT_TYPES:
-            line, col = _at(rs, i, "then")
-            problems.append(Problem(f"derive: '{k}' is a fact of the fact table; a derived fact needs its own name",
-                                    file=str(rs.path), line=line, column=col, path=f"rules[{i}].then", code="R113"))
-            continue
-        try:
-            t = _expr.figure_type(v, {**base, **internal})
-        except _expr.ExprError as e:
-            line, col = _at(rs, i, "then")
-            problems.append(Problem(f"derive {k}: {e}", file=str(rs.path), line=line, column=col,
-                                    path=f"rules[{i}].then", code=e.code or "R111", suggestion=e.suggestion))
-            continue
-        if not _same_kind(t, target.get(k, t)):
-            line, col = _at(rs, i, "then")
-            problems.append(Problem(f"derive {k}: rules give it different types ({target[k]} and {t})",
-                                    file=str(rs.path), line=line, column=col, path=f"rules[{i}].then", code="R113"))
-    return internal, exports, problems
-
-
-def _same_kind(a: str, b: str) -> bool:
-    return a == b or {a, b} <= {"int", "num"}
 
 
 def exported_types(lib_or_sets) -> dict[str, str]:
@@ -322,7 +264,7 @@ def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> 
                 f"rule '{r.id}': {cr.width} alternatives can be true at once (refused above {MAX_RULE_WIDTH})",
                 file=src, line=line, column=col, path=f"rules[{i}].when", code="R122", severity="warning"))
         compiled.append(cr)
-    problems += _cycles(rs, set(derived))
+    problems += cycles(rs, set(derived))
     if problems:
         raise RuleError(f"{rs.path}: {len(problems)} problem(s); the rule set does not compile", problems)
     return CompiledRuleSet(rs, compiled, _shards(compiled, rs), types, set(derived), exports, warnings)
@@ -330,56 +272,6 @@ def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> 
 
 def _at(rs: RuleSet, index: int, *path) -> tuple[int | None, int | None]:
     return rs.at(index, *path)
-
-
-def _cycles(rs: RuleSet, derived: set[str]) -> list[Problem]:
-    """Derived facts that depend on themselves through any chain of rules (forward chaining would loop)."""
-    edges: dict[str, set[str]] = {}
-    by: dict[tuple[str, str], list[str]] = {}
-    for r in rs.spec.rules:
-        if not r.then.derive or r.then.export:
-            continue
-        try:
-            reads = _expr.parse(r.when or "").names
-        except _expr.ExprError:
-            reads = set()
-        for v in r.then.derive.values():
-            try:
-                reads = reads | _expr.figure_names(v)
-            except _expr.ExprError:
-                pass
-        for u in reads & derived:
-            for d in r.then.derive:
-                edges.setdefault(u, set()).add(d)
-                by.setdefault((u, d), []).append(r.id)
-    problems, reported = [], set()
-    for start in sorted(edges):
-        path = _find_cycle(start, edges)
-        if path and frozenset(path) not in reported:
-            reported.add(frozenset(path))
-            rules = sorted({rid for a, b in zip(path, path[1:]) for rid in by[(a, b)]})
-            first = next(i for i, r in enumerate(rs.spec.rules) if r.id == rules[0])
-            line, col = _at(rs, first)
-            problems.append(Problem(
-                f"derived facts depend on themselves: {' -> '.join(path)} (rules {', '.join(rules)})",
-                file=str(rs.path), line=line, column=col, path=f"rules[{first}]", code="R114",
-                suggestion="a derived fact must not be read, directly or through other derived facts, by a "
-                           "rule that derives it"))
-    return problems
-
-
-def _find_cycle(start: str, edges: dict[str, set[str]]) -> list[str] | None:
-    stack = [(start, [start])]
-    seen = set()
-    while stack:
-        node, path = stack.pop()
-        for nxt in sorted(edges.get(node, ())):
-            if nxt == start:
-                return path + [start]
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append((nxt, path + [nxt]))
-    return None
 
 
 def _width(cond) -> int:
@@ -414,86 +306,6 @@ def _leaves(cond) -> int:
             return sum(_leaves(v) for v in cond.values())          # a pattern {'k': {...}}
         return 1
     return 1
-
-
-def expr_position(rs: RuleSet, index: int, offset: int, key: str = "when") -> tuple[int | None, int | None]:
-    """Line and column of a character of a rule's condition (or message), both 1-based. Exact for scalars on
-    one line; for a scalar spanning lines, the character is found by replaying how YAML folds the lines."""
-    if rs.node is None:
-        return None, None
-    o = rs.origin(index)
-    if o.kind == "row" or o.path is None:            # a table row's condition is made from its cells
-        return rs.at(index, key)
-    if key == "when":
-        if offset < o.prefix:                         # inside the rule set's applies_when
-            n = node_at(rs.node, ["applies_when"])
-            off = max(0, offset - 1)
-            if n.start_mark.line == n.end_mark.line and getattr(n, "style", None) not in ("|", ">"):
-                q = 1 if getattr(n, "style", None) in ('"', "'") else 0
-                return n.start_mark.line + 1, n.start_mark.column + 1 + q + off
-            return n.start_mark.line + 1, n.start_mark.column + 1
-        offset -= o.prefix
-    if not has(rs.node, [*o.path, key]):
-        return rs.at(index, key)
-    n = node_at(rs.node, [*o.path, key])
-    line, col = n.start_mark.line + 1, n.start_mark.column + 1
-    style = getattr(n, "style", None)
-    if n.start_mark.line == n.end_mark.line and style not in ("|", ">"):
-        return line, col + (1 if style in ('"', "'") else 0) + offset
-    pos = _scalar_positions(n)
-    if pos is not None and 0 <= offset < len(pos):
-        return pos[offset]
-    return (line + 1, None) if style in ("|", ">") else (line, col)
-
-
-def _scalar_positions(n) -> list[tuple[int, int]] | None:
-    """(line, column) of every character of a multi-line scalar's value, or None when the replay of the
-    folding does not reproduce the value (escapes, unusual indentation): then the caller gives the start."""
-    buf = n.start_mark.buffer
-    value = getattr(n, "value", None)
-    if not buf or not isinstance(value, str):
-        return None
-    style = getattr(n, "style", None)
-    src = buf[n.start_mark.index:n.end_mark.index]
-    lines = src.split("\n")
-    first_line = n.start_mark.line + 1
-    out: list[tuple[int, int]] = []
-    text = ""
-    if style in ("|", ">"):
-        body = [(first_line + 1 + k, ln) for k, ln in enumerate(lines[1:])]
-        indent = min((len(ln) - len(ln.lstrip(" ")) for _, ln in body if ln.strip()), default=0)
-        prev_blank = True
-        for lno, ln in body:
-            content = ln[indent:]
-            if not ln.strip():
-                text += "\n"
-                out.append((lno, 1))
-                prev_blank = True
-                continue
-            if text and not prev_blank:
-                text += "\n" if style == "|" else " "
-                out.append((lno, indent + 1))
-            for c_i, ch in enumerate(content):
-                text += ch
-                out.append((lno, indent + 1 + c_i))
-            prev_blank = False
-    else:
-        q = 1 if style in ('"', "'") else 0
-        for k, ln in enumerate(lines):
-            lno = first_line + k
-            start_col = n.start_mark.column + 1 + q if k == 0 else len(ln) - len(ln.lstrip()) + 1
-            content = ln[q:] if k == 0 else ln.lstrip()
-            if k == len(lines) - 1 and q:
-                content = content[:-1] if content.endswith(("'", '"')) else content
-            if k:
-                text += " "
-                out.append((lno, start_col))
-            for c_i, ch in enumerate(content.rstrip() if k < len(lines) - 1 else content):
-                text += ch
-                out.append((lno, start_col + c_i))
-    if text.rstrip("\n") != value.rstrip("\n"):
-        return None
-    return out
 
 
 def _figures(r: Rule) -> list:
