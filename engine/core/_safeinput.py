@@ -15,6 +15,10 @@ Problem codes (shared by cases and rule files):
   Y010 impossible date                 Y011 number not written in plain decimal digits
   Y012 a tagged value that its tag cannot read (``!!bool maybe``, ``!!timestamp abc``)
   Y013 text that is not valid Unicode (a lone surrogate such as ``\\ud800``)
+
+Numbers are read as JSON and YAML 1.2 write them: a whole number in decimal digits (``010`` is not octal
+8, ``1:30`` is not sexagesimal 90, ``0x10``, ``0b1``, ``1_000`` are refused, Y011); an explicitly tagged
+scalar must be written as its tag's type reads it (``!!int abc`` is Y012, never a guess).
 """
 from __future__ import annotations
 

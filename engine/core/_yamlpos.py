@@ -23,10 +23,6 @@ recursive runs; aliases are counted as full copies (``max_nodes``) and recursive
 an alias bomb is refused in milliseconds; duplicate keys, non-scalar keys, unknown tags (``!!python/``
 and every other tag outside the YAML core schema), numbers that are not finite or beyond 64-bit
 integers, and impossible dates are errors with file:line:column. Messages never echo document content.
-
-Numbers are read as JSON and YAML 1.2 write them: a whole number in decimal digits (``010`` is not octal
-8, ``1:30`` is not sexagesimal 90, ``0x10``, ``0b1``, ``1_000`` are refused, Y011); an explicitly tagged
-scalar must be written as its tag's type reads it (``!!int abc`` is Y012, never a guess).
 """
 from __future__ import annotations
 
