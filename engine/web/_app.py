@@ -349,9 +349,12 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
         """The JSON Schema of the case format (ptcheck/case@1) as ptcheck accepts it."""
         return case_schema()
 
+    index = (static / "index.html").read_text(encoding="utf-8").replace(
+        "<!-- vocabulary:", f'<script type="application/json" id="vocabulary">{_vocabulary()}</script>\n<!-- vocabulary:', 1)
+
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
-        return FileResponse(str(static / "index.html"), media_type="text/html; charset=utf-8")
+        return Response(index, media_type="text/html; charset=utf-8")
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static_file(name: str) -> Response:
@@ -387,6 +390,20 @@ def _version() -> str:
         return version("ptcheck")
     except Exception:
         return "0"
+
+
+def vocabulary() -> dict:
+    """The case format's choices as the page's form offers them: every known service and body region, and
+    each documentation flag of the documentation table with the words of its fact."""
+    from ..core._casetypes import KNOWN_SERVICES, Region
+    from ..core._documentation import TABLE
+    return {"services": list(KNOWN_SERVICES), "regions": [r.value for r in Region],
+            "flags": [[d.id, d.fact[:1].upper() + d.fact[1:]] for d in TABLE if d.flag]}
+
+
+def _vocabulary() -> str:
+    # JSON inside <script>: "</" cannot end the element early
+    return json.dumps(vocabulary(), ensure_ascii=True).replace("</", "<\\/")
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, rules: Path | None = None, db: str | None = None,

@@ -3,20 +3,13 @@
 // put into the page with textContent (never parsed as HTML).
 "use strict";
 
-// The case format's choices (tests/test_web.py checks them against the engine).
-const SERVICES = ["physical_therapy", "occupational_therapy", "chiropractic", "acupuncture", "aquatic_therapy", "massage", "work_conditioning", "work_hardening", "home_exercise_kit", "durable_medical_equipment", "medication", "office_visit", "injection"];
-const REGIONS = ["cervical", "thoracic", "lumbar", "shoulder", "elbow", "wrist", "hand", "upper_extremity", "hip", "knee", "ankle", "foot", "lower_extremity"];
-const FLAGS = [
-  ["functional_improvement", "Objective functional improvement from prior treatment"],
-  ["objective_functional_deficits", "Measurable functional deficits that therapy is meant to fix"],
-  ["home_exercise_program", "Already instructed in / doing a home exercise program"],
-  ["unable_to_do_home_exercise", "A reason why a home program cannot replace supervised therapy"],
-  ["new_injury_or_flare", "New injury, re-injury or flare-up since the last course"],
-  ["exceptional_factors", "Factors justifying care beyond the guideline"],
-  ["medication_reduction", "Reduced use of medications after treatment"],
-  ["equipment_described", "For equipment and kits: the contents are specified"],
-  ["therapy_plateau", "Therapy improved, then reached a plateau (work conditioning / hardening)"]
-];
+// The case format's choices, from the engine's own tables: the server puts them in the page
+// (engine/web/_app.py `vocabulary`: the services, the body regions, and the documentation flags of
+// engine/core/_documentation.py with the words a form shows).
+const VOCABULARY = JSON.parse(document.getElementById("vocabulary").textContent);
+const SERVICES = VOCABULARY.services;
+const REGIONS = VOCABULARY.regions;
+const FLAGS = VOCABULARY.flags;
 const SURGERY_KINDS = ["acl_repair", "arthroscopic_shoulder", "bankart", "carpal_tunnel_release", "cubital_tunnel_release", "disc_arthroplasty", "discectomy_laminectomy", "fusion", "knee_arthroplasty", "meniscectomy", "open_shoulder", "rotator_cuff_repair", "shoulder_arthroplasty"];
 const OUTCOME_WORDS = {certify: "CERTIFY", modify: "MODIFY", non_certify: "NON-CERTIFY", pend: "PEND"};
 
