@@ -179,9 +179,12 @@ def test_more_than_64_true_conditions_are_sharded():
 
 
 def test_facts_are_normalised_before_asserting():
-    """Mixed types compare undefined and booleans coerce (trap 16); dates and None cannot be sent."""
+    """Mixed types compare undefined and booleans coerce (trap 16); dates and None cannot be sent; the
+    case fact is marked as one (`__kind`), and given only the names asked for."""
     import datetime as dt
-    assert _normalise({"a": True, "b": None, "c": ["x"], "d": 3}) == {"a": "true", "c": ["x", "~"], "d": 3}
+    assert _normalise({"a": True, "b": None, "c": ["x"], "d": 3}) == {"a": "true", "c": ["x", "~"], "d": 3,
+                                                                      "__kind": "case"}
+    assert _normalise({"a": True, "c": ["x"], "d": 3}, frozenset({"d"})) == {"d": 3, "__kind": "case"}
     with pytest.raises(EngineError):
         _normalise({"d": dt.date(2020, 1, 1)})
     with pytest.raises(EngineError, match="255"):
