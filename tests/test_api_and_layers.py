@@ -72,7 +72,7 @@ def test_the_core_modules_import_each_other_one_way():
 
 
 # core modules still over the limit, each to be split (the list only shrinks: a module under it is an error here)
-OVER_400 = {"_analysis.py"}
+OVER_400: set[str] = set()
 
 
 def test_no_core_module_is_over_400_lines():

@@ -95,14 +95,14 @@ def test_exception_in_an_action_is_raised_not_swallowed(monkeypatch):
     """durable swallows exceptions raised in actions (trap 7): the collector re-raises them.
     (A zero divisor in a figure is no longer an error but "unknown" (docs/authoring.md), so the failure
     inside the action is injected.)"""
-    from ptcheck.core import _expr
-    real = _expr.fact_value
+    from ptcheck.core import _figures
+    real = _figures.fact_value
 
     def failing(expr, env):
         if env.get("completed_visits") == 0:
             raise ZeroDivisionError("injected")
         return real(expr, env)
-    monkeypatch.setattr(_expr, "fact_value", failing)
+    monkeypatch.setattr(_figures, "fact_value", failing)
     body = ("  - {id: a, when: \"request_visits > 0\", then: {derive: {x: \"request_visits // zero\"}}, message: m, citation: {section: s}}\n"
             "  - {id: b, when: \"x > 0\", then: {note: true}, message: m, citation: {section: s}}\n")
     reg = registered("boom", body.replace("zero", "completed_visits"))

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from ptcheck import Checker, Library, RuleError, parse_ruleset, validate_case
 from ptcheck.authoring._lint import errors, lint_paths
 from ptcheck.cli import app
-from ptcheck.core import _expr
+from ptcheck.core import _figures
 from ptcheck.core._compile import MAX_SHARD, compile_ruleset
 from ptcheck.core._rulefiles import rule_files
 from tests.conftest import HEAD, ROOT, case_dict, rule
@@ -96,7 +96,7 @@ def test_brace_position_in_a_folded_multi_line_message(tmp_path):
     ("max(a, b)", {"a": 3}, None),
 ])
 def test_figure_values(expr, env, want):
-    assert _expr.evaluate(expr, env) == want
+    assert _figures.evaluate(expr, env) == want
 
 
 def test_zero_divisor_at_run_time_leaves_the_limit_unknown(tmp_path):

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core import _conditions, _expr
+from ..core import _conditions, _expr, _figures
 from ..core._compile import compile_ruleset, exported_types
 from ..core._derived import derived_types
 from ..core._enginecheck import engine_problems
@@ -144,7 +144,7 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
                [v for v in (r.then.derive or {}).values() if not isinstance(v, bool)]
         for fig in figs:
             try:
-                names = _expr.figure_names(fig)
+                names = _figures.figure_names(fig)
             except _expr.ExprError:
                 continue                             # reported by compile (R111)
             for name in sorted(names - set(types)):

@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from . import _expr
+from . import _expr, _figures
 from ._compile import CompiledRuleSet
 from ._expr import KEYWORDS
 
@@ -125,7 +125,7 @@ def analyse(compiled: CompiledRuleSet) -> Analysis:
             if isinstance(fig, (int, float)):
                 numbers |= _number(fig)
                 continue
-            node = _expr.figure_tree(str(fig))
+            node = _figures.figure_tree(str(fig))
             names = _names(node)
             reads |= names
             numbers |= _numbers(node)
@@ -253,7 +253,7 @@ def _derived_values(rs, derived: set[str]) -> dict[str, list[ast.expr]]:
             if isinstance(v, bool) or not isinstance(v, (int, float, str)):
                 out[name] = None
                 continue
-            node: ast.expr = ast.Constant(v) if isinstance(v, (int, float)) else _expr.figure_tree(v)    # type: ignore[assignment]
+            node: ast.expr = ast.Constant(v) if isinstance(v, (int, float)) else _figures.figure_tree(v)    # type: ignore[assignment]
             if _names(node) & derived or (isinstance(node, ast.Constant) and isinstance(node.value, str)):
                 out[name] = None
                 continue
@@ -382,81 +382,11 @@ def _value_fn(node: ast.expr) -> Callable[[dict], Any]:
     if isinstance(node, ast.Name):
         n = node.id
         return lambda v: v.get(n)
-    return lambda v: _expr.eval_figure(node, v)
+    return _figures.closure(node)
 
 
 def _frozen(x):
     return tuple(x) if isinstance(x, list) else x
 
 
-# -- figures compiled to closures ---------------------------------------------------------------------
-
-def compile_figure(expr) -> Callable[[Any], Any]:
-    """A limit's figure as a function of a lookup (anything with .get): the same value as
-    _expr.evaluate(expr, lookup), without walking the syntax tree per call (tests/test_analysis.py checks
-    both on every shipped figure)."""
-    if isinstance(expr, (int, float)):
-        return lambda e: expr
-    try:
-        node = _expr.figure_tree(str(expr))
-    except _expr.ExprError:
-        return lambda e: None
-    return _closure(node)
-
-
-def compile_value(expr) -> Callable[[Any], Any]:
-    """A derived value (an export) as a function of a lookup: the same as _expr.fact_value(expr, lookup)."""
-    if isinstance(expr, bool):
-        word = "true" if expr else "false"
-        return lambda e: word
-    if isinstance(expr, (int, float)):
-        v = expr if _expr.is_finite(expr) else None
-        return lambda e: v
-    return compile_figure(expr)
-
-
-def _closure(node) -> Callable[[Any], Any]:
-    num, fin = _expr.is_number, _expr.is_finite
-    if isinstance(node, ast.Constant):
-        c = node.value if fin(node.value) else None
-        return lambda e: c
-    if isinstance(node, ast.Name):
-        n = node.id
-        return lambda e: e.get(n)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        f = _closure(node.operand)
-
-        def neg(e):
-            v = f(e)
-            return -v if num(v) else None
-        return neg
-    if isinstance(node, ast.BinOp):
-        fa, fb, op = _closure(node.left), _closure(node.right), type(node.op)
-
-        def binop(e):
-            a, b = fa(e), fb(e)
-            if not (num(a) and num(b)):
-                return None
-            if op is ast.Add:
-                r = a + b
-            elif op is ast.Sub:
-                r = a - b
-            elif op is ast.Mult:
-                r = a * b
-            else:
-                if b == 0:
-                    return None
-                r = a // b
-            return r if fin(r) else None
-        return binop
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("min", "max") and node.args:
-        fs, pick = [_closure(x) for x in node.args], (min if node.func.id == "min" else max)
-
-        def call(e):
-            vals = [f(e) for f in fs]
-            return pick(vals) if all(num(v) for v in vals) else None
-        return call
-    return lambda e: _expr.eval_figure(node, e)
-
-
-__all__ = ["Analysis", "Leaf", "analyse", "compile_figure", "compile_value", "UNKNOWN_DECIDING"]
+__all__ = ["Analysis", "Leaf", "analyse", "UNKNOWN_DECIDING"]

@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
-from . import _expr, _rulecache
+from . import _expr, _figures, _rulecache
 from ._conditions import ConditionCompiler, required_facts
 from ._derived import cycles, derived_types
 from ._errors import Problem, RuleError
@@ -99,7 +99,7 @@ class CompiledRuleSet:
                 found |= _expr.parse(r.when or "").names
                 if r.then.derive and not r.then.export:
                     for v in r.then.derive.values():
-                        found |= _expr.figure_names(v)
+                        found |= _figures.figure_names(v)
             names = self.__dict__["_session_names"] = frozenset(found - self.derived)
         return names
 
@@ -222,10 +222,10 @@ def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> 
             line, col = expr_position(rs, i, e.offset or 0, "message")
             problems.append(Problem(f"message: {e}", file=src, line=line, column=col, path=f"rules[{i}].message",
                                     code="R112"))
-        for fig in _figures(r):
+        for fig in _rule_figures(r):
             try:
-                _expr.figure_names(fig)
-                if r.then.limit is not None and _expr.figure_type(fig, types) not in _expr.NUMERIC:
+                _figures.figure_names(fig)
+                if r.then.limit is not None and _figures.figure_type(fig, types) not in _expr.NUMERIC:
                     raise _expr.ExprError("a limit is a number of visits")
             except _expr.ExprError as e:
                 line, col = _at(rs, i, "then")
@@ -308,7 +308,7 @@ def _leaves(cond) -> int:
     return 1
 
 
-def _figures(r: Rule) -> list:
+def _rule_figures(r: Rule) -> list:
     out: list[int | float | str | bool] = []
     if r.then.limit is not None:
         out.append(r.then.limit)

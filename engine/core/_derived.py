@@ -3,7 +3,7 @@ among them (a derived fact that depends on itself would make forward chaining lo
 """
 from __future__ import annotations
 
-from . import _expr
+from . import _expr, _figures
 from ._errors import Problem
 from ._facts import FACT_TYPES
 from ._ruleset import RuleSet
@@ -13,7 +13,7 @@ def derive_type(value, types: dict[str, str] | None = None) -> str:
     """The type of a derived value, from the fact table (never from the text); 'int' if it cannot be
     typed (the rule then fails to compile with the reason)."""
     try:
-        return _expr.figure_type(value, {**FACT_TYPES, **(types or {})})
+        return _figures.figure_type(value, {**FACT_TYPES, **(types or {})})
     except _expr.ExprError:
         return "int"
 
@@ -34,7 +34,7 @@ def derived_types(rs: RuleSet, base: dict[str, str] | None = None) -> tuple[dict
         for i, r, k, v in pending:
             target = exports if r.then.export else internal
             try:
-                t = _expr.figure_type(v, {**base, **internal})
+                t = _figures.figure_type(v, {**base, **internal})
             except _expr.ExprError:
                 continue
             if k not in target:
@@ -54,7 +54,7 @@ def derived_types(rs: RuleSet, base: dict[str, str] | None = None) -> tuple[dict
                                     file=str(rs.path), line=line, column=col, path=f"rules[{i}].then", code="R113"))
             continue
         try:
-            t = _expr.figure_type(v, {**base, **internal})
+            t = _figures.figure_type(v, {**base, **internal})
         except _expr.ExprError as e:
             line, col = rs.at(i, "then")
             problems.append(Problem(f"derive {k}: {e}", file=str(rs.path), line=line, column=col,
@@ -84,7 +84,7 @@ def cycles(rs: RuleSet, derived: set[str]) -> list[Problem]:
             reads = set()
         for v in r.then.derive.values():
             try:
-                reads = reads | _expr.figure_names(v)
+                reads = reads | _figures.figure_names(v)
             except _expr.ExprError:
                 pass
         for u in reads & derived:

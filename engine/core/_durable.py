@@ -40,7 +40,7 @@ import durable_rules_engine as E
 import orjson
 from durable.engine import Host
 
-from . import _expr
+from . import _expr, _figures
 from ._compile import END_RULE, CompiledRuleSet
 from ._errors import EngineError
 
@@ -245,7 +245,7 @@ class Registered:
         if rule.then.derive and not rule.then.export:
             env = {**case, **values}
             for dname, expr in rule.then.derive.items():
-                value = _expr.fact_value(expr, env)
+                value = _figures.fact_value(expr, env)
                 if value is None:
                     continue
                 derived.setdefault(dname, value)

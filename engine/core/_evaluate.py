@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._analysis import Analysis, analyse, compile_figure, compile_value
+from ._analysis import Analysis, analyse
 from ._compile import compile_ruleset, exported_types
 from ._durable import Firing, Registered, encode
 from ._exports import export_policies, merge_exports
+from ._figures import compile_figure, compile_value
 from ._library import Library
 from ._plan import ItemPlan, Step
 from ._ruleset import RuleSet
