@@ -69,7 +69,7 @@ def test_a_hit_is_the_library_as_parsed(cache, rules, parses):
     assert second.policy == first.policy and second.diagnoses.categories == first.diagnoses.categories
     # node trees: left out of the entry, read again on demand, the same positions
     for a, b in zip(first.rulesets, second.rulesets):
-        assert b.__dict__["_node"] == _rulecache.REREAD
+        assert b.stored_node == _rulecache.REREAD
         assert [b.at(i) for i in range(len(b.spec.rules))] == [a.at(i) for i in range(len(a.spec.rules))]
         assert [b.at(i, "then") for i in range(len(b.spec.rules))] == [a.at(i, "then") for i in range(len(a.spec.rules))]
     # a base is the library's own rule set in both
@@ -180,7 +180,7 @@ def test_concurrent_writers_leave_one_valid_entry(cache, rules):
     lib = Library.load(rules)
     key = _rulecache.library_key(rules, _library._yaml_files(rules))
     value = {"key": key, "library": lib}
-    nodes = sum(rs.__dict__.get("_node") is not None for rs in lib.rulesets)
+    nodes = sum(rs.stored_node is not None for rs in lib.rulesets)
     entry = _rulecache.library_entry(rules)
     threads = [threading.Thread(target=_rulecache.write, args=(entry, key, value, nodes)) for _ in range(8)]
     for t in threads:

@@ -60,16 +60,28 @@ class CompiledRuleSet:
     derived: set[str]
     exports: dict[str, str] = field(default_factory=dict)   # name -> type
     warnings: list[Problem] = field(default_factory=list)   # compiles, but close to a limit (for lint)
+    # the rules that derive each internal derived fact (for may_fire)
+    producers: dict[str, list[CompiledRule]] = field(init=False, default_factory=dict, repr=False)
+    # the facts a durable_rules session of this rule set needs: every name its conditions compare and every
+    # name its internal `derive` values read (a derive action computes its value from the matched case fact).
+    # Messages, limits and exported values are computed outside the session, from all of the item's facts,
+    # so a session is given these names only (fewer fields, a cheaper assert)
+    session_names: frozenset[str] = field(init=False, default=frozenset(), repr=False)
+
+    def __post_init__(self) -> None:
+        found: set[str] = set()
+        for cr in self.rules:
+            r = cr.rule
+            found |= _expr.parse(r.when or "").names
+            if r.then.derive and not r.then.export:
+                for name, v in r.then.derive.items():
+                    self.producers.setdefault(name, []).append(cr)
+                    found |= _figures.figure_names(v)
+        self.session_names = frozenset(found - self.derived)
 
     def may_fire(self, facts: dict) -> bool:
         """False only when no rule can fire: each lacks a fact its condition requires (a sound skip)."""
-        producers = self.__dict__.get("_producers")
-        if producers is None:
-            producers = {}
-            for cr in self.rules:
-                for name in (cr.rule.then.derive or {}) if not cr.rule.then.export else ():
-                    producers.setdefault(name, []).append(cr)
-            self.__dict__["_producers"] = producers
+        producers = self.producers
         for cr in self.rules:                     # the common case: a rule needing no derived fact can fire
             if not cr.requires_derived and all(f in facts for f in cr.requires):
                 return True
@@ -84,24 +96,6 @@ class CompiledRuleSet:
             memo[cr.index] = ok
             return ok
         return any(can(cr) for cr in self.rules)
-
-    @property
-    def session_names(self) -> frozenset[str]:
-        """The facts a durable_rules session of this rule set needs: every name its conditions compare and
-        every name its internal `derive` values read (a derive action computes its value from the matched
-        case fact). Messages, limits and exported values are computed outside the session, from all of the
-        item's facts, so a session is given these names only (fewer fields, a cheaper assert)."""
-        names = self.__dict__.get("_session_names")
-        if names is None:
-            found: set[str] = set()
-            for cr in self.rules:
-                r = cr.rule
-                found |= _expr.parse(r.when or "").names
-                if r.then.derive and not r.then.export:
-                    for v in r.then.derive.values():
-                        found |= _figures.figure_names(v)
-            names = self.__dict__["_session_names"] = frozenset(found - self.derived)
-        return names
 
     def durable_definition(self, shard: int) -> dict:
         """The durable ruleset JSON of one shard, without actions (for `rules explain`)."""

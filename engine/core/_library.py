@@ -73,7 +73,7 @@ class Library:
         if key is not None and key_files is not None and key == _library_key(root, key_files):   # not edited meanwhile
             value = {"key": key, "library": lib}
             _rulecache.write(_rulecache.library_entry(root), key, value,
-                             nodes=sum(rs.__dict__.get("_node") is not None for rs in lib.rulesets))
+                             nodes=sum(rs.stored_node is not None for rs in lib.rulesets))
         return lib
 
     @classmethod

@@ -47,12 +47,31 @@ class RuleSet:
     spec: RuleSetSpec
     path: Path
     sha256: str
-    node: yaml.Node | None = field(default=None, repr=False)
+    # the YAML node tree (for error positions); after the rules cache, REREAD until first asked for (`node`)
+    stored_node: yaml.Node | str | None = field(default=None, repr=False)
     written: RuleSetSpec | None = field(default=None, repr=False)
     origins: list[Origin] = field(default_factory=list, repr=False)
     rows: dict[str, RowInfo] = field(default_factory=dict, repr=False)
     base: "RuleSet | None" = field(default=None, repr=False)
     edition: dict = field(default_factory=dict, repr=False)    # added / changed / removed ids, inherited ids
+    key: str = field(init=False, repr=False)                   # id@version
+    cited_by_rule: dict[str, str] = field(init=False, default_factory=dict, repr=False)   # rendered citations
+
+    def __post_init__(self) -> None:
+        self.key = f"{self.spec.id}@{self.spec.version}"
+
+    @property
+    def node(self) -> yaml.Node | None:
+        """The YAML node tree of the file; a rule set restored from the rules cache reads its file again the
+        first time (only if it is still the text it was parsed from: else None, no positions, never wrong
+        ones)."""
+        if self.stored_node is _rulecache.REREAD:
+            self.stored_node = _reread_node(self)
+        return self.stored_node        # type: ignore[return-value]
+
+    @node.setter
+    def node(self, node: yaml.Node | None) -> None:
+        self.stored_node = node
 
     @property
     def id(self) -> str:
@@ -61,13 +80,6 @@ class RuleSet:
     @property
     def version(self) -> str:
         return self.spec.version
-
-    @property
-    def key(self) -> str:
-        k = self.__dict__.get("_key")
-        if k is None:
-            k = self.__dict__["_key"] = f"{self.spec.id}@{self.spec.version}"
-        return k
 
     def in_force(self, on: dt.date) -> bool:
         s = self.spec
@@ -80,10 +92,10 @@ class RuleSet:
 
     def cited(self, rule: Rule) -> str:
         """The rendered citation of a rule (cached: rule sets do not change once loaded)."""
-        cache = self.__dict__.setdefault("_cited", {})
-        if rule.id not in cache:
-            cache[rule.id] = self.citation(rule).render()
-        return cache[rule.id]
+        hit = self.cited_by_rule.get(rule.id)
+        if hit is None:
+            hit = self.cited_by_rule[rule.id] = self.citation(rule).render()
+        return hit
 
     def origin(self, index: int) -> Origin:
         if index < len(self.origins):
@@ -107,17 +119,6 @@ class RuleSet:
         return self.at(index)[0]
 
 
-def _node_get(self: RuleSet) -> yaml.Node | None:
-    node = self.__dict__.get("_node")
-    if node is _rulecache.REREAD:
-        node = self.__dict__["_node"] = _reread_node(self)
-    return node
-
-
-def _node_set(self: RuleSet, node: yaml.Node | None) -> None:
-    self.__dict__["_node"] = node
-
-
 def _reread_node(self: RuleSet) -> yaml.Node | None:
     """The node tree of a rule set restored from the cache: its file read again, only if it is still the text
     the rule set was parsed from (same sha256); else None (no positions, never wrong ones)."""
@@ -130,9 +131,3 @@ def _reread_node(self: RuleSet) -> yaml.Node | None:
         return node
     except Exception:
         return None
-
-
-# `node` is a property over `_node`, so that a rule set from the cache reads its YAML node tree (needed only for
-# error positions) when first asked for it
-RuleSet.node = property(_node_get, _node_set)       # type: ignore[assignment,method-assign]
-
