@@ -117,3 +117,15 @@ def test_total_is_completed_plus_requested(done, req):
 ])
 def test_region_overlap_table(a, b, overlap):
     assert regions_overlap(a, b) is overlap
+
+
+def test_the_documentation_table_drives_the_case_model_and_the_facts():
+    """One table (engine/core/_documentation.py): every flag is a field of the case model's documentation,
+    a yes/no/unknown fact the rules read, and nothing else is; a rule's `missing:` names its ids."""
+    from ptcheck.core._cases import Documentation
+    from ptcheck.core._documentation import FLAGS, TABLE
+    from ptcheck.core._facts import FACT_TYPES
+    assert list(Documentation.model_fields) == list(FLAGS) and len(FLAGS) >= 9
+    assert all(FACT_TYPES[f] == "tri" for f in FLAGS)
+    described = Documentation.model_json_schema()["properties"]
+    assert all(d.fact in described[d.id]["description"] for d in TABLE if d.flag)

@@ -6,11 +6,11 @@ files, texts and JSON lines into validated cases is engine/core/_caseload.py.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
-from . import _dx
+from . import _documentation, _dx
 from ._casetypes import (
     ICD_ECHO,
     MAX_DIAGNOSES,
@@ -246,16 +246,17 @@ class Medication(_Model):
     since: dt.date | None = None
 
 
-class Documentation(_Model):
-    functional_improvement: Flag = None
-    objective_functional_deficits: Flag = None
-    home_exercise_program: Flag = None
-    unable_to_do_home_exercise: Flag = None
-    new_injury_or_flare: Flag = None
-    exceptional_factors: Flag = None
-    medication_reduction: Flag = None
-    equipment_described: Flag = None
-    therapy_plateau: Flag = None     # extension: therapy improved, then reached a plateau
+_DOC = """The documentation flags of a case (history.documentation): yes, no, or left out (not documented).
+One field per flag of the documentation table (engine/core/_documentation.py), which is where a flag is
+added: its facts and the web form's flags follow from the same table."""
+if TYPE_CHECKING:
+    class Documentation(_Model):
+        pass
+else:
+    Documentation = create_model(
+        "Documentation", __base__=_Model, __module__=__name__, __doc__=_DOC,
+        **{d.id: (Flag, Field(default=None, description=f"{d.fact} ({d.source})"))
+           for d in _documentation.TABLE if d.flag})
 
 
 class History(_Model):
