@@ -7,13 +7,17 @@ engine/core/_ruleset.py); every rule set of a folder is the Library (engine/core
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import _documentation
 
 EFFECTS = ("certify", "limit", "non_certify", "pend", "derive", "note")
+
+
+# an id of the documentation table: an unknown one is R107 at its own position, with "did you mean"
+DocId = Annotated[str, AfterValidator(_documentation.check_id)]
 
 
 class _Model(BaseModel):
@@ -62,7 +66,7 @@ class Rule(_Model):
     then: Effect
     message: str
     citation: Citation | None = None
-    missing: list[str] = []          # documentation ids (engine/core/_documentation.py) the answer waits for
+    missing: list[DocId] = []        # documentation ids (engine/core/_documentation.py) the answer waits for
     notes: str | None = None         # confirmation status of the numbers, reviewer practice
 
     @field_validator("when", mode="before")
@@ -70,10 +74,6 @@ class Rule(_Model):
     def _when_text(cls, v: Any) -> Any:
         return str(v).lower() if isinstance(v, bool) else v
 
-    @field_validator("missing")
-    @classmethod
-    def _documentation_ids(cls, v: list[str]) -> list[str]:
-        return [_documentation.check_id(d) for d in v]
 
     @property
     def priority(self) -> int:
@@ -121,13 +121,9 @@ class Table(_Model):
     message: str | None = None       # the rows' message template where a row has none (default: its label)
     citation: Citation | None = None
     notes: str | None = None
-    missing: list[str] = []
+    missing: list[DocId] = []
     rows: list[dict[str, Any]] = Field(min_length=1)
 
-    @field_validator("missing")
-    @classmethod
-    def _documentation_ids(cls, v: list[str]) -> list[str]:
-        return [_documentation.check_id(d) for d in v]
 
     @field_validator("when", mode="before")
     @classmethod
