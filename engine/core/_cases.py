@@ -39,6 +39,9 @@ from ._casetypes import (
 )
 from ._visits import VisitTextError, parse_visits
 
+# a list left out is empty: a factory (pydantic deep-copies a default list for every case), shown as [] in the schema
+_EMPTY: dict[str, Any] = {"default": []}
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True, allow_inf_nan=False)
@@ -95,7 +98,7 @@ class Request(_Model):
     id: str
     text: str = ""
     service: str
-    body_regions: list[Region] = []
+    body_regions: list[Region] = Field(default_factory=list, json_schema_extra=_EMPTY)
     visits: Count | None = None
     frequency_per_week: Frequency | None = None
     duration_weeks: Weeks | None = None
@@ -214,7 +217,7 @@ class Request(_Model):
 
 class TherapyCourse(_Model):
     service: str
-    body_regions: list[Region] = []
+    body_regions: list[Region] = Field(default_factory=list, json_schema_extra=_EMPTY)
     visits_completed: Completed | None = None
     start_date: dt.date | None = None
     end_date: dt.date | None = None
@@ -261,9 +264,9 @@ else:
 
 class History(_Model):
     therapy: list[TherapyCourse] | None = Field(default=None, max_length=MAX_HISTORY)   # None: not said; []: none
-    surgeries: list[Surgery] = Field(default=[], max_length=MAX_HISTORY)
-    injections: list[Injection] = Field(default=[], max_length=MAX_HISTORY)
-    medications: list[Medication] = Field(default=[], max_length=MAX_HISTORY)
+    surgeries: list[Surgery] = Field(default_factory=list, json_schema_extra=_EMPTY, max_length=MAX_HISTORY)
+    injections: list[Injection] = Field(default_factory=list, json_schema_extra=_EMPTY, max_length=MAX_HISTORY)
+    medications: list[Medication] = Field(default_factory=list, json_schema_extra=_EMPTY, max_length=MAX_HISTORY)
     documentation: Documentation = Documentation()
 
 
@@ -284,7 +287,7 @@ class Case(_Model):
     review: Review = Review()
     patient: Patient = Patient()
     injury_date: dt.date | None = None
-    diagnoses: list[Diagnosis] = Field(default=[], max_length=MAX_DIAGNOSES)
+    diagnoses: list[Diagnosis] = Field(default_factory=list, json_schema_extra=_EMPTY, max_length=MAX_DIAGNOSES)
     requests: list[Request] = Field(min_length=1, max_length=MAX_REQUESTS)
     history: History = History()
 
