@@ -159,13 +159,25 @@ def _truth_fn(node: ast.AST, types: dict) -> Callable[[dict, frozenset], bool | 
         parts = [_truth_fn(v, types) for v in node.values]
         if isinstance(node.op, ast.And):
             def all_of(v: dict, varying: frozenset) -> bool | None:
-                seen = [p(v, varying) for p in parts]
-                return False if False in seen else (True if all(x is True for x in seen) else None)
+                out: bool | None = True
+                for p in parts:
+                    t = p(v, varying)
+                    if t is False:
+                        return False
+                    if t is None:
+                        out = None
+                return out
             return all_of
 
         def any_of(v: dict, varying: frozenset) -> bool | None:
-            seen = [p(v, varying) for p in parts]
-            return True if True in seen else (False if all(x is False for x in seen) else None)
+            out: bool | None = False
+            for p in parts:
+                t = p(v, varying)
+                if t is True:
+                    return True
+                if t is None:
+                    out = None
+            return out
         return any_of
     if isinstance(node, ast.Compare):
         pairs = []
@@ -207,7 +219,7 @@ def _leaf_truth_fn(left, op: str, right, types: dict) -> Callable[[dict, frozens
         return unsure                                     # a derived fact (a joined pattern)
 
     def guarded(f):
-        return lambda v, varying: None if names & varying else f(v)
+        return lambda v, varying: f(v) if varying.isdisjoint(names) else None
     if isinstance(right, ast.List | ast.Tuple) and isinstance(left, ast.Name) and op in ("in", "not in"):
         name, ftype = left.id, types.get(left.id)
         lits = [_literal(e, ftype) for e in right.elts]
