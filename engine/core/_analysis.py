@@ -35,9 +35,14 @@ _NUMERIC = ("int", "num", "date")
 
 @dataclass(frozen=True)
 class Leaf:
-    """One comparison on the item's facts, and the class function of its operands' values."""
+    """One comparison on the item's facts, and the class function of its operands' values. `against`: where
+    the comparison's truth depends only on how one fact's value compares with other values (a number: `x >=
+    6`, `total_visits <= course_visits`, a derived fact's possible values), each such fact with the functions
+    giving those values; when those values are fixed for an item, the fact's place among them is the
+    class (engine/core/_evaluate.py turns such comparisons into one threshold list per fact)."""
     names: frozenset[str]
     cls: Callable[[dict], Hashable]
+    against: tuple[tuple[str, tuple[Callable[[dict], Any], ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,10 +115,15 @@ def analyse(compiled: CompiledRuleSet) -> Analysis:
                     own_exact |= names - derived     # held exactly
                     continue
                 inputs = set().union(*(_names(e) for e in exprs)) if exprs else set()
+                against: tuple = ()
+                if isinstance(left, ast.Name) and isinstance(right, ast.Name):     # fact vs d: against d's values
+                    other = right.id if left.id == d else left.id
+                    against = ((other, tuple(_value_fn(e) for e in exprs)),)
                 own.add(_add(leaves, seen, (left, right), frozenset((names - derived) | inputs),
-                             lambda: _joined_fn(left, right, d, exprs)))
+                             lambda: _joined_fn(left, right, d, exprs), against))
                 continue
-            own.add(_add(leaves, seen, (left, op, right), frozenset(names), lambda: _class_fn(left, op, right, types)))
+            own.add(_add(leaves, seen, (left, op, right), frozenset(names), lambda: _class_fn(left, op, right, types),
+                         _against(left, op, right, types)))
             if op == "==" and _is_unknown(right) and isinstance(left, ast.Name) \
                     and left.id in UNKNOWN_DECIDING:
                 deciding.setdefault(r.then.kind, set()).add(r.id)
@@ -139,12 +149,24 @@ def analyse(compiled: CompiledRuleSet) -> Analysis:
                     tuple(leaves), frozenset(exact), frozenset(compiled.exports), tuple(shapes))
 
 
-def _add(leaves: list[Leaf], seen: dict[str, int], parts: tuple, names: frozenset[str], make) -> int:
+def _add(leaves: list[Leaf], seen: dict[str, int], parts: tuple, names: frozenset[str], make, against=()) -> int:
     key = repr([ast.dump(p) if isinstance(p, ast.AST) else p for p in parts])
     if key not in seen:
         seen[key] = len(leaves)
-        leaves.append(Leaf(names, make()))
+        leaves.append(Leaf(names, make(), against))
     return seen[key]
+
+
+def _against(left: ast.expr, op: str, right: ast.expr, types: dict[str, str]) -> tuple:
+    """A numeric comparison's facts whose truth is their sign against the other side (see Leaf.against)."""
+    if op in ("in", "not in") or not (_numeric(left, types) and _numeric(right, types)):
+        return ()
+    out = []
+    if isinstance(left, ast.Name):
+        out.append((left.id, (_value_fn(right),)))
+    if isinstance(right, ast.Name):
+        out.append((right.id, (_value_fn(left),)))
+    return tuple(out)
 
 
 # -- which rules can still fire ---------------------------------------------------------------------
