@@ -99,7 +99,6 @@ class Evaluator:
         self.policies = export_policies(library.rulesets)[0]
         self._registered: dict[RuleSet, Registered] = {}
         self._analysis: dict[RuleSet, Analysis] = {}
-        self._sensitive: dict[tuple, int] = {}       # what a class signature holds -> its number
         self._action_cache: dict[RuleSet, list[tuple]] = {}
         self._proj_names: dict[tuple, tuple[str, ...]] = {}
         self._plans: dict[ItemPlan, tuple] = {}
@@ -206,8 +205,9 @@ class Evaluator:
             sens = memo.sensitive.get((i, moving))
             if sens is None:                 # from the fixed facts: the same for every variant of the item
                 sens = memo.sensitive[(i, moving)] = self._sensitive_of(step.ruleset, a, moving, values)
-            number, places, classes, exact = sens
-            sig = (i, number, tuple([_place(values.get(n), points) for n, points in places]),
+            places, classes, exact = sens
+            # (i, moving) names the set of comparisons within the item (two sets never share a signature)
+            sig = (i, moving, tuple([_place(values.get(n), points) for n, points in places]),
                    tuple([cls(values) for cls in classes]), tuple(map(values.get, exact)))
             run = memo.classes.get(sig)
         if run is None:
@@ -219,10 +219,10 @@ class Evaluator:
         return run
 
     def _sensitive_of(self, rs: RuleSet, a: Analysis, moving: frozenset[str], values: dict) -> tuple:
-        """What a class signature of this rule set holds when `moving` facts vary: the class functions of the
-        comparisons that read them and the facts held exactly, of the rules that can still fire
-        (Analysis.live, from the facts that do not vary), led by a number naming that set (signatures over
-        two different sets never collide)."""
+        """What a class signature of this rule set holds when `moving` facts vary, for one item: the places of
+        the varying facts among the values they are compared with, the class functions of the other
+        comparisons that read them, and the facts held exactly, of the rules that can still fire
+        (Analysis.live, from the facts that do not vary)."""
         live = a.live(moving, values)
         leaves, exact = a.sensitive(moving, live)
         points: dict[str, set] = {}
@@ -236,11 +236,7 @@ class Evaluator:
             else:
                 classes.append(leaf.cls)
         places = tuple((n, tuple(sorted(p))) for n, p in sorted(points.items()))
-        sk = (rs, moving, live, places)
-        number = self._sensitive.get(sk)
-        if number is None:
-            number = self._sensitive[sk] = len(self._sensitive)
-        return number, places, tuple(classes), exact
+        return places, tuple(classes), exact
 
     def _durable(self, i: int, rs: RuleSet, values: dict) -> Run:
         reg = self.registered(rs)
