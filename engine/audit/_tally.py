@@ -368,8 +368,9 @@ class Tally:
             for k, (n, agree) in keys.items():
                 t.dim_items[(dim, k)] = n
                 t.dim_agree[(dim, k)] = agree
-        t.disagreements = [_dump(d.model_dump(mode="json")) for d in state.disagreements]
-        t.errors = [e.model_dump(mode="json", exclude_none=False) for e in state.errors]
+        # validated above; kept as written, so that to_text() of a tally read back is the text it was read from
+        t.disagreements = [_dump(d) for d in doc["disagreements"]]
+        t.errors = list(doc["errors"])
         problem = t._inconsistency()
         if problem:
             raise TallyError(f"{source}: {prefix.rstrip('.') or 'the tally'} does not add up ({problem}): "
