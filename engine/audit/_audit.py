@@ -55,6 +55,7 @@ from ._report import (
     StopPoint,
     cohen_kappa,
 )
+from ._tabular import is_tabular, need_pyarrow, read_cases, to_loaded
 from ._tally import Tally, _Spool, death, origin_group, predicted_label
 
 CHUNK_LINES = 200          # JSONL lines per work unit
@@ -73,6 +74,22 @@ def _chunks(files: list[Path], start: tuple[int, int] = (0, 0)) -> Iterator[tupl
     pending: list[str] = []
     for idx in range(first, len(files)):
         f = files[idx]
+        if is_tabular(f):
+            if pending:
+                yield ("files", pending, (idx, 0))
+                pending = []
+            skip = done_line if idx == first else 0
+            cases: list = []
+            for c in read_cases(f, skip):
+                if skip and c.row <= skip:
+                    continue
+                cases.append(c)
+                if len(cases) >= CHUNK_LINES:
+                    yield ("tabular", str(f), cases, _end(idx, cases))
+                    cases = []
+            if cases:
+                yield ("tabular", str(f), cases, _end(idx, cases))
+            continue
         if f.suffix != ".jsonl":
             pending.append(str(f))
             if len(pending) >= CHUNK_FILES:
@@ -103,6 +120,27 @@ def _chunks(files: list[Path], start: tuple[int, int] = (0, 0)) -> Iterator[tupl
         yield ("files", pending, (len(files), 0))
 
 
+def _end(idx: int, cases: list) -> tuple[int, int]:
+    """The position after these cases: the last row of the last one, or the next file after a problem of
+    the file itself (row 0: nothing else is read from it)."""
+    c = cases[-1]
+    last = c.item_rows[-1] if c.item_rows else c.row
+    return (idx, last) if last else (idx + 1, 0)
+
+
+def audit_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The input files: iter_case_files' (YAML, JSON, JSONL), and the CSV and Parquet files, in folders too."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            wanted = set(iter_case_files([p]))
+            out += [f for f in sorted(p.rglob("*")) if f in wanted or (f.is_file() and is_tabular(f))]
+        else:
+            out += iter_case_files([p])
+    return out
+
+
 def _load_line(source: str, n: int, text: str | bytes) -> Loaded:
     return load_json_line(source, n, text)        # bounded: a deep, huge or undecodable line is one error
 
@@ -114,6 +152,8 @@ def _documents(chunk: tuple) -> Iterable[Loaded]:
         return (_load_line(source, n, text) for n, text in lines)
     if kind == "unreadable":
         return [Loaded(chunk[1], None, problems=[Problem(chunk[2], file=chunk[1], code="C002")])]
+    if kind == "tabular":                     # the rows of each case, read by the parent
+        return (to_loaded(c, chunk[1]) for c in chunk[2])
     if kind == "loaded":                      # documents already read (re-running a dead worker's chunk)
         return chunk[1]
     return chain.from_iterable(load_file(f) for f in chunk[1])
@@ -127,7 +167,8 @@ def _run_chunk(checker: Checker, chunk: tuple, listed: int | None = None) -> Tal
 
 
 def estimate_cases(files: Iterable[Path]) -> int:
-    """A quick count of documents (non-empty JSONL lines, YAML documents), for progress bars."""
+    """A quick count of documents (non-empty JSONL lines, YAML documents, CSV and Parquet cases), for progress
+    bars."""
     total = 0
     for f in files:
         try:
@@ -136,6 +177,8 @@ def estimate_cases(files: Iterable[Path]) -> int:
                     total += sum(1 for line in fh if line.strip())
             elif f.suffix == ".json":
                 total += 1
+            elif is_tabular(f):
+                total += sum(1 for _ in read_cases(f))
             else:
                 with f.open("rb") as fh:
                     seps, content_before = 0, False
@@ -411,7 +454,8 @@ def audit(paths: Iterable[str | Path], *, jobs: int | None = None,
     checkpoint for other inputs) and AuditAborted when workers cannot run."""
     factory = checker_factory or Checker
     jobs = max(1, int(jobs if jobs is not None else (os.cpu_count() or 1)))
-    files = list(iter_case_files(paths))           # file names only; raises for a missing path
+    files = audit_files(paths)                     # file names only; raises for a missing path
+    need_pyarrow(files)
     checker = factory()                            # fail fast on bad rules, before any fork
     acc, start, saver = Tally(), (0, 0), None
     if checkpoint is not None:

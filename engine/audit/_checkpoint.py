@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..core._cases import load_file
 from ..core._errors import PtcheckError
 from ._report import StopPoint
+from ._tabular import count_cases, is_tabular
 from ._tally import MAX_COUNT, Tally, TallyError, _dump, _schema_words, _sha
 
 CHECKPOINT_FORMAT = "ptcheck/audit-checkpoint@2"
@@ -173,7 +174,7 @@ def _position_matches(path: Path, files: list[Path], position: tuple[int, int], 
     if idx > len(files) or (idx == len(files) and line):
         raise CheckpointError(f"{path}: position: file index {idx} is past the end of the {len(files)} input "
                               f"file(s): the checkpoint is damaged; start again without --resume")
-    if line and files[idx].suffix != ".jsonl":
+    if line and files[idx].suffix != ".jsonl" and not is_tabular(files[idx]):
         raise CheckpointError(f"{path}: position: line {line} of {files[idx]}, which is not JSON Lines: the "
                               "checkpoint is damaged; start again without --resume")
     before = documents_before(files, position)
@@ -187,13 +188,20 @@ def _position_matches(path: Path, files: list[Path], position: tuple[int, int], 
 
 def documents_before(files: list[Path], position: tuple[int, int]) -> int | None:
     """How many documents the audit reads before `position` (None: its line is past its file's end): a JSONL
-    file's non-empty lines, a YAML or JSON file's documents (as load_file reads them)."""
+    file's non-empty lines, a YAML or JSON file's documents (as load_file reads them), a CSV or Parquet file's
+    cases (the position's line is then the last row of a case)."""
     idx, line = position
     total = 0
     for k in range(min(idx + 1, len(files))):
         f = files[k]
         if k == idx and not line:
             break
+        if is_tabular(f):
+            n = count_cases(f, line if k == idx else None)
+            if n is None:
+                return None
+            total += n
+            continue
         if f.suffix != ".jsonl":
             total += sum(1 for _ in load_file(f))
             continue
