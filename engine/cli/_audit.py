@@ -341,6 +341,15 @@ def _write_report(report: AuditReport, as_json: bool, html: Path | None, out: Co
         err.print(printable(f"wrote {html}"), highlight=False, markup=False)
 
 
+def _on_cluster(paths, cluster, folder, rules, pins, max_listed, bar, stop, err: Console, tally_out) -> AuditReport:
+    from ..audit._cluster import audit_on_cluster
+    if folder is None:
+        folder = Path(time.strftime("audit-disagreements-%Y%m%d-%H%M%S"))
+    return audit_on_cluster(paths, cluster, folder=folder, rules=rules, pins=pins, max_listed=max_listed,
+                            progress=bar, stop=stop, tally_out=tally_out,
+                            warn=lambda s: err.print(printable(f"warning: {s}"), highlight=False, markup=False))
+
+
 def provenance_lines(r: AuditReport) -> list[str]:
     """Where a report comes from when it is not one run over its inputs (the terminal's last lines)."""
     p = r.provenance or {}
@@ -395,6 +404,16 @@ def register(app: typer.Typer) -> None:
         show_progress: bool = typer.Option(False, "--progress",
                                            help="Progress on stderr even when it is not a terminal (counts "
                                                 "only). A terminal always gets a progress bar."),
+        cluster: Optional[str] = typer.Option(
+            None, "--cluster", metavar="dask://HOST:PORT|local:N",
+            help="Run on a Dask cluster (pip install 'ptcheck[cluster]'): a running scheduler, or N local worker "
+                 "processes. The inputs are split by file and byte range; the report is the one-machine report. "
+                 "Not with --jobs or --checkpoint."),
+        disagreements_dir: Optional[Path] = typer.Option(
+            None, "--disagreements-dir", metavar="DIR", file_okay=False,
+            help="With --cluster: the folder where each partition writes its listed disagreements (every worker "
+                 "and this machine must reach it; default: a new audit-disagreements-DATE-TIME folder here). "
+                 "The report links it."),
     ) -> None:
         """Audit: check cases that carry the real outcome of each item and report how often ptcheck agrees
         (accuracy, Cohen's kappa, majority baseline, confusion matrix, agreement by origin (real decisions /
@@ -415,13 +434,20 @@ def register(app: typer.Typer) -> None:
             err.print(f"--jobs {jobs} capped at {cpus} (the number of CPUs)", highlight=False, markup=False)
             jobs = cpus
         bar = _ProgressBar(err) if err.is_terminal else _ProgressLines() if show_progress else None
+        if cluster is not None and (jobs is not None or checkpoint is not None or resume):
+            bar = None
+            raise typer.BadParameter("--cluster runs on the cluster's workers: leave out --jobs, --checkpoint and "
+                                     "--resume", param_hint="--cluster")
         try:
             with _Interrupt() as interrupt:
-                report = audit(paths, jobs=jobs or cpus, progress=bar, max_listed=max_listed, in_process=False, spool=True,
-                               checker_factory=functools.partial(_make_checker, rules,
-                                                                 tuple(sorted(parse_pins(pins).items()))),
-                               stop=interrupt,
-                               checkpoint=checkpoint, resume=resume, tally_out=tally_out)
+                if cluster is not None:
+                    report = _on_cluster(paths, cluster, disagreements_dir, rules, parse_pins(pins), max_listed, bar,
+                                         interrupt, err, tally_out)
+                else:
+                        report = audit(paths, jobs=jobs or cpus, progress=bar, max_listed=max_listed, in_process=False,
+                                   spool=True, checker_factory=functools.partial(_make_checker, rules,
+                                                                                 tuple(sorted(parse_pins(pins).items()))),
+                                   stop=interrupt, checkpoint=checkpoint, resume=resume, tally_out=tally_out)
         except PtcheckError as e:
             for part in f"error: {e}".split("\n"):      # an error lists its problems on lines of their own
                 err.print(printable(part), highlight=False, markup=False)
