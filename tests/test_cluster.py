@@ -88,3 +88,52 @@ def test_bad_cluster_arguments_are_one_line_and_exit_2(inputs):
     assert r.exit_code == 2 and "write dask://HOST:PORT" in r.stderr and r.stdout == ""
     r = runner.invoke(app, ["audit", str(inputs / "b.jsonl"), "--cluster", "local:2", "--jobs", "2"])
     assert r.exit_code == 2 and "leave out --jobs" in r.stderr
+
+
+SITE = """
+import os
+if os.environ.get("PTCHECK_TEST_DIE_ON"):          # a crash of the inference engine on one case, in a worker
+    import ptcheck.core._check as _c
+    _real = _c.Checker.check
+    def _check(self, case, **k):
+        if case.id == os.environ["PTCHECK_TEST_DIE_ON"]:
+            os._exit(3)
+        return _real(self, case, **k)
+    _c.Checker.check = _check
+"""
+
+
+def test_a_case_that_kills_its_workers_is_one_error_entry(tmp_path, monkeypatch):
+    """Dask runs the partition again on another worker; when it kills that one too (allowed-failures), the
+    partition is re-run here case by case and the case that kills a process is an error entry."""
+    _need_dask()
+    import dask
+
+    import ptcheck.core._check as check_mod
+    from ptcheck.audit import audit
+    from ptcheck.audit._cluster import audit_on_cluster
+    path = tmp_path / "c.jsonl"
+    path.write_text("\n".join(_lines(40)) + "\n")
+    victim = "c0013"
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(SITE)
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path / 'site'}:{os.environ.get('PYTHONPATH', '')}")
+    monkeypatch.setenv("PTCHECK_TEST_DIE_ON", victim)
+    real = check_mod.Checker.check
+
+    def check(self, case, **k):                 # the same crash in the local processes that re-run the partition
+        if case.id == victim:
+            os._exit(3)
+        return real(self, case, **k)
+    monkeypatch.setattr(check_mod.Checker, "check", check)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        r = audit_on_cluster([path], "local:2", folder=tmp_path / "d", partition_bytes=4000, max_listed=None)
+    crashed = [e for e in r.errors if e.kind == "engine"]
+    assert [e.case for e in crashed] == [victim] and "the engine crashed (the process exited with code 3)" in \
+        crashed[0].messages[0]
+    assert r.cases == 40 and r.error_count == 1 + sum(1 for e in r.errors if e.kind == "invalid")
+    # every other case is audited as one process audits it
+    monkeypatch.undo()
+    whole = audit([path], jobs=1).to_json_dict()
+    got = r.to_json_dict()
+    assert [d for d in got["disagreements"]] == [d for d in whole["disagreements"] if d["case"] != victim]
