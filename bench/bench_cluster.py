@@ -31,7 +31,8 @@ TARGET_CASES = 50_000_000
 
 
 def run(path: Path, args: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, CPU seconds of the command and its children, and a digest of its JSON without provenance."""
+    """Wall seconds, CPU seconds of the command and its processes (its workers are waited for, so counted), and a
+    digest of its JSON without provenance."""
     before = os.times()
     t = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "ptcheck.cli", "audit", str(path), "--json", *args],
@@ -75,14 +76,14 @@ def main(argv: list[str] | None = None) -> None:
             rows[name] = (statistics.median(walls), statistics.median(cpus), digests)
             print(f"{name:>20}: {args.cases / rows[name][0]:8.0f} cases/s  (median wall {rows[name][0]:.1f} s, "
                   f"CPU {rows[name][1]:.1f} s, {args.runs} runs)", flush=True)
-        (jw, _, jd), (cw, ccpu, cd) = rows.values()
+        (jw, jcpu, jd), (cw, ccpu, cd) = rows.values()
         same = "the same report" if jd == cd and len(jd) == 1 else f"DIFFERENT reports ({jd} vs {cd})"
-        print(f"cluster / jobs: {jw / cw:.2f}x the cases/s ({same}, apart from provenance)")
-        per_case = args.workers * cw / args.cases            # core-seconds a case on the cluster, start-up included
-        print(f"projection: {TARGET_CASES:,} cases x {per_case * 1e3:.2f} ms of a core = "
+        print(f"cluster / jobs: {jw / cw:.2f}x the cases/s, {jcpu / ccpu:.2f}x the CPU per case ({same}, apart "
+              "from provenance)")
+        per_case = ccpu / args.cases            # core-seconds a case on the cluster (CPU time: others may share)
+        print(f"projection: {TARGET_CASES:,} cases x {per_case * 1e3:.2f} ms of CPU = "
               f"{TARGET_CASES * per_case / 3600:,.0f} core-hours ({TARGET_CASES * per_case / 3600 / 64:,.1f} h on "
               f"64 cores), at this machine's per-core speed")
-
 
 if __name__ == "__main__":
     main()

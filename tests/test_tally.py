@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 import ptcheck.audit._audit as audit_mod
 from ptcheck.audit import Tally, TallyError, audit
-from ptcheck.audit._tally import _dump, _sha
+from ptcheck.audit._tallyfile import _dump, _sha
 from ptcheck.cli import app
 from tests.conftest import ROOT, case_dict
 

@@ -25,7 +25,8 @@ from ..core._cases import load_file
 from ..core._errors import PtcheckError
 from ._report import StopPoint
 from ._tabular import count_cases, is_tabular
-from ._tally import MAX_COUNT, Tally, TallyError, _dump, _schema_words, _sha
+from ._tally import MAX_COUNT, Tally, TallyError
+from ._tallyfile import _dump, _schema_words, _sha
 
 CHECKPOINT_FORMAT = "ptcheck/audit-checkpoint@2"
 CHECKPOINT_SECONDS = 2.0       # at most this often, and at most ~10% of the run spent writing it
