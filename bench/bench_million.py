@@ -28,7 +28,7 @@ from bench_audit import machine, make_case, rss_mb  # noqa: E402
 
 from ptcheck import Checker  # noqa: E402
 from ptcheck.audit._audit import audit  # noqa: E402
-from ptcheck.core._explain import to_json  # noqa: E402
+from ptcheck.core._render import to_json  # noqa: E402
 
 PROBE = {"id": "probe", "jurisdiction": "CA", "review": {"kind": "imr", "date": "2015-03-02"},
          "diagnoses": [{"icd9": "847.2"}, {"icd10": "M54.16"}],

@@ -27,7 +27,7 @@ _WHERE = {
     "CaseDecision": "core._decide", "Finding": "core._decide", "ItemDecision": "core._decide", "combine": "core._decide",
     "CaseError": "core._errors", "EngineError": "core._errors", "Problem": "core._errors", "PtcheckError": "core._errors",
     "RuleError": "core._errors",
-    "agrees": "core._explain", "to_json": "core._explain",
+    "agrees": "core._render", "to_json": "core._render",
     "Library": "core._rules", "RuleSet": "core._rules", "parse_ruleset": "core._rules",
 }
 
@@ -52,5 +52,5 @@ if TYPE_CHECKING:                            # for type checkers and editors: th
     from .core._check import Checker
     from .core._decide import CaseDecision, Finding, ItemDecision, combine
     from .core._errors import CaseError, EngineError, Problem, PtcheckError, RuleError
-    from .core._explain import agrees, to_json
+    from .core._render import agrees, to_json
     from .core._rules import Library, RuleSet, parse_ruleset

@@ -50,6 +50,6 @@ def test_exports_keep_the_largest_row_and_its_label():
 
 def test_the_checker_merges_exports_under_the_policy_the_rule_files_state():
     from ptcheck import Checker
-    policies = Checker().export_policies
+    policies = Checker().evaluator.policies
     assert policies["course_visits"][0] == policies["course_row"][0] == "collect-max"
     assert policies["in_postsurgical_period"][0] == "first"

@@ -230,7 +230,7 @@ def test_first_use_from_many_threads_registers_each_rule_set_once(monkeypatch, t
 
     def go():
         barrier.wait()
-        checker.registered(rs)
+        checker.evaluator.registered(rs)
     threads = [threading.Thread(target=go) for _ in range(8)]
     for t in threads:
         t.start()
@@ -268,7 +268,7 @@ def test_every_joined_pattern_ends_with_the_sentinel(checker):
     from ptcheck.core._durable import JOIN_SENTINEL, durable_patterns
     joined = 0
     for rs in checker.library.rulesets:
-        for cr in checker.registered(rs).compiled.rules:
+        for cr in checker.evaluator.registered(rs).compiled.rules:
             for p in durable_patterns(cr.patterns)[1:]:
                 (cond,) = p.values()
                 assert cond["$and"][-1] == JOIN_SENTINEL, cr.rule.id

@@ -83,7 +83,7 @@ def test_icd9_and_icd10_forms_give_the_same_category(pair):
     a, b = _dx.classify(icd9=c9), _dx.classify(icd10=c10)
     # a GEM target can be coarser than the ICD-9 code; then it must map back into the same category
     back = _dx.icd10_to_icd9(c10)
-    if back and _dx._by_icd9(back[0]) is _dx._by_icd9(_dx.normalize_icd9(c9)):
+    if back and _dx.default_table().by_icd9(back[0]) is _dx.default_table().by_icd9(_dx.normalize_icd9(c9)):
         assert a.category == b.category, (c9, c10, a, b)
 
 
@@ -93,7 +93,7 @@ def test_icd9_and_icd10_forms_give_the_same_decision(pair):
     from ptcheck import validate_case
     c9, c10 = pair
     back = _dx.icd10_to_icd9(c10)
-    if not back or _dx._by_icd9(back[0]) is not _dx._by_icd9(_dx.normalize_icd9(c9)):
+    if not back or _dx.default_table().by_icd9(back[0]) is not _dx.default_table().by_icd9(_dx.normalize_icd9(c9)):
         return
     outcomes = []
     for jur in ("CA", "TX"):

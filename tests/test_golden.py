@@ -12,7 +12,7 @@ import json
 import pytest
 
 from ptcheck import Checker, load_cases
-from ptcheck.core._explain import decision_dict
+from ptcheck.core._render import decision_dict
 from tests.conftest import ROOT
 
 GOLDEN = ROOT / "tests/data/golden-decisions.jsonl"

@@ -1,6 +1,7 @@
-"""The audit hot path (issue 10): the per-case memo of rule-set answers, sessions that get only the facts a
-rule set reads, and the single audit pass that explains only disagreeing items. Each must leave every
-answer and every word of output as it was; these tests compare against the engine without them."""
+"""The audit hot path (issues 10 and 18): the per-item memo of durable_rules runs (by exact values and by
+classes of readings), sessions that get only the facts a rule set reads, and the single audit pass that
+explains only disagreeing items. Each must leave every answer and every word of output as it was; these
+tests compare against the engine without them."""
 import importlib.util
 import json
 import random
@@ -8,6 +9,7 @@ import random
 import pytest
 
 import ptcheck.core._check as check_mod
+import ptcheck.core._evaluate as evaluate_mod
 from ptcheck import Checker, load_cases, to_json
 from ptcheck.audit._audit import audit
 from ptcheck.core._durable import Registered
@@ -33,14 +35,14 @@ def synthetic(tmp_path_factory):
     return path
 
 
-class _Forgetful(check_mod._Memo):
-    """A memo that never remembers: every rule set runs on every evaluation, as before the memo."""
+class _Forgetful(evaluate_mod.Memo):
+    """A memo that never remembers: every rule set runs for every variant of an item, as before the memo."""
 
     def __init__(self) -> None:
         class Never(dict):
             def __setitem__(self, key, value) -> None:
                 pass
-        self.sessions, self.runs = Never(), Never()
+        super().__init__(Never(), Never())
 
 
 def _decisions(paths, explain=True) -> list[str]:
@@ -59,7 +61,7 @@ def test_the_memo_changes_no_decision_and_saves_sessions(synthetic, monkeypatch)
     paths = [synthetic, ROOT / "cases"]
     with_memo = _decisions(paths)
     sessions_with = runs["n"]
-    monkeypatch.setattr(check_mod, "_Memo", _Forgetful)
+    monkeypatch.setattr(check_mod, "Memo", _Forgetful)
     runs["n"] = 0
     without = _decisions(paths)
     assert len(with_memo) > N_CASES and with_memo == without
@@ -71,7 +73,7 @@ def test_read_names_cover_what_a_rule_set_reads_and_exports():
     exporting = [rs for rs in checker.library.rulesets if any(r.then.export for r in rs.spec.rules)]
     assert exporting, "the shipped rule sets export facts (the memo must replay them)"
     for rs in exporting + checker.library.rulesets[:5]:
-        compiled = checker.registered(rs).compiled
+        compiled = checker.evaluator.registered(rs).compiled
         names = set(compiled.read_names)
         for cr in compiled.rules:
             assert set(cr.shown) <= names and set(cr.requires) <= names
@@ -101,27 +103,33 @@ def test_audit_jobs_1_and_2_give_the_same_report_on_synthetic_cases(synthetic):
     assert one.to_json() == two.to_json()
 
 
-def test_a_memo_hit_needs_every_name_the_rule_set_shows():
-    """The memo answers for a rule set by the values of the names it can read: its conditions, and also
-    what its messages show. A fact only the message shows must still tell two evaluations apart."""
-    from ptcheck import parse_ruleset
+def test_readings_in_one_class_share_a_run_but_render_their_own_figures():
+    """Two readings that differ only in a fact the conditions do not compare fall in one class and share one
+    durable_rules run; each still renders its message and limit from its own facts."""
+    from ptcheck import Library, parse_ruleset
+    from ptcheck.core._evaluate import Memo
     from tests.conftest import HEAD, rule
-    rs, problems = parse_ruleset(HEAD.format(name="shows") + rule("a", "request_visits > 1", msg="{completed_visits} before"),
-                                 "shows.yaml")
+    rs, problems = parse_ruleset(HEAD.format(name="shows") + rule("a", "request_visits > 1", "{limit: 'completed_visits + 1'}",
+                                                                  msg="{completed_visits} before"), "shows.yaml")
     assert not problems, problems
-    checker, memo = Checker(), check_mod._Memo()
-    first = checker._run(rs, {"request_visits": 3, "completed_visits": 4, "age": 40}, {}, True, memo)
-    other = checker._run(rs, {"request_visits": 3, "completed_visits": 9, "age": 40}, {}, True, memo)
-    assert [f.message for f in first] == ["4 before"] and [f.message for f in other] == ["9 before"]
-    again = checker._run(rs, {"request_visits": 3, "completed_visits": 4, "age": 61}, {}, False, memo)
-    assert [f.rule for f in again] == ["a"] and len(memo.sessions) == 2    # age is not read: same session
+    checker = Checker(Library([rs]))
+    plan = checker.planner.plan("CA", None, "physical_therapy", ("lumbar",))
+    variants = [{"request_visits": 3, "completed_visits": n, "service": "physical_therapy"} for n in (4, 9)]
+    memo = Memo()
+    evs = checker.evaluator.evaluate(plan, variants, frozenset({"completed_visits"}), memo)
+    assert memo.runs == 1 and [e.hits[0].limit for e in evs] == [5, 10]
+    shown = [checker.explainer.variant(plan, None, v, e, False)[0].finding for v, e in zip(variants, evs)]
+    assert [f.message for f in shown] == ["4 before", "9 before"] and [f.limit for f in shown] == [5, 10]
+    bigger = [{**variants[0], "request_visits": 0}]              # another class: request_visits > 1 is false
+    assert checker.evaluator.evaluate(plan, bigger, frozenset({"request_visits"}), memo)[0].hits == ()
+    assert memo.runs == 2
 
 
 def test_what_would_change_is_the_answer_of_the_case_with_that_documentation(synthetic):
     """'What would change the answer' decides an item again on the readings and facts already derived,
     with the flag's fact set (no new readings, no new derivation). Each answer it gives, and each flag it
     leaves out as changing nothing, must be the answer of checking the case with that flag documented."""
-    from ptcheck.core._check import DOC_FLAGS
+    from ptcheck.core._documentation import FLAGS as DOC_FLAGS
     checker = Checker()
     compared = listed = 0
     for loaded in load_cases([synthetic, ROOT / "cases"]):
@@ -136,10 +144,10 @@ def test_what_would_change_is_the_answer_of_the_case_with_that_documentation(syn
             alt = case.model_copy(update={"history": case.history.model_copy(
                 update={"documentation": doc.model_copy(update={flag: True})})})
             for item, other in zip(decision.items, checker.check(alt, explain=False).items):
-                change = next((c for c in item.would_change if c["fact"] == flag), None)
+                change = next((c for c in item.would_change if c.fact == flag), None)
                 if change is not None:
                     listed += 1
-                    assert (change["outcome"], change["certified_visits"]) == (other.outcome, other.certified_visits)
+                    assert (change.outcome, change.certified_visits) == (other.outcome, other.certified_visits)
                 elif not any(f.rule == "engine.not-addressed" for f in item.findings):
                     assert (other.outcome, other.certified_visits) == (item.outcome, item.certified_visits), \
                         (case.id, item.request, flag)

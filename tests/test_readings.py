@@ -7,7 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ptcheck import validate_case
-from ptcheck.core._readings import Presumption, Reading, Unknown, combine_readings
+from ptcheck.core._decide import Answered, combine_readings
+from ptcheck.core._jurisdictions import Presumption
+from ptcheck.core._readings import Reading, Unknown
 
 
 def decide(checker, case: dict):
@@ -108,9 +110,7 @@ V = Unknown("course_dates", "0", "prior course 1 vs the surgery", ("before", "af
 
 
 def R(values: dict, outcome, certified=None):
-    r = Reading({(u.kind, u.key): v for u, v in values.items()}, [], None, None)
-    r.outcome, r.certified = outcome, certified
-    return r
+    return Answered(Reading({(u.kind, u.key): v for u, v in values.items()}, []), outcome, certified)
 
 
 def test_combine_agreeing_readings_decide():
@@ -126,14 +126,16 @@ def test_combine_differing_readings_pend_naming_the_flipping_unknown_only():
 
 
 def test_combine_a_presumption_decides_and_keeps_the_rebutted_answers():
-    p = Presumption("p", "course_visits", "high", ["*"], "reason", "cite")
+    p = Presumption(id="p", unknown="course_visits", reading="high", applies_to=["*"], reason="reason",
+                    citation="cite")
     rs = [R({U: 1}, "certify", 6), R({U: 20}, "non_certify")]
     c = combine_readings([U], rs, [(p, U)])
     assert c.outcome == "non_certify" and [r.answer for r in c.rebutted] == [("certify", 6)]
 
 
 def test_combine_a_presumption_that_does_not_settle_it_still_pends():
-    p = Presumption("p", "course_dates", "after", ["*"], "reason", "cite")
+    p = Presumption(id="p", unknown="course_dates", reading="after", applies_to=["*"], reason="reason",
+                    citation="cite")
     rs = [R({U: 1, V: "after"}, "certify", 6), R({U: 20, V: "after"}, "non_certify"),
           R({U: 1, V: "before"}, "certify", 6), R({U: 20, V: "before"}, "certify", 6)]
     c = combine_readings([U, V], rs, [(p, V)])
@@ -180,12 +182,12 @@ def test_property_filling_a_listed_change_gives_the_stated_answer(checker, case,
     case["history"]["therapy"][0]["visits_completed"] = n
     it = decide(checker, case).items[0]
     for change in it.would_change:
-        if change["value"] is not True:
+        if change.value is not True:
             continue
         filled = copy.deepcopy(case)
-        filled["history"]["documentation"][change["fact"]] = True
+        filled["history"]["documentation"][change.fact] = True
         again = decide(checker, filled).items[0]
-        assert (again.outcome, again.certified_visits) == (change["outcome"], change["certified_visits"])
+        assert (again.outcome, again.certified_visits) == (change.outcome, change.certified_visits)
 
 
 @st.composite
@@ -267,8 +269,8 @@ def test_a_count_presumed_high_is_shown_at_the_least_count_that_gives_the_answer
     assert shown and all(f.message.startswith("If 10 or more visits in prior course 1") for f in shown)
     over = next(f for f in shown if f.rule == "pt.over-course")
     assert over.figures["completed_visits"] == 10          # the row's 10, not the stand-in count
-    rebutted = next(w for w in item.would_change if "rebutting" in w["documentation"])
-    assert rebutted["message"] == "were the presumption rebutted: modify to 1-9 or non-certify"
+    rebutted = next(w for w in item.would_change if "rebutting" in w.documentation)
+    assert rebutted.message == "were the presumption rebutted: modify to 1-9 or non-certify"
 
 
 @pytest.mark.parametrize("answers, words", [
@@ -286,7 +288,7 @@ def test_a_pend_beside_a_decided_answer_is_shown_as_an_open_question(checker):
 
     from rich.console import Console
 
-    from ptcheck.core._explain import render_case
+    from ptcheck.core._render import render_case
     case = tx_case(diagnoses=[{"text": "shoulder pain", "region": "shoulder"}],
                    requests=[{"id": "1", "service": "physical_therapy", "body_regions": ["shoulder"], "visits": 12}],
                    history={"therapy": [{"service": "physical_therapy", "body_regions": ["shoulder"], "visits_completed": 26}]})
@@ -305,7 +307,7 @@ def test_a_diagnosis_read_from_words_is_shown_without_facts(checker):
 
     from rich.console import Console
 
-    from ptcheck.core._explain import render_case
+    from ptcheck.core._render import render_case
     d = decide(checker, tx_case(diagnoses=[{"text": "sprain", "region": "lumbar"}]))
     buf = StringIO()
     Console(file=buf, width=200).print(render_case(d))

@@ -148,7 +148,6 @@ def _library_dir(base: Path, n: int, text: str) -> Path:
     d = base / f"lib{n}"
     d.mkdir()
     shutil.copy(ROOT / "rules/diagnoses.yaml", d)
-    shutil.copy(ROOT / "rules/jurisdictions.yaml", d)
     (d / "fuzz.yaml").write_text(text)
     return d
 

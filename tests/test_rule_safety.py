@@ -241,24 +241,41 @@ def test_empty_rules_folder_is_an_error_naming_it(tmp_path):
     assert r.exit_code == 2 and str(tmp_path) in r.output
 
 
-def test_diagnoses_come_from_the_chosen_rules_folder(tmp_path):
-    from ptcheck.core import _dx, _paths
+def test_diagnoses_come_from_the_chosen_rules_folder_and_two_libraries_answer_independently(tmp_path):
+    """Each Library owns its diagnosis table (no process-wide state): a library whose diagnoses.yaml reads
+    729.1 (myalgia) as a lumbar sprain decides by it, while a checker of the installed library, made before
+    and used after, keeps answering by its own table (issue 18: loading a second library used to change an
+    existing checker's answer)."""
+    from ptcheck import Checker, validate_case
+    from ptcheck.core import _dx
     root = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", root)
     dx = root / "diagnoses.yaml"
-    dx.write_text(dx.read_text().replace("groups: [myalgia]", "groups: [myalgia, from_the_copy]", 1))
-    assert "from_the_copy" in dx.read_text()
-    try:
+    text = dx.read_text()
+    assert '    icd9: ["729.1"]\n' in text and '    icd9: ["847.2"' in text
+    dx.write_text(text.replace('    icd9: ["729.1"]\n', '    icd9: []\n', 1).replace('    icd9: ["847.2"', '    icd9: ["729.1", "847.2"', 1))
+    case = validate_case({"id": "x", "jurisdiction": "TX", "review": {"kind": "ur", "date": "2015-03-01"},
+                          "diagnoses": [{"icd9": "729.1", "region": "lumbar"}],
+                          "requests": [{"id": "1", "service": "physical_therapy", "body_regions": ["lumbar"], "visits": 14}],
+                          "history": {"therapy": [{"service": "physical_therapy", "body_regions": ["lumbar"],
+                                                   "visits_completed": 6}],
+                                      "documentation": {"functional_improvement": True}}}).case
+
+    def answer(checker):
+        it = checker.check(case).items[0]
+        return it.outcome, it.certified_visits, [f.rule for f in it.findings if f.rule.startswith("lb.row")]
+    installed = Checker(Library.load())
+    before = answer(installed)
+    copy = Library.load(root)
+    assert copy.diagnoses.classify(icd9="729.1").category == "lumbar_sprain"
+    assert installed.library.diagnoses.classify(icd9="729.1").category == "myalgia"
+    assert _dx.classify(icd9="729.1").category == "myalgia"          # the default table is never changed
+    theirs = answer(Checker(copy))
+    assert theirs[2] == ["lb.row.lumbar-sprain"] and theirs != before
+    assert answer(installed) == before                              # the first checker is not affected
+    (root / "diagnoses.yaml").unlink()
+    with pytest.raises(RuleError, match="diagnoses.yaml"):
         Library.load(root)
-        assert _paths.diagnoses_file() == root / "diagnoses.yaml"
-        assert "from_the_copy" in _dx.classify(icd9="729.1").groups
-        Library.load()
-        assert "from_the_copy" not in _dx.classify(icd9="729.1").groups
-        (root / "diagnoses.yaml").unlink()
-        with pytest.raises(RuleError, match="diagnoses.yaml"):
-            Library.load(root)
-    finally:
-        Library.load()
 
 
 @pytest.mark.parametrize("f", rule_files(ROOT / "rules"), ids=lambda p: str(p.relative_to(ROOT / "rules")))

@@ -45,12 +45,12 @@ def test_seed_002_postsurgical_over_then_chronic_and_odg_for_the_kit(checker):
     assert "24 visits" in home.message and "home" in home.message
     # no single piece of documentation changes the answer (two guideline reasons deny it), and the
     # computed list never names documentation the case has
-    assert not [c for c in pt.would_change if c["fact"] == "unable_to_do_home_exercise"]
+    assert not [c for c in pt.would_change if c.fact == "unable_to_do_home_exercise"]
     fallback = next(f for f in kit.findings if f.rule == "jurisdiction.fallback")
     assert "MTUS does not address home exercise kit" in fallback.message and "9792" in fallback.citation
     assert any(f.ruleset.startswith("odg.") and f.effect in ("pend", "non_certify") for f in kit.findings)
-    change = next(c for c in kit.would_change if c["fact"] == "equipment_described")   # computed, with its answer
-    assert change["outcome"] == "certify" and "contents" in change["documentation"]
+    change = next(c for c in kit.would_change if c.fact == "equipment_described")   # computed, with its answer
+    assert change.outcome == "certify" and "contents" in change.documentation
 
 
 def test_seed_003_both_items(checker):
@@ -59,7 +59,8 @@ def test_seed_003_both_items(checker):
     assert visit.review_outcome == "upheld" and "ov.repeat-esi.relief-undocumented" in rules(visit)
     assert any("50-70%" in f.message for f in visit.findings)
     assert pt.review_outcome == "upheld" and "pm.prior-count-and-improvement-undocumented" in rules(pt)
-    assert any("number of physical medicine visits" in m for m in pt.missing)
+    from ptcheck.core._documentation import words
+    assert words("prior_visits") in pt.missing
 
 
 def test_seed_004_both_items(checker):

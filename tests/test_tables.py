@@ -69,8 +69,7 @@ rules:
 def _library(tmp_path: Path, files: dict[str, str]) -> Library:
     root = tmp_path / "rules"
     root.mkdir()
-    for name in ("diagnoses.yaml", "jurisdictions.yaml"):
-        shutil.copy(ROOT / "rules" / name, root / name)
+    shutil.copy(ROOT / "rules" / "diagnoses.yaml", root / "diagnoses.yaml")
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(textwrap.dedent(text))

@@ -32,7 +32,7 @@ from typing import IO, Any
 from ..core._cases import Loaded
 from ..core._decide import REVIEW_OF, CaseDecision, ItemDecision
 from ..core._errors import EngineError, Problem, PtcheckError
-from ..core._explain import agrees
+from ..core._render import agrees
 from ..core._textsafe import redact
 from ._report import (
     DIMENSIONS,

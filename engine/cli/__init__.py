@@ -49,7 +49,7 @@ class _Lazy:
 _catalog = _Lazy("authoring._catalog")
 case_schema, load_cases = _Lazy("core._cases", "case_schema"), _Lazy("core._cases", "load_cases")
 Checker = _Lazy("core._check", "Checker")
-decision_dict, render_case, to_json = (_Lazy("core._explain", n) for n in ("decision_dict", "render_case", "to_json"))
+decision_dict, render_case, to_json = (_Lazy("core._render", n) for n in ("decision_dict", "render_case", "to_json"))
 find_rule, rule_source = _Lazy("authoring._catalog", "find_rule"), _Lazy("authoring._catalog", "rule_source")
 diff_rulesets = _Lazy("authoring._diff", "diff")
 lint_errors, lint_paths = _Lazy("authoring._lint", "errors"), _Lazy("authoring._lint", "lint_paths")

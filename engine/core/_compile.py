@@ -94,7 +94,7 @@ class CompiledRuleSet:
                 texts = [r.when, r.message, "" if r.then.limit is None else str(r.then.limit)]
                 texts += [str(v) for v in (r.then.derive or {}).values()]
                 for t in texts:
-                    found.update(_ANY_NAME.findall(t))
+                    found.update(_ANY_NAME.findall(t or ""))
                 found.update(r.then.derive or {})          # exported names are merged with their old values
                 found.update(cr.shown)
                 found.update(cr.requires)
@@ -210,7 +210,7 @@ def to_literal(node: ast.AST, ftype: str):
         raise _expr.ExprError(f"a true/false/unknown fact compares with true, false or unknown, not {v!r}",
                               node.col_offset)
     if not isinstance(v, str):
-        raise _expr.ExprError(f"compare a word with a word: write '{v}'", node.col_offset)
+        raise _expr.ExprError(f"compare a word with a word: write '{v!s}'", node.col_offset)
     return v
 
 
@@ -292,7 +292,7 @@ def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> 
                                         file=src, line=line, column=col, path=f"rules[{i}].then", code="R111",
                                         suggestion=e.suggestion))
         try:
-            p = _expr.parse(r.when)
+            p = _expr.parse(r.when or "")
             unknown = _expr.check_names(p, types)
             if unknown:
                 raise unknown[0]
@@ -341,7 +341,7 @@ def _cycles(rs: RuleSet, derived: set[str]) -> list[Problem]:
         if not r.then.derive or r.then.export:
             continue
         try:
-            reads = _expr.parse(r.when).names
+            reads = _expr.parse(r.when or "").names
         except _expr.ExprError:
             reads = set()
         for v in r.then.derive.values():
@@ -409,7 +409,7 @@ def _leaves(cond) -> int:
         return sum(_leaves(c) for c in cond)
     if isinstance(cond, dict):
         if "$or" in cond or "$and" in cond:
-            return sum(_leaves(c) for c in cond.get("$or", cond.get("$and")))
+            return sum(_leaves(c) for c in (cond.get("$or") or cond.get("$and") or []))
         if len(cond) == 1 and isinstance(next(iter(cond.values())), dict) and \
                 all(isinstance(k, str) and not k.startswith("$") for k in cond):
             return sum(_leaves(v) for v in cond.values())          # a pattern {'k': {...}}
@@ -498,7 +498,7 @@ def _scalar_positions(n) -> list[tuple[int, int]] | None:
 
 
 def _figures(r: Rule) -> list:
-    out = []
+    out: list[int | float | str | bool] = []
     if r.then.limit is not None:
         out.append(r.then.limit)
     if r.then.derive:

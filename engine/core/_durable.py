@@ -122,12 +122,23 @@ class Registered:
     start_action_for_state / complete_and_start_action, reading the fired rule and its matched facts from
     the action message. A `derive` rule's fact is asserted into the same session while its action is open,
     so the rules that join on it come next on the agenda (forward chaining). Nothing can be swallowed:
-    an error in our own handling propagates, after the session is cleaned up."""
+    an error in our own handling propagates, after the session is cleaned up.
 
-    def __init__(self, compiled: CompiledRuleSet):
+    Sessions live long (`reuse`, the default): each shard keeps one session, and an evaluation asserts the
+    item's fact, drains the agenda, then retracts the fact and every derived fact it asserted, leaving the
+    session as it found it (about half the cost of a fresh session; durable-rules.md §3, pattern P2). A
+    session is ended and a fresh one started after RECYCLE evaluations, and whenever anything goes wrong in
+    it (an engine error, a fact durable reports as already seen), so an error never carries into the next
+    evaluation. tests/test_durable.py compares both ways on every bundled and many generated items."""
+
+    RECYCLE = 5000
+
+    def __init__(self, compiled: CompiledRuleSet, *, reuse: bool = True):
         self.compiled = compiled
+        self.reuse = reuse
         self.names: list[str] = []
         self.handles: list[int] = []
+        self._live: list[list] = []                    # per shard: [sid, evaluations so far] or []
         self.index: dict[str, int] = {cr.rule.id: cr.index for cr in compiled.rules}
         self.used = {n for cr in compiled.rules for n in cr.derived_used}
         # rules whose firing needs nothing but their name: no joined derived fact, no derive action
@@ -146,38 +157,59 @@ class Registered:
                 _host().set_rulesets({name: definition})
                 self.names.append(name)
                 self.handles.append(_host().get_ruleset(name)._handle)
+                self._live.append([])
 
     def run(self, facts: dict, encoded: str | None = None) -> tuple[list[Firing], dict]:
-        """Evaluate one item's facts in a fresh session per shard; always clean up; raise on any error.
+        """Evaluate one item's facts in each shard's session; raise on any error (after cleaning up).
 
-        `encoded` is encode(facts), when the caller already has it (it runs several rule sets per item).
-        Returns the firings and every derived fact the session asserted (first value of each name)."""
+        `encoded` is encode(facts), when the caller already has it. Returns the firings and every derived
+        fact the session asserted (first value of each name)."""
         body = encoded if encoded is not None else encode(facts)
         out: list[Firing] = []
         derived: dict = {}
         with _LOCK:
-            for handle in self.handles:
-                sid = f"s{next(_SEQ)}"
-                seen: set = set()
+            for shard, handle in enumerate(self.handles):
+                live = self._live[shard] if self.reuse else []
+                sid = live[0] if live else f"s{next(_SEQ)}"
+                fact = f'{body}, "sid": "{sid}"}}'
+                asserted: list[str] = []
                 try:
-                    code, off = E.assert_fact(handle, f'{body}, "sid": "{sid}"}}')
+                    code, off = E.assert_fact(handle, fact)
                     if code == 2:
                         raise EngineError(f"rule set {self.compiled.ruleset.key}: the case fact was asserted twice")
-                    self._drain(handle, code, off, sid, out, derived, seen)
-                except EngineError as e:
-                    _finish(handle, sid, e)
-                    raise
-                except Exception as e:                     # engine error (e.g. 302/303) or ours
-                    err = EngineError(f"rule set {self.compiled.ruleset.key}: {type(e).__name__}: {e}")
+                    self._drain(handle, code, off, sid, out, derived, set(), asserted)
+                    if self.reuse:
+                        for f in (*asserted, fact):
+                            E.retract_fact(handle, f)
+                except BaseException as e:
+                    err = e if isinstance(e, (EngineError, KeyboardInterrupt, SystemExit)) or \
+                        not isinstance(e, Exception) else \
+                        EngineError(f"rule set {self.compiled.ruleset.key}: {type(e).__name__}: {e}")
+                    self._live[shard] = []
                     _finish(handle, sid, err)
+                    if err is e:
+                        raise
                     raise err from e
-                except BaseException as e:                 # KeyboardInterrupt, SystemExit: clean up, go on
-                    _finish(handle, sid, e)
-                    raise
-                _finish(handle, sid, None)
+                if not self.reuse:
+                    _finish(handle, sid, None)
+                elif not live:
+                    self._live[shard] = [sid, 1]
+                else:
+                    live[1] += 1
+                    if live[1] >= self.RECYCLE:
+                        self._live[shard] = []
+                        _finish(handle, sid, None)
         return out, derived
 
-    def _drain(self, handle, code, off, sid, out, derived, seen) -> None:
+    def close(self) -> None:
+        """End the live sessions (a later run starts fresh ones)."""
+        with _LOCK:
+            for shard, handle in enumerate(self.handles):
+                live, self._live[shard] = self._live[shard], []
+                if live:
+                    _finish(handle, live[0], None)
+
+    def _drain(self, handle, code, off, sid, out, derived, seen, asserted) -> None:
         if code != 0:                                  # 1: nothing matched (not an error); 3: queued
             return
         res = E.start_action_for_state(handle, off)
@@ -195,13 +227,13 @@ class Registered:
                 else:
                     name, bound = next(iter(orjson.loads(msg).items()))
                     if name != END_RULE:
-                        self._fired(handle, sid, self.index[name], bound, out, derived, seen)
+                        self._fired(handle, sid, self.index[name], bound, out, derived, seen, asserted)
                 msg = E.complete_and_start_action(handle, off)
         except BaseException:
             E.abandon_action(handle, off)
             raise
 
-    def _fired(self, handle, sid, index, bound, out, derived, seen) -> None:
+    def _fired(self, handle, sid, index, bound, out, derived, seen, asserted) -> None:
         case = bound["k"]
         values = {k[2:]: v["value"] for k, v in bound.items() if k.startswith("d_")}
         key = (index, tuple(sorted(values.items())))
@@ -218,11 +250,13 @@ class Registered:
                     continue
                 derived.setdefault(dname, value)
                 if dname in self.used:                 # a fact no rule reads would only be "not handled"
-                    fact = {"__kind": "derived", "name": dname, "value": value, "by": rule.id, "sid": sid}
-                    E.assert_fact(handle, orjson.dumps(fact).decode())
+                    fact = orjson.dumps({"__kind": "derived", "name": dname, "value": value, "by": rule.id,
+                                         "sid": sid}).decode()
+                    asserted.append(fact)
+                    E.assert_fact(handle, fact)
 
 
-def _finish(handle: int, sid: str, error: Exception | None) -> None:
+def _finish(handle: int, sid: str, error: BaseException | None) -> None:
     """End a session the safe way, whatever happened in it: assert the end marker so that at least one
     action runs (delete_state after a session with no action frees uninitialised pointers, trap 2; after
     a failed assert the session may exist with no action run), drain what is left without recording it,

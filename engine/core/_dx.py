@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._paths import diagnoses_file
+from ._paths import rules_dir
 from ._yamlpos import RULE_FILE, load_yaml
 
 _ICD9_SHAPE = re.compile(r"^(?:\d{3}(?:\.\d{1,2})?|V\d{2}(?:\.\d{1,2})?|E\d{3}(?:\.\d)?)$", re.I)
@@ -161,15 +161,118 @@ def icd10_to_icd9(code: str) -> tuple[str, str] | None:
     item = _icd10_item(c)
     if item is None:
         return None
-    rest = _find("icd10", item).split("\t")
+    rest = (_find("icd10", item) or "").split("\t")
     if len(rest) == 2:                    # reached through an ancestor
         return rest[0], rest[1]
     return (rest[0], c) if rest[0] else None
 
 
+class DxTable:
+    """The guideline diagnosis categories of one rules folder (its diagnoses.yaml) and what was looked up in
+    them. A Library owns one: two libraries in one process classify each with its own table."""
+
+    def __init__(self, categories: tuple[Category, ...], path: Path | None = None):
+        self.categories = categories
+        self.path = path
+        self._icd9: dict[str, Category | None] = {}
+        self._classified: dict[tuple, DxResult] = {}
+
+    @classmethod
+    def load(cls, path: Path) -> "DxTable":
+        return cls(load_categories(path), path)
+
+    def __getstate__(self) -> dict:              # the rules cache pickles the table, not what was looked up
+        return {"categories": self.categories, "path": self.path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["categories"], state["path"])       # type: ignore[misc]
+
+    def by_icd9(self, code9: str) -> Category | None:
+        """The category whose ICD-9 prefix is the longest match of the code (840.7 before 840)."""
+        hit = self._icd9.get(code9, _MISS)
+        if hit is not _MISS:
+            return hit                                          # type: ignore[return-value]
+        best, best_len = None, -1
+        for cat in self.categories:
+            for prefix in cat.icd9:
+                if (code9 == prefix or code9.startswith(prefix + ("" if "." in prefix else "."))
+                        or (len(prefix) > 3 and code9.startswith(prefix))) and len(prefix) > best_len:
+                    best, best_len = cat, len(prefix)
+        if len(self._icd9) < 8192:
+            self._icd9[code9] = best
+        return best
+
+    def by_text(self, text: str, region: str | None) -> tuple[Category, str] | None:
+        t = text.lower()
+        for cat in self.categories:
+            for kws in cat.text:
+                if all(k in t for k in kws):
+                    if cat.region and region and cat.region != region and not _spine_compatible(cat.region, region):
+                        continue
+                    return cat, " ".join(kws)
+        return None
+
+    def classify(self, *, icd9: str | None = None, icd10: str | None = None, text: str | None = None,
+                 region: str | None = None) -> DxResult:
+        """The guideline category of one diagnosis. Codes win over text; invalid codes are not checked here."""
+        key = (icd9, icd10, text, region)
+        hit = self._classified.get(key)
+        if hit is None:
+            hit = self._classify(icd9, icd10, text, region)
+            if len(self._classified) < 16384:
+                self._classified[key] = hit
+        return hit
+
+    def _classify(self, icd9: str | None, icd10: str | None, text: str | None, region: str | None) -> DxResult:
+        stated_region = region or (region_from_text(text) if text else None)
+        if icd9:
+            c9 = normalize_icd9(icd9)
+            cat = self.by_icd9(c9)
+            if cat:
+                return DxResult(cat.id, cat.groups, stated_region or cat.region, f"icd9 {c9}", c9)
+        if icd10:
+            hit = icd10_to_icd9(icd10)
+            if hit:
+                cat = self.by_icd9(hit[0])
+                if cat:
+                    return DxResult(cat.id, cat.groups, stated_region or cat.region,
+                                    f"icd10 {normalize_icd10(icd10)} -> icd9 {hit[0]} (CMS GEM via {hit[1]})",
+                                    normalize_icd10(icd10))
+        if text:
+            found = self.by_text(text, stated_region)
+            if found:
+                cat, kw = found
+                return DxResult(cat.id, cat.groups, stated_region or cat.region, f"text '{kw}'")
+            # words that name no body part ("sprain", "strain"), given with the diagnosis's region: read as of
+            # that region ("sprain" of the lumbar region is a lumbar sprain)
+            if region in REGION_WORDS and region_from_text(text) is None:
+                found = self.by_text(f"{REGION_WORDS[region][0]} {text}", region)
+                if found:
+                    cat, kw = found
+                    return DxResult(cat.id, cat.groups, region,
+                                    f"text '{kw}', the region ({region}) from the diagnosis's region field")
+        code = normalize_icd10(icd10) if icd10 else (normalize_icd9(icd9) if icd9 else None)
+        return DxResult(None, (), stated_region, "unmapped", code)
+
+
+_MISS = object()
+
+
 @functools.lru_cache(maxsize=1)
+def default_table() -> DxTable:
+    """The table of the default rules folder ($PTCHECK_RULES or the installed rule sets), for callers
+    without a Library (the letter importer, tests). Never changed by loading a library."""
+    return DxTable.load(rules_dir() / "diagnoses.yaml")
+
+
 def categories() -> tuple[Category, ...]:
-    return load_categories(diagnoses_file())
+    return default_table().categories
+
+
+def classify(*, icd9: str | None = None, icd10: str | None = None, text: str | None = None,
+             region: str | None = None) -> DxResult:
+    """classify() of the default table (see default_table)."""
+    return default_table().classify(icd9=icd9, icd10=icd10, text=text, region=region)
 
 
 def load_categories(path: Path) -> tuple[Category, ...]:
@@ -183,18 +286,6 @@ def load_categories(path: Path) -> tuple[Category, ...]:
     )
 
 
-@functools.lru_cache(maxsize=8192)
-def _by_icd9(code9: str) -> Category | None:
-    """The category whose ICD-9 prefix is the longest match of the code (840.7 before 840)."""
-    best, best_len = None, -1
-    for cat in categories():
-        for prefix in cat.icd9:
-            if (code9 == prefix or code9.startswith(prefix + ("" if "." in prefix else "."))
-                    or (len(prefix) > 3 and code9.startswith(prefix))) and len(prefix) > best_len:
-                best, best_len = cat, len(prefix)
-    return best
-
-
 def region_from_text(text: str) -> str | None:
     t = text.lower()
     for region, words in REGION_WORDS.items():
@@ -203,50 +294,5 @@ def region_from_text(text: str) -> str | None:
     return None
 
 
-def _by_text(text: str, region: str | None) -> tuple[Category, str] | None:
-    t = text.lower()
-    for cat in categories():
-        for kws in cat.text:
-            if all(k in t for k in kws):
-                if cat.region and region and cat.region != region and not _spine_compatible(cat.region, region):
-                    continue
-                return cat, " ".join(kws)
-    return None
-
-
 def _spine_compatible(a: str, b: str) -> bool:
     return {a, b} <= {"lumbar", "thoracic"}
-
-
-@functools.lru_cache(maxsize=16384)
-def classify(*, icd9: str | None = None, icd10: str | None = None, text: str | None = None,
-             region: str | None = None) -> DxResult:
-    """The guideline category of one diagnosis. Codes win over text; invalid codes are not checked here."""
-    stated_region = region or (region_from_text(text) if text else None)
-    if icd9:
-        c9 = normalize_icd9(icd9)
-        cat = _by_icd9(c9)
-        if cat:
-            return DxResult(cat.id, cat.groups, stated_region or cat.region, f"icd9 {c9}", c9)
-    if icd10:
-        hit = icd10_to_icd9(icd10)
-        if hit:
-            cat = _by_icd9(hit[0])
-            if cat:
-                return DxResult(cat.id, cat.groups, stated_region or cat.region,
-                                f"icd10 {normalize_icd10(icd10)} -> icd9 {hit[0]} (CMS GEM via {hit[1]})",
-                                normalize_icd10(icd10))
-    if text:
-        found = _by_text(text, stated_region)
-        if found:
-            cat, kw = found
-            return DxResult(cat.id, cat.groups, stated_region or cat.region, f"text '{kw}'")
-        # words that name no body part ("sprain", "strain"), given with the diagnosis's region: read as of
-        # that region ("sprain" of the lumbar region is a lumbar sprain)
-        if region in REGION_WORDS and region_from_text(text) is None:
-            found = _by_text(f"{REGION_WORDS[region][0]} {text}", region)
-            if found:
-                cat, kw = found
-                return DxResult(cat.id, cat.groups, region, f"text '{kw}', the region ({region}) from the diagnosis's region field")
-    code = normalize_icd10(icd10) if icd10 else (normalize_icd9(icd9) if icd9 else None)
-    return DxResult(None, (), stated_region, "unmapped", code)

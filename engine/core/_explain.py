@@ -1,95 +1,205 @@
-"""Explanations: a decision as stable JSON, and as rich renderables for the terminal (the CLI prints them)."""
+"""Explanation: an item's decision in words, from what the pipeline recorded (no rule set runs here).
+
+  findings       every rule that fired for the variant the answer is shown on (the facts as given, or the
+                 reading the answer rests on, its messages prefixed with that reading's values), with its
+                 message and figures rendered from the facts it saw, its citation, and the documentation it
+                 names; the plan's own notes; the engine's notes on unknowns and presumptions
+  missing        the documentation the deciding findings name, in words (engine/core/_documentation.py),
+                 without a flag the case already documents or "what would change the answer" gives
+  would_change   computed by the caller (deciding again with each flag set): WouldChange entries
+"""
 from __future__ import annotations
 
-import json
+import datetime as dt
+import string
+from dataclasses import dataclass
+from typing import Any
 
-from rich.console import Group
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
+from . import _documentation
+from ._cases import Case, Request
+from ._decide import Combined, Finding, ItemAnswer, ItemDecision, WouldChange, deciding, group_answers, review_outcome
+from ._evaluate import Evaluation, Evaluator
+from ._facts import EPOCH, FACT_TYPES
+from ._plan import ItemPlan, PlanNote
+from ._readings import Unknown, answer_words, describe
+from ._rules import template_names
 
-from ._decide import CaseDecision, ItemDecision
-
-_STYLE = {"certify": "bold green", "modify": "bold yellow", "non_certify": "bold red", "pend": "bold blue"}
-_EFFECT_STYLE = {"certify": "green", "limit": "yellow", "non_certify": "red", "pend": "blue",
-                 "derive": "dim", "note": "cyan"}
-
-
-def decision_dict(d: CaseDecision) -> dict:
-    return d.model_dump(mode="json")
-
-
-def to_json(d: CaseDecision, *, indent: int | None = 2) -> str:
-    """Byte-identical for the same case and the same rule versions (no clocks, no hashing order)."""
-    return json.dumps(decision_dict(d), indent=indent, ensure_ascii=False)
+ENGINE_CITATION = "ptcheck engine (no guideline)"
 
 
-def agrees(item: ItemDecision) -> bool | None:
-    """Does the prediction match the item's actual outcome? None when there is no actual outcome."""
-    if item.actual is None:
-        return None
-    if item.actual in ("upheld", "overturned", "partially_overturned"):
-        return item.review_outcome == item.actual or (
-            item.review_outcome is None and _REVIEW.get(item.outcome) == item.actual)
-    return item.outcome == item.actual
+@dataclass(frozen=True)
+class Need:
+    """A piece of documentation a finding names: an id of the documentation table, or (for the engine's
+    own findings on unknowns) words of their own."""
+    id: str | None
+    words: str
 
 
-_REVIEW = {"non_certify": "upheld", "pend": "upheld", "certify": "overturned", "modify": "partially_overturned"}
+def need(doc_or_words: str) -> Need:
+    d = _documentation.BY_ID.get(doc_or_words)
+    return Need(d.id, d.words) if d is not None else Need(None, doc_or_words)
 
 
-def render_case(d: CaseDecision, *, show_derive: bool = True, show_facts: bool = False) -> Group:
-    head = Text.assemble((f"Case {d.case}", "bold"),
-                         f"  {d.jurisdiction} {d.review_kind.upper()} review",
-                         f" of {d.review_date}" if d.review_date else " (no review date)")
-    parts = [head]
-    if d.rulesets:
-        parts.append(Text("rule sets: " + ", ".join(f"{r.id}@{r.version} ({r.sha256[:10]})" for r in d.rulesets),
-                          style="dim"))
-    for n in d.notes:
-        parts.append(Text(f"note: {n}", style="cyan"))
-    for item in d.items:
-        parts.append(render_item(item, show_derive=show_derive, show_facts=show_facts))
-    return Group(*parts)
+@dataclass
+class Shown:
+    """A finding and the documentation it names."""
+    finding: Finding
+    needs: list[Need]
 
 
-def render_item(item: ItemDecision, *, show_derive: bool = True, show_facts: bool = False) -> Panel:
-    outcome = item.outcome.replace("_", "-").upper()
-    if item.outcome == "modify":
-        outcome += f" to {item.certified_visits} visits"
-    title = Text.assemble((outcome, _STYLE[item.outcome]))
-    if item.review_outcome:
-        title.append(f"   predicted review: {item.review_outcome.replace('_', ' ')}")
-        if item.outcome == "modify" and item.review_outcome == "upheld":
-            title.append(" (an IMR answers the request as made: part of it is not necessary)", style="dim")
-    ok = agrees(item)
-    if ok is not None:
-        title.append(f"   actual: {item.actual.replace('_', ' ')} ", style="dim")
-        title.append("agrees" if ok else "DISAGREES", style="green" if ok else "bold red")
-    table = Table(show_header=True, header_style="bold", expand=True, box=None, padding=(0, 1))
-    table.add_column("effect", no_wrap=True)
-    table.add_column("rule and reason", ratio=3, overflow="fold")     # long ids fold, never cut with "…"
-    table.add_column("citation", ratio=2, overflow="fold")
-    # A pend beside a decided answer is an open question the answer does not turn on (a decisive finding
-    # outranks it): listed last, marked, and said so below the table.
-    open_questions = [f for f in item.findings if f.effect == "pend"] if item.outcome != "pend" else []
-    for f in [f for f in item.findings if f not in open_questions] + open_questions:
-        if f.effect == "derive" and not show_derive:
-            continue
-        eff = f.effect + (f" {f.limit}" if f.effect == "limit" else "") + ("*" if f in open_questions else "")
-        table.add_row(Text(eff, style="dim" if f in open_questions else _EFFECT_STYLE.get(f.effect, "")),
-                      Text.assemble((f.rule, "bold"), f" ({f.ruleset}@{f.version})\n", f.message),
-                      Text(f.citation, style="dim"))
-    body = [Text(f"{item.request}: {item.text or item.service}", style="bold"), table]
-    if open_questions:
-        body.append(Text(f"* an open question that does not change this answer: the {item.outcome.replace('_', '-')} "
-                         "stands whatever it turns out to be", style="dim"))
-    if item.missing:
-        body.append(Text("Documentation the answer waits for:" if item.outcome == "pend"
-                         else "Documentation that would change the answer:", style="bold"))
-        body += [Text(f"  - {m}", overflow="fold") for m in item.missing]
-    if show_facts and item.facts:
-        body += [Text(f"  fact: {n}", style="dim", overflow="fold") for n in item.facts]
-    else:      # a diagnosis read from its words (not a code) is a reading the reviewer should see
-        body += [Text(f"  read: {n}", style="dim", overflow="fold") for n in item.facts
-                 if n.startswith("diagnosis ") and " (text '" in n]
-    return Panel(Group(*body), title=title, title_align="left")
+class Explainer:
+    def __init__(self, evaluator: Evaluator):
+        self.evaluator = evaluator
+
+    def variant(self, plan: ItemPlan, on: dt.date | None, facts: dict, ev: Evaluation, no_decision: bool,
+                render: bool = True) -> list[Shown]:
+        """The findings of one evaluation on a review date: the plan's notes (engine.not-addressed where no
+        rule set addresses the item), every hit (the search-sequence note before the
+        first search-sequence rule set that ran), and engine.no-decision where nothing decided."""
+        out = [_note(n) for n in plan.notes]
+        if not plan.addressed:
+            regions = f" for {', '.join(plan.regions)}" if plan.regions else ""
+            out.append(_engine("engine.not-addressed", f"No rule set in force for {plan.jurisdiction}"
+                               f"{' on ' + on.isoformat() if on else ''} addresses {plan.service.replace('_', ' ')}"
+                               f"{regions}: a reviewer must decide.", [need("guideline_for_service")]))
+        envs = self.evaluator.env(plan, facts, ev) if render else [{} for _ in ev.hits]
+        for k, (h, env) in enumerate(zip(ev.hits, envs)):
+            if k == ev.sequence_at and plan.sequence_note is not None:
+                out.append(_note(plan.sequence_note))
+            step = plan.steps[h.step]
+            rs = step.ruleset
+            rule = rs.spec.rules[h.rule]
+            shown = self.evaluator.registered(rs).compiled.rules[h.rule].shown
+            out.append(Shown(Finding.model_construct(          # fields are ours and typed: no re-validation
+                rule=rule.id, ruleset=rs.id, version=rs.version, citation=rs.cited(rule), effect=h.effect,
+                message=render_message(rule.message, env) if render else "", limit=h.limit,
+                missing=[need(m).words for m in rule.missing], figures=_figures(shown, env) if render else {}),
+                [need(m) for m in rule.missing]))
+        if ev.sequence_at is not None and ev.sequence_at >= len(ev.hits) and plan.sequence_note is not None:
+            out.append(_note(plan.sequence_note))
+        if no_decision:
+            out.append(_engine("engine.no-decision", "The rules in force reached no decision for this item (no "
+                               "rule's condition was met).", [need("guideline_row")]))
+        return out
+
+    def item(self, case: Case, req: Request, plan: ItemPlan, shown: list[Shown], ia: ItemAnswer,
+             unknowns: list[Unknown], notes: list[str], changes: list[WouldChange] | None,
+             on_unknown: frozenset[str], explain: bool) -> ItemDecision:
+        """The decision of one item. shown: the findings of the variant the answer is shown on (already
+        composed with the readings' notes by `compose`); changes None: "what would change the answer" was
+        not computed (no explanation)."""
+        missing = [c.documentation for c in changes or []]
+        computed = {c.fact for c in changes or []}
+        doc = case.history.documentation
+        picked = {id(f) for f in deciding([s.finding for s in shown], ia.outcome)}
+        for s in shown:
+            if id(s.finding) not in picked or s.finding.rule in on_unknown:
+                continue
+            for n in s.needs:
+                if n.id in _documentation.FLAGS and (changes is None or getattr(doc, n.id) is not None
+                                                     or n.id in computed):
+                    continue            # a flag the case documents, or that the computed list already gives
+                if n.words not in missing:
+                    missing.append(n.words)
+        return ItemDecision.model_construct(            # our own typed values: no re-validation
+            request=req.id, text=req.text, service=req.service, requested_visits=req.visits,
+            outcome=ia.outcome, certified_visits=ia.certified if ia.outcome in ("certify", "modify") else None,
+            review_outcome=review_outcome(case.review.kind, ia.outcome, case.jurisdiction),
+            findings=[s.finding for s in shown] if explain else [], missing=missing, would_change=changes or [],
+            facts=notes, rulesets_run=plan.keys, actual=req.actual)
+
+
+def compose(ia: ItemAnswer, unknowns: list[Unknown], given: list[Shown], basis: list[Shown] | None) -> list[Shown]:
+    """The findings shown for an item decided over readings: the engine's notes on the unknowns, then the
+    rules' findings for the reading the answer rests on (each message saying which values it filled in),
+    or, for a pend, the rules' own words on the facts as given (what they say is missing)."""
+    comb = ia.combined
+    if ia.how != "readings" or comb is None:
+        return given
+    out = _reading_notes(comb, unknowns, ia)
+    if comb.outcome != "pend" and basis is not None:
+        labels = comb.basis[0].labels
+        lead = "If " + ", ".join(labels) + ": " if labels else ""
+        for s in basis:
+            f = s.finding
+            if lead and f.effect != "note" and f.message:
+                f = f.model_copy(update={"message": lead + f.message})
+            out.append(Shown(f, s.needs))
+        return out
+    return out + [s for s in given if s.finding.effect in ("pend", "note", "derive")]
+
+
+def _reading_notes(comb: Combined, unknown_list: list[Unknown], ia: ItemAnswer) -> list[Shown]:
+    """The rationale of a decision over readings: what is unknown, and the answer under each reading."""
+    what = "; ".join(u.label for u in unknown_list)
+
+    def answers(rs) -> str:
+        groups = group_answers(rs)
+        shown = [f"{answer_words(*a)} for {describe(unknown_list, g)}" for a, g in groups[:5]]
+        if len(groups) > 5:
+            shown.append(f"... {len(groups) - 5} more answers")
+        return "; ".join(shown)
+    if comb.outcome == "pend":
+        flipping = "; ".join(u.label for u in comb.flipping)
+        rds = ia.answered
+        return [_engine("engine.unknown-flips", f"The answer depends on what the records leave unknown: {flipping}. "
+                        f"{answers(rds) if rds else 'Too many readings to evaluate.'}",
+                        [Need(None, u.need) for u in comb.flipping])]
+    basis = describe(unknown_list, comb.basis[:1])
+    note: dict[str, Any] = dict(rule="engine.readings", ruleset="engine", version="-",
+                                citation="ptcheck engine: decision under unknown facts", effect="note")
+    if not comb.presumed:
+        return [Shown(Finding(**note, message=f"The records leave unknown: {what}. Every reading they allow gives "
+                              f"the same answer ({answer_words(comb.outcome, comb.certified)}); the rules' findings "
+                              f"are shown for {basis}."), [])]
+    out = [Shown(Finding(rule=f"presumption.{p.id}", ruleset="presumptions", version="-", citation=p.citation,
+                         effect="note", message=f"Presumed: {p.reason} ({u.label})."), []) for p, u in comb.presumed]
+    out.append(Shown(Finding(**note, message=f"The records leave unknown: {what}. On the presumption the answer is "
+                             f"{answer_words(comb.outcome, comb.certified)} (findings shown for {basis}); were it "
+                             f"rebutted: {answers(comb.rebutted)}."), []))
+    return out
+
+
+def _note(n: PlanNote) -> Shown:
+    needs = [need(m) for m in n.missing]
+    return Shown(Finding(rule=n.rule, ruleset=n.source, version="-", citation=n.citation, effect=n.effect,
+                         message=n.message, missing=[x.words for x in needs]), needs)
+
+
+def _engine(rule: str, message: str, needs: list[Need]) -> Shown:
+    return Shown(Finding(rule=rule, ruleset="engine", version="-", citation=ENGINE_CITATION, effect="pend",
+                         message=message, missing=[n.words for n in needs]), needs)
+
+
+# -- messages ----------------------------------------------------------------------------------------
+
+class _Fmt(dict):
+    def __missing__(self, key):
+        return "unknown"
+
+
+def show(name: str, v):
+    if v is None:
+        return "unknown"
+    t = FACT_TYPES.get(name)
+    if t == "date" and isinstance(v, int):
+        return (EPOCH + dt.timedelta(days=v)).isoformat()
+    if t == "str" and isinstance(v, str):
+        return v.replace("_", " ")
+    if isinstance(v, list):
+        return ", ".join(str(x).replace("_", " ") for x in v) or "none"
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def render_message(template: str, env: dict) -> str:
+    return string.Formatter().vformat(template, (), _Fmt({k: show(k, env[k]) for k in template_names(template)
+                                                          if k in env}))
+
+
+def _figures(names: tuple[str, ...], env: dict) -> dict:
+    return {n: show(n, env.get(n)) for n in names if n in env}
+
+
+__all__ = ["Explainer", "Need", "Shown", "compose", "render_message", "show", "need"]

@@ -599,3 +599,9 @@ def parse_template(text: str) -> tuple[list[TemplateField], list[ExprError]]:
         else:
             i += 1
     return fields, errors
+
+
+# the names engine/core/_analysis.py reads the language with (one parser, one evaluator)
+OPS = _OPS
+figure_tree = _figure_tree
+eval_figure = _eval

@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass
 
-from . import _dx
+from . import _documentation, _dx
 from ._cases import Case, Request
 
 EPOCH = dt.date(1970, 1, 1)
@@ -73,17 +73,8 @@ FACTS: dict[str, tuple[str, str]] = {
     "esi_relief_percent": ("num", "pain relief (%) after the most recent such injection"),
     "esi_relief_weeks": ("num", "weeks that relief lasted"),
     "esi_blocks_last_year": ("int", "epidural injections for an overlapping region in the 365 days before review"),
-    # documentation (history.documentation), tri-state
-    "functional_improvement": ("tri", "objective functional improvement from prior treatment (8 CCR 9792.20)"),
-    "objective_functional_deficits": ("tri", "measurable deficits that therapy is meant to fix"),
-    "home_exercise_program": ("tri", "already instructed in / doing a home exercise program"),
-    "unable_to_do_home_exercise": ("tri", "a documented reason a home program cannot replace supervised therapy"),
-    "new_injury_or_flare": ("tri", "new injury, re-injury or flare-up since the last course"),
-    "exceptional_factors": ("tri", "a statement of factors justifying care beyond the guideline"),
-    "medication_reduction": ("tri", "reduced use of medications after treatment"),
-    "equipment_described": ("tri", "for equipment and kits: the contents are specified"),
-    "therapy_plateau": ("tri", "physical / occupational therapy improved the worker and then reached a plateau "
-                               "(work conditioning / hardening admission)"),
+    # documentation flags (history.documentation), tri-state: engine/core/_documentation.py
+    **{d.id: ("tri", d.fact) for d in _documentation.TABLE if d.flag},
 }
 FACT_TYPES = {k: v[0] for k, v in FACTS.items()}
 
@@ -135,17 +126,42 @@ def tri(v: bool | None) -> str:
     return "unknown" if v is None else ("true" if v else "false")
 
 
+@dataclass(frozen=True)
+class Course:
+    """A prior therapy course as the facts read it: a recorded TherapyCourse, or one a reading fills in
+    (engine/core/_readings.py), with the same attribute names."""
+    service: str
+    body_regions: tuple[str, ...] = ()
+    visits_completed: int | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+
+
+# the facts that depend on the prior therapy and on the number of visits requested: what a reading of an
+# unknown changes (history_facts derives them; everything else is derived once per item)
+HISTORY_FACTS = frozenset({"request_visits", "prior_therapy", "prior_pt_trial", "prior_courses", "completed_visits",
+                           "total_visits", "service_visits_per_injury", "service_visits_outside_postsurgical",
+                           "visits_since_surgery", "postsurgical_total_visits"})
+
+
 @dataclass
 class ItemFacts:
-    """Facts for one request item, plus notes on how they were derived (for the rationale)."""
+    """Facts for one request item, plus notes on how they were derived (for the rationale). `base` holds
+    the facts no reading changes (HISTORY_FACTS excluded), so that a reading's facts are `base` updated
+    with its own history_facts."""
     values: dict
     notes: list[str]
+    base: dict | None = None
 
 
-def derive(case: Case, req: Request) -> ItemFacts:
+def derive(case: Case, req: Request, regions: list[str] | tuple[str, ...] | None = None,
+           dx: "_dx.DxTable | None" = None) -> ItemFacts:
+    """The facts of one item. regions: the request's regions (default: its own); dx: the library's
+    diagnosis table (default: the default rules folder's)."""
     f: dict = {}
     notes: list[str] = []
     review = case.review.date
+    regions = list(req.body_regions if regions is None else regions)
 
     def put(name, value):
         if value is not None:
@@ -155,9 +171,7 @@ def derive(case: Case, req: Request) -> ItemFacts:
     put("review_kind", case.review.kind)
     put("review_date", day_number(review))
     put("service", req.service)
-    regions = list(req.body_regions)
     f["regions"] = regions
-    put("request_visits", req.visits)
     if getattr(req, "reading", None):          # which words or fields gave the count (--facts)
         notes.append(f"visits requested: {req.reading}")
     for note in getattr(req, "text_notes", ()) or ():
@@ -170,13 +184,14 @@ def derive(case: Case, req: Request) -> ItemFacts:
     put("injury_date", day_number(case.injury_date))
     if case.injury_date and review:
         put("months_since_injury", round((review - case.injury_date).days / 30.44, 1))
-
-    _therapy_facts(case, req, regions, f, notes)
-    _dx_facts(case, regions, f, notes)
+    therapy_notes: list[str] = []
+    if req.visits is not None:
+        f["request_visits"] = req.visits
+    _therapy_facts(case, req.service, req.visits, regions, case.history.therapy, f, therapy_notes)
+    notes += therapy_notes
+    _dx_facts(case, regions, f, notes, dx or _dx.default_table())
     _surgery_facts(case, regions, review, f)
     _esi_facts(case, regions, review, f)
-    _postsurgical_visits(case, req, regions, f, notes)
-
     if req.drug:
         name = req.drug.strip().lower()
         drug = DRUG_NAMES.get(name, name)
@@ -187,19 +202,33 @@ def derive(case: Case, req: Request) -> ItemFacts:
     put("purpose", req.purpose)
     put("specialty", req.specialty.lower() if req.specialty else None)
     put("injection_kind", req.kind)
-    for name, value in case.history.documentation.model_dump().items():
-        f[name] = tri(value)
-    return ItemFacts(f, notes)
+    doc = case.history.documentation
+    for name in _documentation.FLAGS:
+        f[name] = tri(getattr(doc, name))
+    _postsurgical_visits(req.service, req.visits, regions, case.history.therapy, f, f, notes)
+    return ItemFacts(f, notes, {k: v for k, v in f.items() if k not in HISTORY_FACTS})
 
 
-def _therapy_facts(case, req, regions, f, notes):
-    family = FAMILIES.get(req.service)
-    courses = case.history.therapy
+def history_facts(case: Case, service: str, visits: int | None, regions: list[str], courses, base: dict,
+                  notes: list[str] | None = None) -> dict:
+    """The HISTORY_FACTS of an item from its prior courses (None: the records do not address therapy) and
+    the visits requested; `base` gives the surgery facts they are counted against. Notes (how a fact could
+    not be derived) are appended to `notes` when it is given."""
+    f: dict = {}
+    if visits is not None:
+        f["request_visits"] = visits
+    _therapy_facts(case, service, visits, regions, courses, f, notes)
+    _postsurgical_visits(service, visits, regions, courses, base, f, notes)
+    return f
+
+
+def _therapy_facts(case, service, visits, regions, courses, f, notes):
+    family = FAMILIES.get(service)
     if courses is None or family is None:
         f["prior_therapy"] = "unknown"
         if family == "work_rehab":
             f["prior_pt_trial"] = "unknown"
-        if family is not None:
+        if family is not None and notes is not None:
             notes.append("the history does not address prior therapy: prior visits are unknown")
         return
     if family == "work_rehab":       # the adequate trial of therapy that work rehabilitation follows
@@ -211,11 +240,11 @@ def _therapy_facts(case, req, regions, f, notes):
     f["prior_courses"] = len(same)
     if all(c.visits_completed is not None for c in same):
         f["completed_visits"] = sum(c.visits_completed for c in same)
-        if req.visits is not None:
-            f["total_visits"] = f["completed_visits"] + req.visits
-    else:
+        if visits is not None:
+            f["total_visits"] = f["completed_visits"] + visits
+    elif notes is not None:
         notes.append("a prior course has no visit count: completed visits are unknown")
-    per_service = [c for c in courses if c.service == req.service]
+    per_service = [c for c in courses if c.service == service]
     if all(c.visits_completed is not None for c in per_service):
         f["service_visits_per_injury"] = sum(c.visits_completed for c in per_service)
         inside = [_in_postsurgical_window(c, case) for c in per_service]
@@ -244,10 +273,10 @@ def _in_postsurgical_window(c, case) -> bool | None:
     return any(s.date <= when <= s.date + dt.timedelta(days=round(POSTSURGICAL_MONTHS * 30.44)) for s in relevant)
 
 
-def _dx_facts(case, regions, f, notes):
+def _dx_facts(case, regions, f, notes, table):
     cats, groups, unmapped, count = [], [], [], 0
     for d in case.diagnoses:
-        r = _dx.classify(icd9=d.icd9, icd10=d.icd10, text=d.text, region=d.region)
+        r = table.classify(icd9=d.icd9, icd10=d.icd10, text=d.text, region=d.region)
         if regions and r.region and not regions_overlap([r.region], regions):
             continue
         count += 1
@@ -262,6 +291,17 @@ def _dx_facts(case, regions, f, notes):
         notes.append(f"diagnosis {u!r} maps to no guideline category")
     f["dx_categories"], f["dx_groups"] = cats, groups
     f["dx_count"], f["dx_unmapped_count"] = count, len(unmapped)
+
+
+def dx_regions(case: Case, table: "_dx.DxTable | None" = None) -> list[str]:
+    """The regions of a case's diagnoses (for a request that names none)."""
+    table = table or _dx.default_table()
+    out: list[str] = []
+    for d in case.diagnoses:
+        r = d.region or table.classify(icd9=d.icd9, icd10=d.icd10, text=d.text).region
+        if r and r not in out:
+            out.append(r)
+    return out
 
 
 def _surgery_facts(case, regions, review, f):
@@ -286,14 +326,14 @@ def _surgery_facts(case, regions, review, f):
             f["months_since_surgery"] = round(days / 30.44, 1)
 
 
-def _postsurgical_visits(case, req, regions, f, notes):
+def _postsurgical_visits(service, visits, regions, courses, base, f, notes):
     """Visits since the surgery: courses that ended (or started) on or after the surgery date."""
-    family = FAMILIES.get(req.service)
-    if f.get("surgery") != "true" or "surgery_date" not in f or family is None or case.history.therapy is None:
+    family = FAMILIES.get(service)
+    if base.get("surgery") != "true" or "surgery_date" not in base or family is None or courses is None:
         return
-    sdate = EPOCH + dt.timedelta(days=f["surgery_date"])
+    sdate = EPOCH + dt.timedelta(days=base["surgery_date"])
     after, unknown = [], False
-    for c in case.history.therapy:
+    for c in courses:
         if FAMILIES.get(c.service) != family or not may_overlap(c.body_regions, regions):
             continue
         when = c.end_date or c.start_date
@@ -302,12 +342,13 @@ def _postsurgical_visits(case, req, regions, f, notes):
         elif when >= sdate:
             after.append(c)
     if unknown:
-        notes.append("a prior course has no dates: visits since surgery are unknown")
+        if notes is not None:
+            notes.append("a prior course has no dates: visits since surgery are unknown")
         return
     if all(c.visits_completed is not None for c in after):
         f["visits_since_surgery"] = sum(c.visits_completed for c in after)
-        if req.visits is not None:
-            f["postsurgical_total_visits"] = f["visits_since_surgery"] + req.visits
+        if visits is not None:
+            f["postsurgical_total_visits"] = f["visits_since_surgery"] + visits
 
 
 def _esi_facts(case, regions, review, f):

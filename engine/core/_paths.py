@@ -32,17 +32,3 @@ def shipped_rules_dir() -> Path | None:
         if (Path(loc) / "jurisdictions.yaml").is_file():
             return Path(loc)
     return None
-
-
-_DIAGNOSES: Path | None = None       # set by Library.load: the diagnoses table of the chosen rules folder
-
-
-def diagnoses_file() -> Path:
-    """The diagnosis category table: the one beside the rule sets last loaded (Library.load), else the
-    default rules folder's."""
-    return _DIAGNOSES or rules_dir() / "diagnoses.yaml"
-
-
-def use_diagnoses_file(path: Path) -> None:
-    global _DIAGNOSES
-    _DIAGNOSES = Path(path)

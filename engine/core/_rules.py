@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import _expr, _paths, _rulecache, _yamlpos
+from . import _documentation, _expr, _rulecache, _yamlpos
 from ._errors import Problem, RuleError, did_you_mean
 from ._paths import rules_dir
 from ._yamlpos import dotted, mark
@@ -73,13 +73,18 @@ class Rule(_Model):
     then: Effect
     message: str
     citation: Citation | None = None
-    missing: list[str] = []          # documentation that would change the answer
+    missing: list[str] = []          # documentation ids (engine/core/_documentation.py) the answer waits for
     notes: str | None = None         # confirmation status of the numbers, reviewer practice
 
     @field_validator("when", mode="before")
     @classmethod
     def _when_text(cls, v: Any) -> Any:
         return str(v).lower() if isinstance(v, bool) else v
+
+    @field_validator("missing")
+    @classmethod
+    def _documentation_ids(cls, v: list[str]) -> list[str]:
+        return [_documentation.check_id(d) for d in v]
 
     @property
     def priority(self) -> int:
@@ -129,6 +134,11 @@ class Table(_Model):
     notes: str | None = None
     missing: list[str] = []
     rows: list[dict[str, Any]] = Field(min_length=1)
+
+    @field_validator("missing")
+    @classmethod
+    def _documentation_ids(cls, v: list[str]) -> list[str]:
+        return [_documentation.check_id(d) for d in v]
 
     @field_validator("when", mode="before")
     @classmethod
@@ -442,6 +452,8 @@ def _problem(err: Mapping[str, Any], node: yaml.Node, src: str) -> Problem:
             code = "R103"
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
+        if msg.startswith(_documentation.UNKNOWN):
+            code = "R107"
     else:
         msg, code = f"{msg} (got {err.get('input')!r})", "R104"
     return Problem(msg, file=src, line=line, column=col, path=dotted(loc), code=code, suggestion=hint)
@@ -480,39 +492,36 @@ def tests_file(rule_file: Path) -> Path:
     return rule_file.with_name(rule_file.name[: -len(".yaml")] + ".tests.yaml")
 
 
-# ---------------------------------------------------------------------------------------------
-# jurisdictions: which guideline is primary, and what to say when it is silent
-
-
-@dataclass(frozen=True)
-class FallbackNote:
-    message: str
-    citation: str
-    effective_from: dt.date
-    effective_to: dt.date | None
-
-
-def load_jurisdictions(root: Path | None = None) -> dict[str, list[FallbackNote]]:
-    path = (root or rules_dir()) / "jurisdictions.yaml"
-    _, data = load_yaml(path.read_text(encoding="utf-8"), str(path))
-    out = {}
-    for j, spec in data.items():
-        if not isinstance(spec, dict) or "fallback_notes" not in spec:
-            continue                                  # other sections (e.g. CA_search_sequence): engine/core/_check.py
-        out[j] = [FallbackNote(n["message"], n["citation"], n["effective_from"], n.get("effective_to"))
-                  for n in spec.get("fallback_notes", [])]
-    return out
-
-
 class Library:
     """Every rule set under a folder, and the choice of those in force for a case."""
 
-    def __init__(self, rulesets: list[RuleSet], root: Path | None = None):
+    def __init__(self, rulesets: list[RuleSet], root: Path | None = None, *, diagnoses: "_dx.DxTable | None" = None,
+                 policy: "_jurisdictions.Policy | None" = None):
+        """rulesets: the library's rule sets; diagnoses: its diagnosis category table (default: the
+        diagnoses.yaml of `root`, else of the default rules folder); policy: its jurisdictions.yaml and
+        presumptions.yaml (default: those of `root`, else none). Raises RuleError on duplicate ids,
+        overlapping versions, or a policy naming rule sets or facts the library does not have."""
         self.rulesets = rulesets
         self.root = root
-        self.fallback_notes = load_jurisdictions(root) if root and (root / "jurisdictions.yaml").exists() else {}
+        if diagnoses is None:
+            dx = root / "diagnoses.yaml" if root is not None else None
+            diagnoses = _dx.DxTable.load(dx) if dx is not None and dx.is_file() else _dx.default_table()
+        self.diagnoses = diagnoses
+        check_policy = policy is None and root is not None
+        if policy is None:
+            policy, problems = _jurisdictions.load_policy(root) if root is not None else (_jurisdictions.Policy(), [])
+            _jurisdictions.raise_problems(problems, root or Path("."))
+        self.policy = policy
         self.check_duplicates(rulesets)
         self.check_overlaps(rulesets)
+        if check_policy and root is not None:
+            from ._compile import exported_types
+            from ._facts import FACT_TYPES
+            names = set(FACT_TYPES) | set(exported_types(rulesets))
+            _jurisdictions.raise_problems(
+                _jurisdictions.check_policy(policy, root, {rs.id for rs in rulesets}, names), root)
+        self._in_force: dict[tuple, list[RuleSet]] = {}
+        self._bound_dates: list[dt.date] | None = None
 
     @classmethod
     def load(cls, root: Path | str | None = None, extra: list[Path] | None = None) -> "Library":
@@ -528,7 +537,6 @@ class Library:
             raise RuleError(f"no diagnoses.yaml in {root}", [Problem(
                 f"no diagnoses.yaml in {root}: the diagnosis categories are read from the chosen rules folder",
                 file=str(root), code="R002")])
-        _use_diagnoses(dx)
         all_files = files + list(extra or [])
         key = key_files = None
         if not extra and _rulecache.cache_dir() is not None:
@@ -627,23 +635,37 @@ class Library:
         """Rule sets of a jurisdiction in force on a date (newest of each id when no date), pins applied."""
         # every date between two consecutive effective_from / day-after-effective_to dates of the library
         # has the same rule sets in force: the cache is keyed by that span, not by the day
-        key = (jurisdiction, None if on is None else bisect.bisect_right(self._bounds(), on),
-               tuple(sorted(pins.items())) if pins else ())
-        cache = self.__dict__.setdefault("_in_force", {})
-        if key not in cache:
-            cache[key] = self._select(jurisdiction, on, pins or {})
-        return cache[key]
+        key = (jurisdiction, self.span(on), tuple(sorted(pins.items())) if pins else ())
+        hit = self._in_force.get(key)
+        if hit is None:
+            hit = self._in_force[key] = self._select(jurisdiction, on, pins or {})
+        return hit
 
-    def _bounds(self) -> list[dt.date]:
-        b = self.__dict__.get("_bound_dates")
-        if b is None:
+    def span(self, on: dt.date | None) -> int | None:
+        """Which span of the library's effective dates a day falls in: every day of one span has the same
+        rule sets in force (and the same fallback notes and search-sequence entries)."""
+        if self._bound_dates is None:
             days = set()
             for rs in self.rulesets:
                 days.add(rs.spec.effective_from)
                 if rs.spec.effective_to is not None:
                     days.add(rs.spec.effective_to + dt.timedelta(days=1))
-            b = self.__dict__["_bound_dates"] = sorted(days)
-        return b
+            for j in self.policy.jurisdictions.values():
+                for d in [*j.fallback_notes, *j.search_sequence]:
+                    days.add(d.effective_from)
+                    if d.effective_to is not None:
+                        days.add(d.effective_to + dt.timedelta(days=1))
+            self._bound_dates = sorted(days)
+        return None if on is None else bisect.bisect_right(self._bound_dates, on)
+
+    def version_in_force(self, rid: str, on: dt.date | None, pins: dict[str, str] | None = None) -> RuleSet | None:
+        """The version of one rule set in force on a date (the newest with no date), or the pinned one."""
+        cands = [rs for rs in self.rulesets if rs.id == rid]
+        if pins and rid in pins:
+            return next((rs for rs in cands if rs.version == pins[rid]), None)
+        if on is not None:
+            cands = [rs for rs in cands if rs.in_force(on)]
+        return max(cands, key=lambda r: r.spec.effective_from, default=None)
 
     def _select(self, jurisdiction: str, on: dt.date | None, pins: dict[str, str]) -> list[RuleSet]:
         chosen: dict[str, RuleSet] = {}
@@ -662,14 +684,6 @@ class Library:
         order = ("supplemental", "primary", "fallback")
         roles = {k: {str(j): str(v) for j, v in r.spec.jurisdictions.items()} for k, r in chosen.items()}
         return sorted(chosen.values(), key=lambda r: (order.index(roles[r.id][jurisdiction]), r.id))
-
-    def fallback_note(self, jurisdiction: str, on: dt.date | None) -> FallbackNote | None:
-        """The note in force on a date; with no date, the newest."""
-        notes = self.fallback_notes.get(jurisdiction, [])
-        if on is None:
-            return max(notes, key=lambda n: n.effective_from, default=None)
-        return next((n for n in notes if n.effective_from <= on and (n.effective_to is None or on <= n.effective_to)),
-                    None)
 
 
 def _yaml_files(root: Path) -> list[Path]:
@@ -696,15 +710,4 @@ def _library_key(root: Path, files: list[Path] | None) -> str | None:
         return None
 
 
-def _use_diagnoses(path: Path) -> None:
-    """Make the diagnosis table of this library the one facts are derived with (one per process: the last
-    library loaded), dropping what was cached from another table."""
-    if _paths.diagnoses_file() == path:
-        return
-    _paths.use_diagnoses_file(path)
-    from . import _dx
-    for fn in (_dx.categories, _dx._by_icd9, _dx.classify):
-        fn.cache_clear()
-
-
-from . import _editions, _tables  # noqa: E402  (they use the models above)
+from . import _dx, _editions, _jurisdictions, _tables  # noqa: E402  (they use the models above)

@@ -27,6 +27,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from . import _documentation
 from ._errors import Problem, did_you_mean
 from ._rules import ROW_KEYS, Citation, Effect, Origin, RowInfo, Rule, RuleSet, Table
 
@@ -373,7 +374,8 @@ def expand(rs: RuleSet, where: dict | None = None) -> list[Problem]:
                 rule = Rule(id=rid, when=when, then=Effect.model_validate(then), message=_row_message(t, row), citation=cit,
                             missing=list(row.get("missing") or t.missing), notes=row.get("notes") or t.notes)
             except Exception as e:                 # pydantic: a bad output value
-                problem(f"table {t.id}, row {ri + 1}: {_short(e)}", rpath, "R104")
+                why = _short(e)
+                problem(f"table {t.id}, row {ri + 1}: {why}", rpath, "R107" if _documentation.UNKNOWN in why else "R104")
                 continue
             rules.append(rule)
             origins.append(o)

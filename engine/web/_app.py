@@ -50,7 +50,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import Checker, Library, Problem, PtcheckError, case_schema, load_text, to_json
-from ..core._explain import decision_dict
+from ..core._render import decision_dict
 from ..core._textsafe import redact
 
 CHECK_MAX_BYTES = 1 * 2 ** 20       # one case is a few KiB; the seeds are < 2 KiB

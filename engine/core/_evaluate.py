@@ -1,0 +1,267 @@
+"""Evaluation: what the rule sets of a plan answer for each set of facts of one item, from durable_rules.
+
+The only caller of engine/core/_durable.py. An item is evaluated on one or more *variants* of its facts:
+the facts as given, each reading of what the records leave unknown (engine/core/_readings.py), and, to
+find what would change the answer, either with one documentation flag set. Variants differ only in the
+facts the readings and flags move (`varying`, and the facts exported from them), so per plan step:
+
+  1. variants whose values of the step's varying facts are equal share one run (exact);
+  2. variants whose facts fall in the same class for every comparison of the rule set (engine/core/
+     _analysis.py: numbers by sign, the rest by value) share one run too: durable_rules fires the same
+     rules on them, binding the same derived values;
+  3. each class runs once in durable_rules; then every variant computes its own limits and exported
+     facts from those firings, with the rule language's evaluator over its own facts.
+
+Every answer still comes from durable_rules firing on facts; the classes only decide which variants need
+a run of their own. `classes=False` keeps step 1 only: one run per distinct reading (the test oracle).
+Nothing here decides: an Evaluation lists the rules that fired, with their effects and limits.
+"""
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from . import _expr
+from ._analysis import Analysis, analyse
+from ._compile import compile_ruleset, exported_types
+from ._durable import Firing, Registered, encode
+from ._plan import ItemPlan, Step
+from ._rules import Library, RuleSet
+from ._tables import export_policies, merge_exports
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One rule that fired for one variant, with its effect and (for a limit) its number."""
+    step: int                        # index in ItemPlan.steps
+    rule: int                        # index of the rule in its rule set (RuleSet.spec.rules)
+    effect: str
+    limit: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One durable_rules run of one rule set: its firings and the derived facts the session asserted."""
+    firings: tuple[Firing, ...]
+    derived: dict
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The answer of a plan's rule sets for one variant: the rules that fired, in finding order (steps in
+    plan order, rules by index), where the search-sequence note goes (None: no sequence step ran), and the
+    run each step used (None: skipped), from which its messages are rendered without running again."""
+    hits: tuple[Hit, ...]
+    sequence_at: int | None
+    runs: tuple[Run | None, ...]
+
+
+_NO_RUN = Run((), {})
+
+
+@dataclass
+class Memo:
+    """The runs of one item, by plan step: kept for as long as the item is being decided and explained (its
+    readings, the flag variants of "what would change the answer", and the replay that renders messages)."""
+    exact: dict = field(default_factory=dict)        # (step, projection) -> Run
+    classes: dict = field(default_factory=dict)      # (step, class signature) -> Run
+    runs: int = 0                                    # durable_rules runs made for this item
+
+
+class _Env:
+    """The names a figure reads, in the order a firing sees them: its bound derived values, the session's
+    derived facts, then the item's facts (no dict is merged per firing)."""
+    __slots__ = ("a", "b", "c")
+
+    def __init__(self, a: dict, b: dict, c: dict):
+        self.a, self.b, self.c = a, b, c
+
+    def get(self, name: str, default=None):
+        for d in (self.a, self.b, self.c):
+            if name in d:
+                return d[name]
+        return default
+
+
+class Evaluator:
+    """Compiles and registers each rule set of a library once, and evaluates plans."""
+
+    def __init__(self, library: Library, *, classes: bool = True):
+        self.library = library
+        self.classes = classes
+        self.exports = exported_types(library)
+        # one conflict policy for exported facts, the hit policy of the tables that export them (lint R305)
+        self.policies = export_policies(library.rulesets)[0]
+        self._registered: dict[RuleSet, Registered] = {}
+        self._analysis: dict[RuleSet, Analysis] = {}
+        self._sensitive: dict[tuple, tuple] = {}
+        self.sessions = 0                            # durable_rules runs, in all (bench/bench_sessions.py)
+
+    # -- what the rule sets are -------------------------------------------------------------------
+    def registered(self, rs: RuleSet) -> Registered:
+        reg = self._registered.get(rs)
+        if reg is None:
+            reg = self._registered[rs] = _register(rs, self.exports)
+        return reg
+
+    def analysis(self, rs: RuleSet) -> Analysis:
+        a = self._analysis.get(rs)
+        if a is None:
+            a = self._analysis[rs] = analyse(self.registered(rs).compiled)
+        return a
+
+    def reads(self, plan: ItemPlan) -> frozenset[str]:
+        out: set[str] = set()
+        for s in plan.steps:
+            out |= self.analysis(s.ruleset).reads
+        return frozenset(out)
+
+    def numbers(self, plan: ItemPlan) -> frozenset[int]:
+        out: set[int] = set()
+        for s in plan.steps:
+            out |= self.analysis(s.ruleset).numbers
+        return frozenset(out)
+
+    def deciding(self, plan: ItemPlan, effect: str) -> frozenset[str]:
+        """Ids of the plan's rules with this effect that test a history fact `== unknown`."""
+        out: set[str] = set()
+        for s in plan.steps:
+            out |= self.analysis(s.ruleset).deciding.get(effect, frozenset())
+        return frozenset(out)
+
+    # -- evaluating --------------------------------------------------------------------------------
+    def evaluate(self, plan: ItemPlan, variants: list[dict], varying: frozenset[str], memo: Memo) -> list[Evaluation]:
+        """Evaluate each variant of an item's facts. `varying`: the facts in which the variants may
+        differ (any other fact is the same in all of them)."""
+        values = [self._start(v) for v in variants]
+        hits: list[list[Hit]] = [[] for _ in variants]
+        runs: list[list[Run | None]] = [[None] * len(plan.steps) for _ in variants]
+        seq_at: list[int | None] = [None] * len(variants)
+        moving = set(varying)
+        for i, step in enumerate(plan.steps):
+            a = self.analysis(step.ruleset)
+            live = [k for k, v in enumerate(values) if not (step.unless and v.get(step.unless) == "true")]
+            if step.role == "sequence":
+                for k in live:
+                    if seq_at[k] is None:
+                        seq_at[k] = len(hits[k])
+            if not live:
+                continue
+            proj_names = tuple(sorted(a.reads & moving))
+            for k in live:
+                run = runs[k][i] = self._run(i, step, a, values[k], proj_names, frozenset(moving), memo)
+                self._apply(i, step, run, values[k], hits[k])
+            if a.reads & moving:                     # its exports may differ between variants too
+                moving |= a.exports
+        return [Evaluation(tuple(h), s, tuple(r)) for h, s, r in zip(hits, seq_at, runs)]
+
+    def _start(self, facts: dict) -> dict:
+        values = dict(facts)
+        for name, ftype in self.exports.items():       # an exported yes/no nobody set is unknown
+            if ftype == "tri":
+                values.setdefault(name, "unknown")
+        return values
+
+    def _run(self, i: int, step: Step, a: Analysis, values: dict, proj_names: tuple[str, ...],
+             moving: frozenset[str], memo: Memo) -> Run:
+        key = (i, proj_names, tuple(_frozen(values.get(n, _ABSENT)) for n in proj_names))
+        run = memo.exact.get(key)
+        if run is not None:
+            return run
+        sig = None
+        if self.classes:
+            sig = (i, self._signature(step.ruleset, a, moving, values))
+            run = memo.classes.get(sig)
+        if run is None:
+            run = self._durable(step.ruleset, values)
+            memo.runs += 1
+            if sig is not None:
+                memo.classes[sig] = run
+        memo.exact[key] = run
+        return run
+
+    def _signature(self, rs: RuleSet, a: Analysis, moving: frozenset[str], values: dict) -> Hashable:
+        sk = (rs, moving)
+        sens = self._sensitive.get(sk)
+        if sens is None:
+            sens = self._sensitive[sk] = a.sensitive(moving)
+        leaves, exact = sens
+        return (tuple((k, lf.cls(values)) for k, lf in leaves), tuple((n, _frozen(values.get(n, _ABSENT))) for n in exact))
+
+    def _durable(self, rs: RuleSet, values: dict) -> Run:
+        reg = self.registered(rs)
+        if not reg.compiled.may_fire(values):
+            return _NO_RUN
+        names = reg.compiled.read_names
+        firings, derived = reg.run(values, encode({n: values[n] for n in names if n in values}))
+        self.sessions += 1
+        return Run(tuple(sorted(firings, key=lambda f: f.rule_index)), derived)
+
+    def _apply(self, i: int, step: Step, run: Run, values: dict, out: list[Hit],
+               envs: list[dict] | None = None) -> None:
+        """One variant's hits from a run, in rule order: limits computed, exports merged into its values.
+        With `envs`, also each hit's names for its message (the values as that firing saw them)."""
+        if not run.firings:
+            return
+        compiled = self.registered(step.ruleset).compiled
+        for fi in run.firings:
+            then = compiled.rules[fi.rule_index].rule.then
+            env = None if envs is None else {**values, **run.derived, **fi.derived}
+            limit = None
+            if then.limit is not None or (then.derive and then.export):
+                lookup = _Env(fi.derived, run.derived, values)
+                if then.limit is not None:
+                    lv = _expr.evaluate(then.limit, lookup)       # type: ignore[arg-type]
+                    limit = None if lv is None else max(0, int(lv))
+                    if env is not None:
+                        env["limit"] = limit
+                if then.derive and then.export:
+                    new = {name: _expr.fact_value(expr, lookup) for name, expr in then.derive.items()}   # type: ignore[arg-type]
+                    merged = merge_exports(values, new, self.exports, self.policies)
+                    values.update(merged)
+                    if env is not None:
+                        env.update(merged)
+            out.append(Hit(i, fi.rule_index, then.kind, limit))
+            if envs is not None and env is not None:
+                envs.append(env)
+
+    def env(self, plan: ItemPlan, facts: dict, evaluation: Evaluation) -> list[dict]:
+        """For each hit of an evaluation of `facts`, the names its message and figures read (the item's facts
+        as that firing saw them, the session's derived facts, its bound values, `limit`): from the
+        evaluation's own runs, no durable_rules session."""
+        values = self._start(facts)
+        envs: list[dict] = []
+        for i, step in enumerate(plan.steps):
+            run = evaluation.runs[i]
+            if run is not None:
+                self._apply(i, step, run, values, [], envs)
+        return envs
+
+
+_ABSENT = ("absent",)
+
+
+def _frozen(x):
+    return tuple(x) if isinstance(x, list) else x
+
+
+def _register(rs: RuleSet, exports: dict[str, str]) -> Registered:
+    """Each rule set compiled and registered with durable_rules once per process (per content and export
+    types): checkers of one library share them."""
+    key = (rs.key, rs.sha256, tuple(sorted(exports.items())))
+    reg = _REGISTERED.get(key)
+    if reg is None:
+        with _REGISTER_LOCK:
+            reg = _REGISTERED.get(key)
+            if reg is None:
+                reg = _REGISTERED[key] = Registered(compile_ruleset(rs, exports))
+    return reg
+
+
+import threading  # noqa: E402
+
+_REGISTERED: dict[tuple, Registered] = {}
+_REGISTER_LOCK = threading.Lock()       # first use from several threads registers each rule set once
+
+
+__all__ = ["Evaluator", "Evaluation", "Hit", "Memo", "Run"]
