@@ -10,9 +10,9 @@ How it runs:
     by case). Each partition is one task.
   * Each worker process builds one Checker (rules and pins as given) on its first task and keeps it; a lock
     runs one task at a time per process (a Checker is not shared between threads). ptcheck starts a local
-    cluster with one thread per worker process and MALLOC_TRIM_THRESHOLD_ raised (Dask's nannies set it to
-    64 KiB, which made each case about 2x slower, issue 23); for an existing cluster it says when its workers
-    have more than one thread.
+    cluster with one thread per worker process, MALLOC_TRIM_THRESHOLD_ raised (Dask's nannies set it to 64 KiB,
+    which made each case about 2x slower in issue 23's trial) and Dask's statistical profiler off (about 10% of
+    a worker's CPU); for an existing cluster it says when its workers have more than one thread.
   * A task tallies its partition (listing and explaining at most max_listed disagreements), writes those
     disagreements to FOLDER/part-NNNNN.jsonl (atomically: a retried task rewrites it) and returns the tally
     without them: disagreements are not gathered. The client merges the tallies in input order and reads
@@ -228,8 +228,10 @@ def audit_on_cluster(paths: Iterable[str | Path], cluster: str, *, folder: str |
         total = estimate_cases(files)
     import logging
     local = None
+    # a local cluster's workers: the allocator's trim threshold raised, no statistical profiler (it samples the
+    # task thread's stack every 10 ms: about 10% of a worker's CPU on an audit, measured 2026-12-05)
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": MALLOC_TRIM_THRESHOLD,
-                          "distributed.worker.daemon": False}):
+                          "distributed.worker.profile.enabled": False, "distributed.worker.daemon": False}):
         try:
             if kind == "local":
                 local = LocalCluster(n_workers=where, threads_per_worker=1, processes=True, dashboard_address=None,
