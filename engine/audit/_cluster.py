@@ -13,7 +13,9 @@ How it runs:
     cluster with one thread per worker process, MALLOC_TRIM_THRESHOLD_ raised (Dask's nannies set it to 64 KiB,
     which made each case about 2x slower in issue 23's trial) and Dask's statistical profiler off (about 10% of
     a worker's CPU); for an existing cluster it says when its workers have more than one thread.
-  * A task tallies its partition (listing and explaining at most max_listed disagreements), writes those
+  * Tasks are sent in input order, a few per worker ahead; each lists and explains at most the disagreements
+    the report can still list when it is sent (as `--jobs` does: explaining is most of a disagreement's
+    cost). A task tallies its partition, writes those
     disagreements to FOLDER/part-NNNNN.jsonl (atomically: a retried task rewrites it) and returns the tally
     without them: disagreements are not gathered. The client merges the tallies in input order and reads
     back only the disagreements the report lists (the first max_listed), so the report is the single-machine
@@ -168,25 +170,32 @@ def rules_key(checker: Any) -> str | None:
     return hashlib.sha256("\n".join(sorted(f"{rs.key}:{rs.sha256}" for rs in lib.rulesets)).encode()).hexdigest()
 
 
-def run_partition(seq: int, part: tuple, rules: str | None, pins: tuple, max_listed: int | None,
+def run_partition(seq: int, part: tuple, rules: str | None, pins: tuple, room: int | None, max_listed: int | None,
                   folder: str) -> tuple[Tally, int, str | None, str | None]:
-    """Tally one partition in this worker; its listed disagreements go to FOLDER/part-SEQ.jsonl. Returns the
-    tally without them, how many were written, the file, and the rule sets' key (checked by the client)."""
+    """Tally one partition in this worker, listing and explaining at most `room` disagreements (what the report
+    can still list, as far as the client knew when it sent the task) and `max_listed` errors; the listed
+    disagreements go to FOLDER/part-SEQ.jsonl. Returns the tally without them, how many were written, the
+    file, and the rule sets' key (checked by the client)."""
     with _LOCK:
         checker = _checker(rules, pins)
-        t = Tally(cap=max_listed)
+        t = Tally(cap=room)
         for chunk in _chunks_of(part):
-            t.merge(_run_chunk(checker, chunk, None if max_listed is None else max(0, max_listed - len(t.disagreements))),
+            t.merge(_run_chunk(checker, chunk, None if room is None else max(0, room - len(t.disagreements))),
                     max_listed)
-        if part[0] in ("files", "tabular") or part[3] == 0:
-            t.files = len(part[2]) if part[0] == "files" else 1
-        listed, path = len(t.disagreements), None
-        if listed:
-            path = os.path.join(folder, f"part-{seq:05d}.jsonl")
-            write_atomic(Path(path), (text + "\n" for text in t.disagreements))
-        t.disagreements = []
-        t.cap = None
-        return t, listed, path, rules_key(checker)
+        return _finish(t, seq, part, folder, rules_key(checker))
+
+
+def _finish(t: Tally, seq: int, part: tuple, folder: str, key: str | None) -> tuple[Tally, int, str | None, str | None]:
+    """The partition's result: its files counted once (a JSON Lines file by its first range), its listed
+    disagreements written to the folder and taken out of the tally."""
+    if part[0] in ("files", "tabular") or part[3] == 0:
+        t.files = len(part[2]) if part[0] == "files" else 1
+    listed, path = len(t.disagreements), None
+    if listed:
+        path = os.path.join(folder, f"part-{seq:05d}.jsonl")
+        write_atomic(Path(path), (text + "\n" for text in t.disagreements))
+    t.disagreements, t.cap = [], None
+    return t, listed, path, key
 
 
 def _worker_threads(client: Any) -> int:
@@ -242,39 +251,57 @@ def audit_on_cluster(paths: Iterable[str | Path], cluster: str, *, folder: str |
         except OSError as e:
             raise ClusterError(f"--cluster {cluster}: cannot reach the scheduler ({e})") from None
     try:
+        workers = where if kind == "local" else max(1, len(client.scheduler_info().get("workers", {})))
         if partition_bytes is None:       # about 4 partitions per worker, each 64 KiB to 64 MiB of JSON Lines
-            workers = where if kind == "local" else max(1, len(client.scheduler_info().get("workers", {})))
             size = sum(f.stat().st_size for f in files if f.suffix == ".jsonl")
             partition_bytes = min(PARTITION_BYTES, max(MIN_PARTITION_BYTES, size // (4 * workers)))
         parts = list(partitions(files, partition_bytes))
         if kind == "address" and _worker_threads(client) > 1:
             warn(f"the workers of {cluster} run more than one thread each: ptcheck runs one task at a time per "
                  "process; start them with --nthreads 1 and as many processes as cores (see README)")
-        futures = {client.submit(run_partition, k, p, rules_s, pins_t, max_listed, str(folder), pure=False,
-                                 key=f"ptcheck-partition-{k}-{os.urandom(4).hex()}", priority=-k): k
-                   for k, p in enumerate(parts)}
         acc = Tally()
         if spool:
             acc.disagreements = _Spool()
+
+        def room() -> int | None:
+            """Disagreements the report can still list, given the partitions merged so far (as --jobs does)."""
+            return None if max_listed is None else max(0, max_listed - len(acc.disagreements))
+        futures: dict = {}
+        rooms: dict[int, int | None] = {}
+        pending = as_completed(raise_errors=False)
+        queue = iter(enumerate(parts))
+        window = 2 * workers + 1        # tasks sent ahead: each gets the room known when it is sent
+
+        def send() -> None:
+            item = next(queue, None)
+            if item is not None:
+                k, p = item
+                rooms[k] = room()
+                fut = client.submit(run_partition, k, p, rules_s, pins_t, rooms[k], max_listed, str(folder),
+                                    pure=False, key=f"ptcheck-partition-{k}-{os.urandom(4).hex()}", priority=-k)
+                futures[fut] = k
+                pending.add(fut)
+        for _ in range(window):
+            send()
         done: dict[int, tuple] = {}
         next_k = 0
         stopped = False
-        pending = as_completed(list(futures), raise_errors=False)
         for fut in pending:
             k = futures[fut]
-            done[k] = _result(fut, k, parts[k], rules_s, pins_t, max_listed, str(folder))
+            done[k] = _result(fut, k, parts[k], rules_s, pins_t, rooms[k], max_listed, str(folder))
             while next_k in done:
                 t, listed, path, key = done.pop(next_k)
                 if key is not None and key != want_key:
                     raise ClusterError(f"--cluster {cluster}: a worker loaded other rule sets than this machine; "
                                        "install the same ptcheck and rules on every worker")
-                room = listed if max_listed is None else max(0, min(listed, max_listed - len(acc.disagreements)))
+                take = listed if max_listed is None else max(0, min(listed, max_listed - len(acc.disagreements)))
                 acc.merge(t, max_listed)
-                if room and path:
+                if take and path:
                     with open(path, encoding="utf-8") as fh:
-                        for _, text in zip(range(room), fh):
+                        for _, text in zip(range(take), fh):
                             acc.disagreements.append(text.rstrip("\n"))
                 next_k += 1
+                send()
                 if progress:
                     progress(acc.cases, total)
             if stop is not None and stop():
@@ -309,37 +336,31 @@ def _position(parts: list[tuple], k: int, files: list[Path]) -> tuple[int, int]:
     return p[1], 0
 
 
-def _result(fut: Any, k: int, part: tuple, rules: str | None, pins: tuple, max_listed: int | None,
-            folder: str) -> tuple:
+def _result(fut: Any, k: int, part: tuple, rules: str | None, pins: tuple, room: int | None,
+            max_listed: int | None, folder: str) -> tuple:
     """The partition's result; a partition that killed its workers is re-run here case by case."""
     from distributed.scheduler import KilledWorker
     try:
         return fut.result()
     except KilledWorker:
-        return _isolated(k, part, rules, pins, max_listed, folder)
+        return _isolated(k, part, rules, pins, room, max_listed, folder)
     except Exception as e:
         raise AuditAborted(f"a partition failed on the cluster: {type(e).__name__}") from None
 
 
-def _isolated(k: int, part: tuple, rules: str | None, pins: tuple, max_listed: int | None, folder: str) -> tuple:
+def _isolated(k: int, part: tuple, rules: str | None, pins: tuple, room: int | None, max_listed: int | None,
+              folder: str) -> tuple:
     import functools
     import multiprocessing as mp
 
     from ._audit import _isolate
     factory = functools.partial(_checker, rules, pins)
-    t = Tally(cap=max_listed)
+    t = Tally(cap=room)
     for chunk in _chunks_of(part):
         loaded = ("loaded", list(_documents(chunk)), None)
         t.merge(_isolate(mp.get_context("fork"), factory, loaded, [], None,
-                         None if max_listed is None else max(0, max_listed - len(t.disagreements))), max_listed)
-    if part[0] in ("files", "tabular") or part[3] == 0:
-        t.files = len(part[2]) if part[0] == "files" else 1
-    listed, path = len(t.disagreements), None
-    if listed:
-        path = os.path.join(folder, f"part-{k:05d}.jsonl")
-        write_atomic(Path(path), (text + "\n" for text in t.disagreements))
-    t.disagreements, t.cap = [], None
-    return t, listed, path, None
+                         None if room is None else max(0, room - len(t.disagreements))), max_listed)
+    return _finish(t, k, part, folder, None)
 
 
 __all__ = ["MALLOC_TRIM_THRESHOLD", "PARTITION_BYTES", "ClusterError", "audit_on_cluster", "parse_cluster",
