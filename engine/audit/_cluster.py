@@ -95,7 +95,9 @@ def partitions(files: list[Path], partition_bytes: int = PARTITION_BYTES) -> Ite
 
 
 def _cut(idx: int, f: Path, size: int) -> Iterator[tuple]:
-    """Byte ranges of a JSON Lines file, each starting at a line start, with the number of its first line."""
+    """Byte ranges of a JSON Lines file, each starting at a line start, with the number of its first line. The
+    first ranges are small, doubling up to `size`: the tasks sent first explain every disagreement they may
+    list, so the list fills (and later tasks explain none) after little work."""
     try:
         fh = f.open("rb")
     except OSError:
@@ -104,12 +106,14 @@ def _cut(idx: int, f: Path, size: int) -> Iterator[tuple]:
     with fh:
         start, line, pos = 0, 1, 0
         n_in = 0
+        step = min(size, MIN_PARTITION_BYTES)
         for raw in fh:
             pos += len(raw)
             n_in += 1
-            if pos - start >= size:
+            if pos - start >= step:
                 yield ("jsonl-range", idx, str(f), start, pos, line)
                 start, line, n_in = pos, line + n_in, 0
+                step = min(size, 2 * step)
         if pos > start or start == 0:
             yield ("jsonl-range", idx, str(f), start, pos, line)
 
