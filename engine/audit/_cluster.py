@@ -11,8 +11,8 @@ How it runs:
   * Each worker process builds one Checker (rules and pins as given) on its first task and keeps it; a lock
     runs one task at a time per process (a Checker is not shared between threads). ptcheck starts a local
     cluster with one thread per worker process, MALLOC_TRIM_THRESHOLD_ raised (Dask's nannies set it to 64 KiB,
-    which made each case about 2x slower in issue 23's trial) and Dask's statistical profiler off (about 10% of
-    a worker's CPU); for an existing cluster it says when its workers have more than one thread.
+    which made each case about 2x slower in issue 23's trial) and Dask's statistical profiler off (of no use
+    here); for an existing cluster it says when its workers have more than one thread.
   * Tasks are sent in input order, a few per worker ahead; each lists and explains at most the disagreements
     the report can still list when it is sent (as `--jobs` does: explaining is most of a disagreement's
     cost). A task tallies its partition, writes those
@@ -242,7 +242,7 @@ def audit_on_cluster(paths: Iterable[str | Path], cluster: str, *, folder: str |
     import logging
     local = None
     # a local cluster's workers: the allocator's trim threshold raised, no statistical profiler (it samples the
-    # task thread's stack every 10 ms: about 10% of a worker's CPU on an audit, measured 2026-12-05)
+    # task thread's stack every 10 ms; bench_cluster.py --per-task: its cost within a shared machine's noise)
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": MALLOC_TRIM_THRESHOLD,
                           "distributed.worker.profile.enabled": False, "distributed.worker.daemon": False}):
         try:
