@@ -10,6 +10,8 @@ os.environ.setdefault("PTCHECK_RULES", str(ROOT / "rules"))
 # the rules cache of this test run (engine/core/_rulecache.py), never the user's own ~/.cache/ptcheck
 _CACHE = tempfile.TemporaryDirectory(prefix="ptcheck-test-cache-")
 os.environ["PTCHECK_CACHE_DIR"] = _CACHE.name
+# the decision log of this test run (ptcheck serve, check --format crd|pas), never the user's own data folder
+os.environ["PTCHECK_DB"] = f"sqlite:///{_CACHE.name}/decisions.sqlite3"
 
 
 @pytest.fixture(scope="session")

@@ -68,16 +68,28 @@ def test_the_memo_changes_no_decision_and_saves_sessions(synthetic, monkeypatch)
     assert sessions_with < 0.7 * runs["n"]          # readings and "what would change" share most sessions
 
 
-def test_read_names_cover_what_a_rule_set_reads_and_exports():
-    checker = Checker()
-    exporting = [rs for rs in checker.library.rulesets if any(r.then.export for r in rs.spec.rules)]
-    assert exporting, "the shipped rule sets export facts (the memo must replay them)"
-    for rs in exporting + checker.library.rulesets[:5]:
-        compiled = checker.evaluator.registered(rs).compiled
-        names = set(compiled.read_names)
-        for cr in compiled.rules:
-            assert set(cr.shown) <= names and set(cr.requires) <= names
-            assert set(cr.rule.then.derive or {}) <= names       # exported values merge with the old ones
+def test_a_session_given_only_the_names_it_needs_fires_as_with_every_fact(synthetic, monkeypatch):
+    """A durable_rules session is given only the facts its rule set's conditions and internal derives read
+    (CompiledRuleSet.session_names): on every run of the bundled and synthetic cases, the same firings and
+    derived facts as a session given every fact of the item."""
+    from ptcheck.core._durable import encode
+    compared = {"n": 0}
+    real = evaluate_mod.Evaluator._durable
+    fresh: dict = {}
+
+    def both(self, i, rs, values):
+        run = real(self, i, rs, values)
+        reg = self.registered(rs)
+        if reg.compiled.may_fire(values):
+            other = fresh.get(rs) or fresh.setdefault(rs, Registered(reg.compiled, reuse=False))
+            firings, derived = other.run(values, encode(values))
+            assert [(f.rule_index, f.derived) for f in sorted(firings, key=lambda f: f.rule_index)] == \
+                [(f.rule_index, f.derived) for f in run.firings] and derived == run.derived, rs.key
+            compared["n"] += 1
+        return run
+    monkeypatch.setattr(evaluate_mod.Evaluator, "_durable", both)
+    _decisions([synthetic, ROOT / "cases"], explain=False)
+    assert compared["n"] > 300
 
 
 def test_the_single_audit_pass_lists_what_a_full_check_explains(synthetic):
@@ -197,3 +209,20 @@ def test_a_capped_list_explains_only_the_disagreements_it_lists(synthetic, monke
             # explained: the listed ones, and the other items of a case that straddles K (at most 3 items)
             assert explained["n"] <= k + 2, (k, explained["n"])
     assert audit_mod.CHUNK_LINES == 7
+
+
+def test_a_session_is_given_what_its_internal_derives_read():
+    """A derive action computes its value from the case fact durable_rules matched: the facts its figure
+    reads are given to the session even when no condition compares them."""
+    from ptcheck import Library, parse_ruleset
+    from ptcheck.core._evaluate import Memo
+    from tests.conftest import HEAD, rule
+    text = HEAD.format(name="derives") + rule("a", "request_visits > 1", "{derive: {x: 'request_visits + completed_visits'}}") \
+        + rule("b", "x > 10")
+    rs, problems = parse_ruleset(text, "derives.yaml")
+    assert not problems, problems
+    checker = Checker(Library([rs]))
+    assert "completed_visits" in checker.evaluator.registered(rs).compiled.session_names
+    plan = checker.planner.plan("CA", None, "physical_therapy", ("lumbar",))
+    ev = checker.evaluator.evaluate(plan, [{"request_visits": 5, "completed_visits": 9}], frozenset(), Memo())[0]
+    assert [rs.spec.rules[h.rule].id for h in ev.hits] == ["a", "b"]

@@ -17,6 +17,12 @@ PUBLIC = {
     "ptcheck.audit": ["AuditAborted", "AuditError", "AuditReport", "CheckpointError", "Confusion", "Group",
                       "StopPoint", "Tally", "TallyError", "audit", "estimate_cases"],
     "ptcheck.letters": ["ImportedCase", "import_letter", "render_case_yaml"],
+    "ptcheck.fhir": ["DECISION_EXTENSION", "FHIR_VERSION", "Assertion", "FhirError", "assertion", "card_uuid",
+                     "card_uuids", "crd_response", "fhir_id", "invariant_problems", "pas_claim_response",
+                     "suggestion_uuid"],
+    "ptcheck.dispositions": ["Disposition", "DispositionAudit", "ImportResult", "OverrideReasons", "ReasonsError",
+                             "RecordProblem", "ReviewOutcome", "Store", "StoreError", "audit_dispositions",
+                             "case_sha256", "import_file", "new_assertion_id", "render_html"],
 }
 
 

@@ -2,14 +2,16 @@
 cases without an engine error.
 
 Generated: conditions over real facts of the fact table (comparisons of every type, fact against fact,
-arithmetic, and/or, `in` lists), limits with arithmetic (zero, huge numbers, // , min, max), derived facts
+arithmetic, and/or, `in` lists, and/or nested up to 24 deep, numbers in exponent form and beyond 64 bits,
+`!=` on derived facts, `effective_to: 9999-12-31`; issue 19), limits with arithmetic (zero, huge numbers, // , min, max), derived facts
 chained between rules, message templates with good and bad fields, specs and braces.
 
 Lint runs in this process (it must never raise). Every rule set that lints clean is then loaded and run on
 a few cases in a child process, so a crash of durable_rules fails this test instead of killing pytest: at
 load only a RuleError is allowed, at run time nothing (no EngineError, no other exception).
-Budget: PTCHECK_FUZZ_EXAMPLES (default 60).
+Budget: PTCHECK_FUZZ_EXAMPLES (default 150, about 20 s).
 """
+import functools
 import json
 import os
 import shutil
@@ -25,11 +27,11 @@ from ptcheck.authoring._lint import errors, lint_paths
 from ptcheck.core._facts import FACT_TYPES
 from tests.conftest import ROOT
 
-EXAMPLES = int(os.environ.get("PTCHECK_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("PTCHECK_FUZZ_EXAMPLES", "150"))
 DERIVED = ["d0"]
 WORDS = ["physical_therapy", "lumbar", "myalgia", "radicular", "fusion", "crps", "x y", "ca"]
 SERVICES = ["physical_therapy", "occupational_therapy", "chiropractic", "acupuncture"]
-NUMS = [0, 1, 2, 3, 6, 10, 24, -1, 2**40, 2**63 - 1, 2**64, 1.5, 1e308]
+NUMS = [0, 1, 2, 3, 6, 10, 24, -1, 2**40, 2**63 - 1, 2**64, 1.5, 1e308, 1e20, 0.000001, 9007199254740993]
 HEAD = {"id": "fuzz.set", "version": "1", "title": "fuzz", "jurisdictions": {"CA": "primary", "TX": "primary"},
         "guideline": {"name": "Fuzz", "edition": "1"}, "effective_from": "2000-01-01",
         "scope": {"services": SERVICES}}
@@ -82,6 +84,12 @@ def condition(depth=2):
     )
 
 
+def deep_condition():
+    """and/or nested 8 to 24 deep (issue 19: durable_rules refuses some such rulesets, error 113)."""
+    return st.lists(st.tuples(st.sampled_from(["and", "or"]), comparison()), min_size=8, max_size=24).map(
+        lambda parts: functools.reduce(lambda acc, p: f"({acc} {p[0]} {p[1]})", parts, "request_visits > 0"))
+
+
 def message():
     good = st.one_of(
         st.sampled_from(["visits ", "of ", ": ", "{{", "}}"]),
@@ -117,9 +125,11 @@ def rule_sets(draw):
         rules.append({"id": "src", "when": draw(comparison()), "then": {"derive": {"d0": value}},
                       "message": "m", "citation": {"section": "s"}})
     for i in range(n):
-        rules.append({"id": draw(st.sampled_from([f"r{i}", f"r{i}", "dup"])), "when": draw(condition()),
+        when = draw(st.one_of(condition(), condition(), condition(), deep_condition()))
+        rules.append({"id": draw(st.sampled_from([f"r{i}", f"r{i}", "dup"])), "when": when,
                       "then": draw(effect()), "message": draw(message()), "citation": {"section": "s"}})
-    return {**HEAD, "rules": rules}
+    ends = draw(st.sampled_from([{}, {}, {"effective_to": "9999-12-31"}, {"effective_to": "2030-12-31"}]))
+    return {**HEAD, **ends, "rules": rules}
 
 
 CASES = [
@@ -140,7 +150,7 @@ CASES = [
                  "surgeries": [{"date": "2018-06-01", "kind": "rotator_cuff_repair", "region": "shoulder"}]}},
     {"id": "c4", "jurisdiction": "CA", "review": {"kind": "ur", "date": "2012-01-01"},
      "diagnoses": [{"text": "low back pain"}],
-     "requests": [{"id": "1", "service": "acupuncture", "visits": 2**62}]},
+     "requests": [{"id": "1", "service": "acupuncture", "visits": 10_000}]},          # the maximum
 ]
 
 

@@ -137,7 +137,7 @@ def test_serve_leaves_signals_to_uvicorn(monkeypatch):
             signal.signal(s, signal.default_int_handler if s == signal.SIGINT else signal.SIG_DFL)
         say_when_stopped()
         assert signal.getsignal(signal.SIGTERM) is _stopped
-        monkeypatch.setattr(web, "serve", lambda host, port, rules: seen.update(
+        monkeypatch.setattr(web, "serve", lambda host, port, rules, *log_options: seen.update(
             int=signal.getsignal(signal.SIGINT), term=signal.getsignal(signal.SIGTERM)))
         r = CliRunner().invoke(app, ["serve", "--port", "0"])
         assert r.exit_code == 0, r.output

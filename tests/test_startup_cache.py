@@ -221,7 +221,7 @@ def test_output_is_byte_identical_with_and_without_the_cache(tmp_path, args):
 def _compiled_summary(c) -> list:
     return [[(cr.index, cr.rule is c.ruleset.spec.rules[cr.index], cr.patterns, cr.derived_used, cr.shown, cr.requires,
               cr.requires_derived, cr.width, cr.conditions) for cr in c.rules],
-            c.shards, c.types, c.derived, c.exports, [str(w) for w in c.warnings], c.read_names]
+            c.shards, c.types, c.derived, c.exports, [str(w) for w in c.warnings], c.session_names]
 
 
 def test_a_compiled_rule_set_from_the_cache_is_the_one_compiled(cache, rules, monkeypatch):

@@ -306,7 +306,7 @@ def test_serve_help_names_only_paths_that_exist(client):
 
     from ptcheck.cli import app
     text = " ".join(CliRunner().invoke(app, ["serve", "--help"]).stdout.split())
-    named = set(re.findall(r"(/[a-z0-9_./]*)", text))
+    named = set(re.findall(r"(/[a-z0-9_./-]*)", text))
     doc = client.get("/openapi.json").json()
     assert {"/v1/check", "/openapi.json"} <= named
     assert named <= set(doc["paths"]) | {"/", "/openapi.json"}, named
@@ -353,17 +353,20 @@ def test_page_and_its_files_are_served_without_any_outside_reference(client):
     assert client.get("/static/nothing.js").status_code == 404
 
 
-def test_page_lists_the_engine_services_and_regions():
-    """The form's choices are the case format's: every known service and body region, nothing else."""
-    from ptcheck.core._cases import KNOWN_SERVICES, Region
+def test_page_lists_the_engine_services_regions_and_documentation_flags(client):
+    """The form's choices come from the engine's tables, put in the page by the server: every known service
+    and body region, and every documentation flag of the documentation table, nothing else."""
+    from ptcheck.core._cases import KNOWN_SERVICES, Documentation, Region
+    from ptcheck.core._documentation import FLAGS
+    page = client.get("/").text
+    found = re.search(r'<script type="application/json" id="vocabulary">(.*?)</script>', page, re.S)
+    assert found, "the page carries the vocabulary"
+    vocab = json.loads(found.group(1))
+    assert vocab["services"] == list(KNOWN_SERVICES)
+    assert vocab["regions"] == [r.value for r in Region]
+    assert [f[0] for f in vocab["flags"]] == list(FLAGS) == list(Documentation.model_fields)
     js = (ROOT / "engine/web/web_static/app.js").read_text()
-    services = json.loads(re.search(r"const SERVICES = (\[.*?\]);", js, re.S).group(1))
-    regions = json.loads(re.search(r"const REGIONS = (\[.*?\]);", js, re.S).group(1))
-    flags = json.loads(re.search(r"const FLAGS = (\[.*?\]);", js, re.S).group(1))
-    assert services == list(KNOWN_SERVICES)
-    assert regions == [r.value for r in Region]
-    from ptcheck.core._cases import Documentation
-    assert [f[0] for f in flags] == list(Documentation.model_fields)
+    assert "VOCABULARY.flags" in js and "functional_improvement" not in js       # no list of its own
 
 
 def test_page_has_a_label_for_every_field(client):

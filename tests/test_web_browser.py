@@ -44,9 +44,11 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port = _free_port()
-    log = tmp_path_factory.mktemp("serve") / "server.log"
+    folder = tmp_path_factory.mktemp("serve")
+    log = folder / "server.log"
+    db = f"sqlite:///{folder / 'decisions.sqlite3'}"          # the decision log the page's dispositions go to
     with log.open("wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "ptcheck.cli", "serve", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "ptcheck.cli", "serve", "--port", str(port), "--db", db],
                                 stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -63,7 +65,7 @@ def server(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail(f"ptcheck serve did not answer within 90 s:\n{log.read_text()}")
             time.sleep(0.3)
-        yield base, log
+        yield base, log, db
     finally:
         proc.terminate()
         try:
@@ -94,7 +96,7 @@ def _cli_json(path: Path) -> str:
 
 
 def test_reviewer_fills_the_form_for_seed_001_and_reads_the_answer(server, browser, tmp_path):
-    base, log = server
+    base, log, _ = server
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page.goto(base + "/")
     assert page.title().startswith("ptcheck")
@@ -198,7 +200,7 @@ def test_reviewer_fills_the_form_for_seed_001_and_reads_the_answer(server, brows
 
 
 def test_pasted_case_with_an_error_shows_the_line_next_to_the_box(server, browser):
-    base, _ = server
+    base, _, _ = server
     page = browser.new_page()
     page.goto(base + "/")
     text = (ROOT / "cases/seeds/seed-002.yaml").read_text().replace("jurisdiction:", "jurisdicton:", 1)
@@ -216,3 +218,47 @@ def test_pasted_case_with_an_error_shows_the_line_next_to_the_box(server, browse
     assert box.is_hidden()
     assert page.locator("#decision-json").text_content() == _cli_json(ROOT / "cases/seeds/seed-002.yaml")
     page.close()
+
+
+def test_reviewer_accepts_one_suggestion_and_overrides_another_and_the_audit_shows_both(server, browser):
+    """The page's accept / override after an answer: each is recorded against the decision the server logged,
+    and `ptcheck dispositions audit` on the server's database counts them (reason, reviewer, rule)."""
+    base, _, db = server
+    page = browser.new_page()
+    page.goto(base + "/")
+    page.get_by_label("Case in YAML or JSON", exact=False).fill((ROOT / "cases/seeds/seed-002.yaml").read_text())
+    page.get_by_role("button", name="Check this text").click()
+    items = page.locator("#answer-body article.item")
+    items.first.locator("[data-test=disposition]").wait_for(timeout=30_000)
+    assert items.count() == 2
+    unlabelled = page.evaluate("""() => Array.from(document.querySelectorAll('#answer input, #answer select, #answer textarea'))
+        .filter(e => !(e.labels && e.labels.length)).map(e => e.outerHTML)""")
+    assert unlabelled == []
+
+    # without a reviewer id nothing is recorded, and the page says why
+    items.nth(0).get_by_role("button", name="Accept the suggestion").click()
+    status0 = items.nth(0).locator("[data-test=disposition-status]")
+    assert "reviewer id" in status0.inner_text()
+    page.get_by_label("Reviewer id (for accept / override)").fill("rev-page")
+
+    items.nth(0).get_by_role("button", name="Accept the suggestion").click()
+    page.wait_for_function("el => el.textContent.startsWith('Recorded')", arg=status0.element_handle(), timeout=10_000)
+    assert status0.inner_text() == "Recorded: accepted."
+
+    second = items.nth(1)
+    second.get_by_role("button", name="Override…").click()
+    second.get_by_label("Override reason").select_option("documentation-not-in-case")
+    second.get_by_label("Comment (optional)").fill("the kit's contents are listed in the PR-2 of 2014-05-02")
+    second.get_by_role("button", name="Record the override").click()
+    status1 = second.locator("[data-test=disposition-status]")
+    page.wait_for_function("el => el.textContent.startsWith('Recorded')", arg=status1.element_handle(), timeout=10_000)
+    assert status1.inner_text() == "Recorded: overridden (documentation-not-in-case)."
+    page.close()
+
+    audit = json.loads(subprocess.run([sys.executable, "-m", "ptcheck.cli", "dispositions", "audit", "--db", db, "--json"],
+                                      capture_output=True, check=True, cwd=ROOT, text=True).stdout)
+    assert (audit["overall"]["accepted"], audit["overall"]["overridden"]) == (1, 1)
+    assert [(r["reason"], r["count"]) for r in audit["override_reasons"]] == [("documentation-not-in-case", 1)]
+    assert [(r["reviewer"], r["accepted"], r["overridden"]) for r in audit["by_reviewer"]] == [("rev-page", 1, 1)]
+    kit = next(r for r in audit["by_rule"] if r["rule"] == "hek.contents-not-described")
+    assert (kit["overridden"], kit["override_rate"]) == (1, 1.0)

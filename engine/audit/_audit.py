@@ -108,14 +108,18 @@ def _chunks(files: list[Path], start: tuple[int, int] = (0, 0)) -> Iterator[tupl
             continue
         with fh:
             lines: list[tuple[int, bytes]] = []
+            any_case = False
             for n, text in enumerate(fh, start=1):
                 if n > skip and text.strip():
+                    any_case = True
                     lines.append((n, text))
                     if len(lines) >= CHUNK_LINES:
                         yield ("jsonl", source, lines, (idx, n))
                         lines = []
             if lines:
                 yield ("jsonl", source, lines, (idx, lines[-1][0]))
+            elif not any_case and skip == 0:            # no case in the file: load_file says so (C003)
+                yield ("files", [source], (idx + 1, 0))
     if pending:
         yield ("files", pending, (len(files), 0))
 

@@ -10,6 +10,9 @@ Codes
   R113 derived fact: different types from different rules, or the name of a table fact
   R114 derived facts that depend on themselves (a cycle), with the rule ids
   R120 rules linked by derived facts too wide for one durable ruleset
+  R115 a number durable_rules cannot read (1e20, 0.000001) or arithmetic that can pass 64 bits
+  R116 `or`, `in [...]` or a chained comparison over a derived fact (durable cannot match it in a join)
+  R118 durable_rules refuses or fails to run the rule set (lint registers and runs every rule set it accepts)
   R121 a rule too wide for durable_rules (too many `or` / `in [...]` alternatives or comparisons)
   R122 a rule close to that limit (warning)
   R201 overlapping effective dates      R202 duplicate rule id in a rule set
@@ -31,6 +34,7 @@ from pathlib import Path
 
 from ..core import _expr
 from ..core._compile import compile_ruleset, derived_types, exported_types
+from ..core._enginecheck import engine_problems
 from ..core._errors import Problem, RuleError
 from ..core._facts import FACT_TYPES
 from ..core._paths import rules_dir
@@ -96,6 +100,7 @@ def lint_ruleset(rs: RuleSet, exports: dict[str, str]) -> list[Problem]:
         compiled = compile_ruleset(rs, exports)
         types = compiled.types
         out += compiled.warnings
+        out += engine_problems(compiled)           # registered and run in durable_rules: lint guarantees the engine
     except RuleError as e:
         out += e.problems
         own, _, _ = derived_types(rs, exports)
@@ -186,6 +191,8 @@ def lint_tables(rs: RuleSet, types: dict[str, str]) -> list[Problem]:
                                    + (" (it is derived in this rule set: a table reads case facts)" if name in own else ""),
                                    file=src, line=line, column=col, code="R134",
                                    suggestion=_hint(name, FACT_TYPES)))
+        if not (t.complete or t.hit == "unique"):
+            continue                                   # gaps matter to complete tables, overlaps to unique ones
         gaps, overlaps, exhaustive = analyse(t)
         if t.complete:
             for g in gaps[:5]:

@@ -26,6 +26,7 @@ from .._cli_entry import restore_default_signals, say_when_stopped
 from ..core._errors import PtcheckError
 from ..core._textsafe import printable, redact
 from ._audit import parse_pins as _pins, register as _register_audit
+from ._dispositions import Db, StoreCases, register as _register_dispositions
 
 
 class _Lazy:
@@ -159,20 +160,45 @@ def check(
     pins: Optional[list[str]] = Pins,
     facts: bool = typer.Option(False, "--facts", help="Also show how facts were derived (diagnosis mapping, unknowns)."),
     brief: bool = typer.Option(False, "--brief", help="Hide derived-fact findings in the text output."),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="text|json|crd|pas", help="crd: a Da Vinci CRD CDS "
+                                      "Hooks response; pas: a PAS ClaimResponse (both log the decision, see --db)."),
+    db: Optional[str] = Db,
+    store_cases: bool = StoreCases,
 ) -> None:
     """Check cases: per requested item, the outcome, every rule that fired with its citation, and the
     documentation that would change the answer."""
+    if fmt not in (None, "text", "json", "crd", "pas"):
+        raise typer.BadParameter(f"{fmt!r}: text, json, crd or pas", param_hint="--format")
+    if fmt in ("crd", "pas"):
+        from ._dispositions import check_fhir
+        raise typer.Exit(check_fhir(paths, fmt, rules, _pins(pins), db, store_cases))
+    as_json = as_json or fmt == "json"
     try:
         checker = _checker(rules, pins)
         _started()                                       # cases are read with the garbage collector on
-        bad, first, count = 0, None, 0
+        bad, failed, first, count = 0, 0, None, 0
+        from ..core._errors import EngineError
         for loaded in load_cases(paths):                 # streamed: a batch is never held in memory
             if not loaded.ok:
                 bad += 1
                 for p in loaded.problems:
                     _problem(str(p))
                 continue
-            d = checker.check(loaded.case)
+            try:
+                d = checker.check(loaded.case)
+            except EngineError as e:                     # this case is one error; the others still answer
+                failed += 1
+                where = printable(f"{loaded.source}:{loaded.line}" if loaded.line else loaded.source)
+                _problem(f"{where}: E001 the engine failed on this case, no answer: {' '.join(str(e).split())}")
+                continue
+            except PtcheckError:
+                raise                                    # rule files that do not compile: the whole run (exit 2)
+            except Exception as e:                       # durable_rules' own error, or a bug: its type only
+                failed += 1
+                where = printable(f"{loaded.source}:{loaded.line}" if loaded.line else loaded.source)
+                _problem(f"{where}: E001 the engine failed on this case, no answer: {type(e).__name__} "
+                         f"(case '{loaded.case.id}'; please report it)")
+                continue
             count += 1
             if not as_json:
                 out.print(render_case(d, show_derive=not brief, show_facts=facts))
@@ -187,6 +213,10 @@ def check(
             sys.stdout.write(to_json(first) + "\n")
         if bad:
             err.print(f"{bad} case(s) not checked: invalid input (see above)", highlight=False)
+        if failed:
+            err.print(f"{failed} case(s) not answered: engine error (see above)", highlight=False)
+            raise typer.Exit(EXIT_ERROR)
+        if bad:
             raise typer.Exit(EXIT_FINDINGS)
     except PtcheckError as e:
         _fail(e)
@@ -370,7 +400,8 @@ def rules_explain(
         checker = Checker(lib)
         results, cov, _ = run_rule_tests(lib)
         firing_cases = []
-        for loaded in load_cases(cases or [Path("cases")]):
+        # the default ./cases is searched only where it exists (a rule author's checkout); elsewhere none
+        for loaded in load_cases(cases or ([Path("cases")] if Path("cases").is_dir() else [])):
             if loaded.ok:
                 d = checker.check(loaded.case)
                 for it in d.items:
@@ -412,8 +443,13 @@ def cases_import(
     """Draft a case from each decision letter. Facts the letter does not give are left out and listed as
     `# TODO` comments; the reviewer's conclusions are never copied into the history."""
     from ..letters._letters import import_letter, render_case_yaml
+    from ._output import OutputError, regular_file_target, write_error
     if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            _problem(f"error: {write_error(out_dir, e)}", from_case=False)
+            raise typer.Exit(EXIT_FINDINGS)
     for path in letters:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -428,7 +464,15 @@ def cases_import(
             if target.exists() and not force:
                 err.print(printable(f"error: {target} exists (use --force to overwrite)"), highlight=False, markup=False)
                 raise typer.Exit(EXIT_ERROR)
-            target.write_text(rendered, encoding="utf-8")
+            try:
+                try:
+                    from ..audit._audit import write_atomic
+                    write_atomic(regular_file_target(target), rendered)
+                except OSError as e:
+                    raise write_error(target, e) from None
+            except OutputError as e:            # a device, FIFO or folder; no space; a read-only folder
+                _problem(f"error: {e}", from_case=False)
+                raise typer.Exit(EXIT_FINDINGS)
         err.print(f"{path}: {len(imported.case.get('requests', []))} item(s), {len(imported.todos)} TODO(s)"
                   + (f" -> {out_dir / (imported.case['id'] + '.yaml')}" if out_dir else ""), highlight=False, markup=False)
 
@@ -438,9 +482,12 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help="Address to listen on (default: loopback only)."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, metavar="PORT", help="TCP port."),
     rules: Optional[Path] = RulesDir,
+    db: Optional[str] = Db,
+    store_cases: bool = StoreCases,
 ) -> None:
     """Serve the JSON API (/v1/check, /v1/audit, /v1/rulesets, /v1/schema/case; its OpenAPI schema at
-    /openapi.json) and the reviewer's page at / (needs the web extra: pip install 'ptcheck[web]')."""
+    /openapi.json), the CDS Hooks service (/cds-services) and the reviewer's page at / (needs the web extra:
+    pip install 'ptcheck[web]'). Every decision served is logged in the decision log (--db)."""
     try:
         from ..web._app import serve as run_server
     except ImportError as e:
@@ -451,17 +498,33 @@ def serve(
     # so has finished, so the signals get Python's defaults back (no "stopped before finishing")
     restore_default_signals()
     try:
-        run_server(host, port, rules)
+        run_server(host, port, rules, db, store_cases)
     except PtcheckError as e:
         _fail(e)
 
 
 _register_audit(app)
+_register_dispositions(app)
 
 
 def _warning_line(message, category, filename, lineno, line=None) -> str:
     """A warning as one line of the command's own ("ptcheck: warning: ..."), not Python's file:line form."""
     return printable(f"ptcheck: warning: {message}") + "\n"
+
+
+def _stdout_failed(e: OSError) -> None:
+    """Standard output could not be written (ENOSPC, EIO, a closed pipe): say so once and exit 1. Later
+    writes to the broken stream are sent to /dev/null so that Python's own flush at exit stays silent."""
+    import errno
+    import os
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    if e.errno != errno.EPIPE:       # a reader that went away (`| head`) is no error worth a line
+        err.print(printable(f"error: cannot write the output: {e.strerror or type(e).__name__}"),
+                  highlight=False, markup=False)
+    sys.exit(EXIT_FINDINGS)
 
 
 def main() -> None:
@@ -472,7 +535,12 @@ def main() -> None:
         gc.disable()
         _GC_PAUSED = True
     try:
-        app()
+        try:
+            app()
+        finally:
+            sys.stdout.flush()    # a full disk or a closed pipe shows here, not at interpreter exit
+    except OSError as e:          # writing stdout failed: one line, exit 1 (README, exit codes)
+        _stdout_failed(e)
     except Exception as e:        # a bug or a broken install: one line and exit 2, never a silent answer
         err.print(printable(f"internal error: {type(e).__name__}: {redact(str(e))}"), highlight=False, markup=False)
         err.print("please report it with the command you ran", highlight=False, markup=False)

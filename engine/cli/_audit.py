@@ -56,6 +56,18 @@ def parse_pins(pins: list[str] | None) -> dict[str, str]:
     return result
 
 
+def _rules_run_or_fail(rules: Path | None) -> None:
+    """Every rule set compiles and runs in durable_rules (engine/core/_enginecheck.py), else a RuleError
+    listing the problems: a rule file that cannot run is exit 2 before the first case, not an engine error
+    on every case (exit 1)."""
+    from ..core._enginecheck import library_problems
+    from ..core._errors import RuleError
+    from ..core._rules import Library
+    problems = library_problems(Library.load(rules))
+    if problems:
+        raise RuleError(f"{len(problems)} problem(s) in the rule files; `ptcheck rules lint` lists them", problems)
+
+
 def _make_checker(rules: Path | None, pins: tuple[tuple[str, str], ...] = ()) -> Checker:
     """The audit's checker_factory. The parent builds a Checker (loading and compiling the rule sets)
     before it forks its workers; a worker forked from it gets that Checker back instead of loading every
@@ -323,11 +335,15 @@ def _write_report(report: AuditReport, as_json: bool, html: Path | None, out: Co
     if html is not None:
         from ..audit._checkpoint import write_atomic
         from ..audit._report_html import html_chunks
+        from ._output import OutputError, regular_file_target, write_error
         try:
-            write_atomic(html, html_chunks(report))
-        except OSError as e:
-            err.print(printable(f"error: cannot write {html}: {e.strerror or e}"), highlight=False, markup=False)
-            raise typer.Exit(EXIT_ERROR)
+            try:
+                write_atomic(regular_file_target(html), html_chunks(report))
+            except OSError as e:
+                raise write_error(html, e) from None
+        except OutputError as e:            # a device, FIFO or folder; no space; a read-only folder
+            err.print(printable(f"error: {e}"), highlight=False, markup=False)
+            raise typer.Exit(EXIT_FINDINGS)
     if as_json:
         report.write_json(sys.stdout)           # the disagreements streamed from the spool
         sys.stdout.write("\n")
@@ -438,6 +454,12 @@ def register(app: typer.Typer) -> None:
             bar = None
             raise typer.BadParameter("--cluster runs on the cluster's workers: leave out --jobs, --checkpoint and "
                                      "--resume", param_hint="--cluster")
+        try:
+            _rules_run_or_fail(rules)
+        except PtcheckError as e:
+            for part in f"error: {e}".split("\n"):
+                err.print(printable(part), highlight=False, markup=False)
+            raise typer.Exit(EXIT_ERROR)
         try:
             with _Interrupt() as interrupt:
                 if cluster is not None:

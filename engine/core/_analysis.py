@@ -16,6 +16,7 @@ What the rest of the engine needs to know about a compiled rule set without runn
 from __future__ import annotations
 
 import ast
+import bisect
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -64,16 +65,26 @@ def analyse(compiled: CompiledRuleSet) -> Analysis:
     deciding: dict[str, set[str]] = {}
     leaves: list[Leaf] = []
     exact: set[str] = set()
+    values_of = _derived_values(rs, derived)
+    seen: set[str] = set()                   # one leaf per distinct comparison (table guards repeat them)
     for r in rs.spec.rules:
         tree = _expr.parse(r.when or "").tree
         reads |= _names(tree)
         numbers |= _numbers(tree)
         for left, op, right in _comparisons(tree):
             names = _names(left) | _names(right)
-            if names & derived:                  # a joined pattern: its case facts are held exactly
-                exact |= names - derived
+            joined = names & derived
+            if joined:                           # a joined pattern: against each value the derived fact takes
+                (d,) = joined
+                exprs = values_of.get(d)
+                if exprs is None or not (_numeric(left, types) and _numeric(right, types)):
+                    exact |= names - derived     # held exactly
+                    continue
+                inputs = set().union(*(_names(e) for e in exprs)) if exprs else set()
+                _add(leaves, seen, (left, right), frozenset((names - derived) | inputs),
+                     lambda: _joined_fn(left, right, d, exprs))
                 continue
-            leaves.append(Leaf(frozenset(names), _class_fn(left, op, right, types)))
+            _add(leaves, seen, (left, op, right), frozenset(names), lambda: _class_fn(left, op, right, types))
             if op == "==" and _is_unknown(right) and isinstance(left, ast.Name) \
                     and left.id in UNKNOWN_DECIDING:
                 deciding.setdefault(r.then.kind, set()).add(r.id)
@@ -94,6 +105,82 @@ def analyse(compiled: CompiledRuleSet) -> Analysis:
     reads -= derived
     return Analysis(frozenset(reads), frozenset(numbers), {k: frozenset(v) for k, v in deciding.items()},
                     tuple(leaves), frozenset(exact), frozenset(compiled.exports))
+
+
+def _add(leaves: list[Leaf], seen: set[str], parts: tuple, names: frozenset[str], make) -> None:
+    key = repr([ast.dump(p) if isinstance(p, ast.AST) else p for p in parts])
+    if key not in seen:
+        seen.add(key)
+        leaves.append(Leaf(names, make()))
+
+
+def _derived_values(rs, derived: set[str]) -> dict[str, list[ast.expr]]:
+    """For each internal derived fact, the expressions of the values its rules derive (None where one of
+    them reads another derived fact: a chain the classes do not follow)."""
+    out: dict[str, list[ast.expr] | None] = {}
+    for r in rs.spec.rules:
+        if not r.then.derive or r.then.export:
+            continue
+        for name, v in r.then.derive.items():
+            if out.get(name, []) is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+                out[name] = None
+                continue
+            node: ast.expr = ast.Constant(v) if isinstance(v, (int, float)) else _expr.figure_tree(v)    # type: ignore[assignment]
+            if _names(node) & derived or (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                out[name] = None
+                continue
+            out.setdefault(name, []).append(node)     # type: ignore[union-attr]
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _joined_fn(left: ast.expr, right: ast.expr, d: str, exprs: list[ast.expr]) -> Callable[[dict], Hashable]:
+    """The class of a comparison with an internal derived fact `d`: its sign against every value the rules
+    can derive for d (each evaluated on the facts), so that whichever value durable_rules binds, facts in
+    one class compare with it alike."""
+    consts = [e.value for e in exprs if isinstance(e, ast.Constant)]
+    if len(consts) == len(exprs) and (isinstance(left, ast.Name) and left.id == d and isinstance(right, ast.Name)
+                                      or isinstance(right, ast.Name) and right.id == d and isinstance(left, ast.Name)):
+        other = right.id if left.id == d else left.id           # type: ignore[attr-defined]
+        return _position_fn(other, sorted(set(consts)))
+    lf, rf = _value_fn(left), _value_fn(right)
+    values = [_value_fn(e) for e in exprs]
+
+    def signs(v: dict) -> Hashable:
+        out = []
+        for val in values:
+            c = val(v)
+            if c is None:
+                out.append(_ABSENT)
+                continue
+            env = _With(v, d, c)
+            a, b = lf(env), rf(env)       # type: ignore[arg-type]
+            out.append(_ABSENT if a is None or b is None else (a > b) - (a < b))
+        return tuple(out)
+    return signs
+
+
+def _position_fn(name: str, points: list) -> Callable[[dict], Hashable]:
+    """A fact's place among the fixed values a derived fact can take: its sign against each of them."""
+    def position(v: dict) -> Hashable:
+        x = v.get(name)
+        if x is None:
+            return _ABSENT
+        i = bisect.bisect_left(points, x)
+        return 2 * i + (i < len(points) and points[i] == x)
+    return position
+
+
+class _With:
+    """The facts with one more name bound (a derived fact's candidate value)."""
+    __slots__ = ("v", "name", "value")
+
+    def __init__(self, v: dict, name: str, value):
+        self.v, self.name, self.value = v, name, value
+
+    def get(self, key: str, default=None):
+        return self.value if key == self.name else self.v.get(key, default)
 
 
 def _names(node: ast.AST) -> set[str]:
@@ -176,4 +263,74 @@ def _frozen(x):
     return tuple(x) if isinstance(x, list) else x
 
 
-__all__ = ["Analysis", "Leaf", "analyse", "UNKNOWN_DECIDING"]
+# -- figures compiled to closures ---------------------------------------------------------------------
+
+def compile_figure(expr) -> Callable[[Any], Any]:
+    """A limit's figure as a function of a lookup (anything with .get): the same value as
+    _expr.evaluate(expr, lookup), without walking the syntax tree per call (tests/test_analysis.py checks
+    both on every shipped figure)."""
+    if isinstance(expr, (int, float)):
+        return lambda e: expr
+    try:
+        node = _expr.figure_tree(str(expr))
+    except _expr.ExprError:
+        return lambda e: None
+    return _closure(node)
+
+
+def compile_value(expr) -> Callable[[Any], Any]:
+    """A derived value (an export) as a function of a lookup: the same as _expr.fact_value(expr, lookup)."""
+    if isinstance(expr, bool):
+        word = "true" if expr else "false"
+        return lambda e: word
+    if isinstance(expr, (int, float)):
+        v = expr if _expr.is_finite(expr) else None
+        return lambda e: v
+    return compile_figure(expr)
+
+
+def _closure(node) -> Callable[[Any], Any]:
+    num, fin = _expr.is_number, _expr.is_finite
+    if isinstance(node, ast.Constant):
+        c = node.value if fin(node.value) else None
+        return lambda e: c
+    if isinstance(node, ast.Name):
+        n = node.id
+        return lambda e: e.get(n)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        f = _closure(node.operand)
+
+        def neg(e):
+            v = f(e)
+            return -v if num(v) else None
+        return neg
+    if isinstance(node, ast.BinOp):
+        fa, fb, op = _closure(node.left), _closure(node.right), type(node.op)
+
+        def binop(e):
+            a, b = fa(e), fb(e)
+            if not (num(a) and num(b)):
+                return None
+            if op is ast.Add:
+                r = a + b
+            elif op is ast.Sub:
+                r = a - b
+            elif op is ast.Mult:
+                r = a * b
+            else:
+                if b == 0:
+                    return None
+                r = a // b
+            return r if fin(r) else None
+        return binop
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("min", "max") and node.args:
+        fs, pick = [_closure(x) for x in node.args], (min if node.func.id == "min" else max)
+
+        def call(e):
+            vals = [f(e) for f in fs]
+            return pick(vals) if all(num(v) for v in vals) else None
+        return call
+    return lambda e: _expr.eval_figure(node, e)
+
+
+__all__ = ["Analysis", "Leaf", "analyse", "compile_figure", "compile_value", "UNKNOWN_DECIDING"]

@@ -20,12 +20,21 @@ from pathlib import Path
 from typing import Annotated, Any, BinaryIO, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from . import _dx
 from ._errors import CaseError, Problem, did_you_mean
 from ._visits import VisitTextError, parse_visits
-from ._yamlpos import CASE_FILE, INT64_MAX, JSONL_LINE, InputError, dotted, iter_yaml, load_json, mark, too_large
+from ._yamlpos import CASE_FILE, JSONL_LINE, InputError, dotted, iter_yaml, load_json, mark, too_large
 
 CASE_FORMAT = "ptcheck/case@1"
 
@@ -64,7 +73,32 @@ REVIEW_OUTCOMES = ("upheld", "overturned", "partially_overturned")
 _ECHO = re.compile(r"^[a-z_]{1,30}$")
 _ICD_ECHO = re.compile(r"^[A-Za-z0-9.]{1,10}$")
 
-Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+# Counts are whole numbers written as whole numbers (true, 8.0 or "8" are refused, never read as 1 or 8), each
+# with a maximum far above any real request, so that every figure derived from them (frequency x weeks,
+# completed + requested, a rule's arithmetic on them) stays far inside 64 bits: a case either answers or is
+# one clear error, never an engine failure (docs/case-format-extensions.md, "Maxima").
+MAX_VISITS = 10_000             # visits, visits_range, visits derived from frequency x weeks or hours
+MAX_FREQUENCY = 100             # frequency_per_week
+MAX_WEEKS = 1_000               # duration_weeks
+MAX_HOURS = 100_000             # hours
+MAX_HOURS_PER_DAY = 24          # hours_per_day
+MAX_QUANTITY = 1_000_000        # quantity (medication)
+MAX_COMPLETED = 100_000         # visits_completed of a prior course
+MAX_RELIEF_WEEKS = 10_000       # relief_weeks of an injection
+
+
+MAX_REQUESTS = 100             # requested items in one case
+MAX_DIAGNOSES = 100            # diagnoses in one case
+MAX_HISTORY = 1_000            # entries of each history list (therapy, surgeries, injections, medications)
+
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_VISITS)]
+Frequency = Annotated[StrictInt, Field(ge=0, le=MAX_FREQUENCY)]
+Weeks = Annotated[StrictInt, Field(ge=0, le=MAX_WEEKS)]
+Hours = Annotated[StrictInt, Field(ge=0, le=MAX_HOURS)]
+HoursPerDay = Annotated[StrictInt, Field(ge=0, le=MAX_HOURS_PER_DAY)]
+Quantity = Annotated[StrictInt, Field(ge=0, le=MAX_QUANTITY)]
+Completed = Annotated[StrictInt, Field(ge=0, le=MAX_COMPLETED)]
+Flag = StrictBool | None
 
 
 def _echo(value: Any, pattern: re.Pattern = _ECHO) -> str | None:
@@ -153,14 +187,14 @@ class Request(_Model):
     service: str
     body_regions: list[Region] = []
     visits: Count | None = None
-    frequency_per_week: Count | None = None
-    duration_weeks: Count | None = None
+    frequency_per_week: Frequency | None = None
+    duration_weeks: Weeks | None = None
     actual: Actual | None = None
     visits_range: tuple[Count, Count] | None = Field(default=None, description=(
         "a range of visits requested, [low, high] ('2-3x/wk x 4-6 wks' is [8, 18]); visits is then the "
         "high end. Read from the text when not given"))
-    hours: Count | None = Field(default=None, description="total hours requested (work conditioning/hardening)")
-    hours_per_day: Count | None = Field(default=None, description="hours per day or session requested")
+    hours: Hours | None = Field(default=None, description="total hours requested (work conditioning/hardening)")
+    hours_per_day: HoursPerDay | None = Field(default=None, description="hours per day or session requested")
     reading: str | None = Field(default=None, description=(
         "set by ptcheck: which words or fields gave the number of visits, e.g. '\"2x4\" -> 8 visits'"))
     text_notes: tuple[str, ...] = Field(default=(), description=(
@@ -169,7 +203,7 @@ class Request(_Model):
     # medication
     drug: str | None = None
     strength: str | None = None
-    quantity: Count | None = None
+    quantity: Quantity | None = None
     sig: str | None = None
     # office visit
     specialty: str | None = None
@@ -254,17 +288,24 @@ class Request(_Model):
             visits = hours // per_day
             reading = f"hours / hours per day: {hours} / {per_day} -> {visits} sessions"
             notes = tuple(n for n in notes if not n.startswith("the request text gives no number"))
-        for name, value in (("visits", visits), ("frequency_per_week", freq), ("duration_weeks", weeks),
-                            ("visits_range", rng), ("hours", hours), ("hours_per_day", per_day),
-                            ("reading", reading), ("text_notes", notes)):
-            object.__setattr__(self, name, value)
+        for name, value, top in (("visits", visits, MAX_VISITS), ("frequency_per_week", freq, MAX_FREQUENCY),
+                                 ("duration_weeks", weeks, MAX_WEEKS), ("hours", hours, MAX_HOURS),
+                                 ("hours_per_day", per_day, MAX_HOURS_PER_DAY)):
+            if value is not None and value > top:      # read from the text, or frequency x weeks
+                raise ValueError(f"the request gives {name} = {value}, over the maximum of {top:,} "
+                                 "(docs/case-format-extensions.md, Maxima)")
+        derived: tuple[tuple[str, object], ...] = (
+            ("visits", visits), ("frequency_per_week", freq), ("duration_weeks", weeks), ("visits_range", rng),
+            ("hours", hours), ("hours_per_day", per_day), ("reading", reading), ("text_notes", notes))
+        for field_name, field_value in derived:
+            object.__setattr__(self, field_name, field_value)
         return self
 
 
 class TherapyCourse(_Model):
     service: str
     body_regions: list[Region] = []
-    visits_completed: Count | None = None
+    visits_completed: Completed | None = None
     start_date: dt.date | None = None
     end_date: dt.date | None = None
 
@@ -302,7 +343,7 @@ class Injection(_Model):
     region: Region | None = None
     date: dt.date | None = None
     pain_relief_percent: float | None = Field(default=None, ge=0, le=100)
-    relief_weeks: float | None = Field(default=None, ge=0)
+    relief_weeks: float | None = Field(default=None, ge=0, le=MAX_RELIEF_WEEKS)
 
 
 class Medication(_Model):
@@ -311,22 +352,22 @@ class Medication(_Model):
 
 
 class Documentation(_Model):
-    functional_improvement: bool | None = None
-    objective_functional_deficits: bool | None = None
-    home_exercise_program: bool | None = None
-    unable_to_do_home_exercise: bool | None = None
-    new_injury_or_flare: bool | None = None
-    exceptional_factors: bool | None = None
-    medication_reduction: bool | None = None
-    equipment_described: bool | None = None
-    therapy_plateau: bool | None = None     # extension: therapy improved, then reached a plateau
+    functional_improvement: Flag = None
+    objective_functional_deficits: Flag = None
+    home_exercise_program: Flag = None
+    unable_to_do_home_exercise: Flag = None
+    new_injury_or_flare: Flag = None
+    exceptional_factors: Flag = None
+    medication_reduction: Flag = None
+    equipment_described: Flag = None
+    therapy_plateau: Flag = None     # extension: therapy improved, then reached a plateau
 
 
 class History(_Model):
-    therapy: list[TherapyCourse] | None = None      # None: the records do not say; []: none
-    surgeries: list[Surgery] = []
-    injections: list[Injection] = []
-    medications: list[Medication] = []
+    therapy: list[TherapyCourse] | None = Field(default=None, max_length=MAX_HISTORY)   # None: not said; []: none
+    surgeries: list[Surgery] = Field(default=[], max_length=MAX_HISTORY)
+    injections: list[Injection] = Field(default=[], max_length=MAX_HISTORY)
+    medications: list[Medication] = Field(default=[], max_length=MAX_HISTORY)
     documentation: Documentation = Documentation()
 
 
@@ -347,8 +388,8 @@ class Case(_Model):
     review: Review = Review()
     patient: Patient = Patient()
     injury_date: dt.date | None = None
-    diagnoses: list[Diagnosis] = []
-    requests: list[Request] = Field(min_length=1)
+    diagnoses: list[Diagnosis] = Field(default=[], max_length=MAX_DIAGNOSES)
+    requests: list[Request] = Field(min_length=1, max_length=MAX_REQUESTS)
     history: History = History()
 
     @field_validator("id", mode="before")
@@ -361,7 +402,7 @@ class Case(_Model):
         ids = [r.id for r in self.requests]
         dup = {i for i in ids if ids.count(i) > 1}
         if dup:
-            raise ValueError(f"request ids must be unique within a case: {', '.join(sorted(map(safe_id, dup)))}")
+            raise ValueError(f"request ids must be unique within a case: {', '.join(sorted(str(safe_id(i)) for i in dup))}")
         if self.injury_date and self.review.date and self.injury_date > self.review.date:
             raise ValueError("injury_date is after review.date: one of the two dates is wrong (an injury comes "
                              "before the request for its treatment)")
@@ -404,6 +445,14 @@ def validate_case(data: Any, *, source: str = "<input>", line: int | None = None
         return Loaded(source, line, problems=[Problem(
             f"a case must be a mapping, not {_kind(data)}", file=source, line=line, code="C001")],
             raw_id=raw_id, index=index)
+    too_long = _too_long(data)
+    if too_long is not None:           # refused before any item is validated (17,000 items took seconds)
+        loc, top = too_long
+        where_line, where_col = mark(node, loc) if node is not None else (line, None)
+        return Loaded(source, line, problems=[Problem(
+            f"{dotted(loc)} has more than {top:,} entries (the maximum for one case; "
+            "docs/case-format-extensions.md, Maxima): split the case", file=source, line=where_line,
+            column=where_col, path=dotted(loc), code="C100")], raw_id=raw_id, index=index)
     try:
         return Loaded(source, line, case=Case.model_validate(data), raw_id=raw_id, index=index)
     except ValidationError as e:
@@ -411,6 +460,20 @@ def validate_case(data: Any, *, source: str = "<input>", line: int | None = None
     except RecursionError:                 # the loaders bound nesting; data built in Python may not be
         return Loaded(source, line, problems=[Problem("nesting too deep", file=source, line=line, code="Y004")],
                       raw_id=raw_id, index=index)
+
+
+def _too_long(data: dict) -> tuple[list, int] | None:
+    """(field path, maximum) of the first list of the case longer than its maximum, else None."""
+    history = data.get("history")
+    lists: list[tuple[list, Any, int]] = [(["requests"], data.get("requests"), MAX_REQUESTS),
+                                          (["diagnoses"], data.get("diagnoses"), MAX_DIAGNOSES)]
+    if isinstance(history, dict):
+        lists += [(["history", k], history.get(k), MAX_HISTORY)
+                  for k in ("therapy", "surgeries", "injections", "medications")]
+    for loc, value, top in lists:
+        if isinstance(value, list) and len(value) > top:
+            return loc, top
+    return None
 
 
 def _kind(data: Any) -> str:
@@ -444,6 +507,9 @@ def _problems(e: ValidationError, source: str, line: int | None, node: yaml.Node
                    f"the value at {path} is not a body region; allowed: {allowed}")
             if shown:
                 hint = did_you_mean(err["input"], [r.value for r in Region])
+        elif err["type"] in ("int_type", "bool_type"):
+            msg = ("a count must be a whole number written as one (not true/false, text or a decimal)"
+                   if err["type"] == "int_type" else "must be true or false (written as true or false)")
         elif err["type"] == "missing":
             msg = f"required key '{loc[-1]}' is missing"
         elif msg.startswith("Value error, "):
@@ -506,7 +572,7 @@ def unique_ids(loaded: Iterable[Loaded], seen: dict | None = None) -> Iterator[L
     """The documents, with each valid case whose id was seen before turned into a C013 error."""
     seen = {} if seen is None else seen
     for item in loaded:
-        if item.ok:
+        if item.case is not None:
             cid = item.case.id
             if cid in seen:
                 src, ln = seen[cid]
@@ -530,24 +596,35 @@ def load_file(path: str | Path) -> Iterator[Loaded]:
         yield Loaded(source, None, problems=[Problem(f"cannot read: {e.strerror or e}", file=source,
                                                      code="C002")])
         return
+    empty = True
     with fh:
         if path.suffix == ".jsonl":
-            yield from unique_ids(_load_jsonl(_bounded_lines(fh, JSONL_LINE.max_bytes), source))
-            return
-        try:
-            data = fh.read(CASE_FILE.max_bytes + 1)
-        except OSError as e:
-            yield Loaded(source, None, problems=[Problem(f"cannot read: {e.strerror or e}", file=source,
-                                                         code="C002")])
-            return
-    yield from load_text(data, source, fmt="json" if path.suffix == ".json" else "yaml")
+            for item in unique_ids(_load_jsonl(_bounded_lines(fh, JSONL_LINE.max_bytes), source)):
+                empty = False
+                yield item
+        else:
+            try:
+                data = fh.read(CASE_FILE.max_bytes + 1)
+            except OSError as e:
+                yield Loaded(source, None, problems=[Problem(f"cannot read: {e.strerror or e}", file=source,
+                                                             code="C002")])
+                return
+    if path.suffix != ".jsonl":
+        for item in load_text(data, source, fmt="json" if path.suffix == ".json" else "yaml"):
+            empty = False
+            yield item
+    if empty:          # an empty file, comments only, [] or blank lines: said, never a silent exit 0
+        yield Loaded(source, None, problems=[Problem(
+            "no case in this file (it is empty, holds only comments, or an empty list)", file=source,
+            code="C003")], index=0)
 
 
 def load_text(text: str | bytes, source: str = "<input>", fmt: str = "yaml") -> Iterator[Loaded]:
     """Cases from text or bytes: 'json', 'jsonl' or (multi-document) 'yaml'. Case ids must be unique."""
     if fmt == "jsonl":
-        lines = text.splitlines() if isinstance(text, str) else text.splitlines()
-        yield from unique_ids(_load_jsonl(((n, ln) for n, ln in enumerate(lines, start=1)), source))
+        lines: list[str] | list[bytes] = text.splitlines()
+        numbered: list[tuple[int, str | bytes | None]] = list(enumerate(lines, start=1))
+        yield from unique_ids(_load_jsonl(numbered, source))
         return
     if fmt == "json":
         yield from unique_ids(_load_json(text, source))

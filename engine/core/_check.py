@@ -130,7 +130,7 @@ class Checker:
         if d.answer.how == "readings" and comb is not None and comb.outcome != "pend" and comb.basis:
             k = comb.basis[0].index + 1
             basis = ex.variant(plan, on, d.variants[k], d.evs[k], d.no_decision[k], render)
-        return compose(d.answer, found.unknowns if found is not None else [], base, basis)
+        return compose(d.answer, found.unknowns if found is not None else [], base, basis, render)
 
     def _would_change(self, case: Case, req: Request, plan: ItemPlan, given: ItemFacts, found: Found | None,
                       d: "_Decided", memo: Memo) -> list[WouldChange]:

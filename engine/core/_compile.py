@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import hashlib
-import re
 from dataclasses import dataclass, field
 
 from . import _expr, _rulecache
@@ -30,7 +29,6 @@ MAX_RULE_WIDTH = MAX_SHARD      # a single rule wider than this is refused (R121
 WARN_RULE_WIDTH = 24            # ... and warned about from here (R122)
 MAX_SHARD_CONDITIONS = 256      # distinct leaf comparisons in one shard (half the 512 that loops forever)
 END_RULE = "__end"      # lowest-priority rule matching the end marker (durable-rules.md §3, trap 2)
-_ANY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -81,24 +79,21 @@ class CompiledRuleSet:
         return any(can(cr) for cr in self.rules)
 
     @property
-    def read_names(self) -> tuple[str, ...]:
-        """Every name any rule of the set can read: its condition, limit, derived values, message and the
-        figures it shows (a superset: every identifier written in those texts). Two items whose facts
-        agree on these names get the same firings, derived facts, limits, messages and figures from this
-        rule set; the checker memoizes its results by them (engine/core/_check.py, _Memo)."""
-        names = self.__dict__.get("_read_names")
+    def session_names(self) -> frozenset[str]:
+        """The facts a durable_rules session of this rule set needs: every name its conditions compare and
+        every name its internal `derive` values read (a derive action computes its value from the matched
+        case fact). Messages, limits and exported values are computed outside the session, from all of the
+        item's facts, so a session is given these names only (fewer fields, a cheaper assert)."""
+        names = self.__dict__.get("_session_names")
         if names is None:
             found: set[str] = set()
             for cr in self.rules:
                 r = cr.rule
-                texts = [r.when, r.message, "" if r.then.limit is None else str(r.then.limit)]
-                texts += [str(v) for v in (r.then.derive or {}).values()]
-                for t in texts:
-                    found.update(_ANY_NAME.findall(t or ""))
-                found.update(r.then.derive or {})          # exported names are merged with their old values
-                found.update(cr.shown)
-                found.update(cr.requires)
-            names = self.__dict__["_read_names"] = tuple(sorted(found))
+                found |= _expr.parse(r.when or "").names
+                if r.then.derive and not r.then.export:
+                    for v in r.then.derive.values():
+                        found |= _expr.figure_names(v)
+            names = self.__dict__["_session_names"] = frozenset(found - self.derived)
         return names
 
     def durable_definition(self, shard: int) -> dict:
@@ -160,7 +155,7 @@ def derived_types(rs: RuleSet, base: dict[str, str] | None = None) -> tuple[dict
         except _expr.ExprError as e:
             line, col = _at(rs, i, "then")
             problems.append(Problem(f"derive {k}: {e}", file=str(rs.path), line=line, column=col,
-                                    path=f"rules[{i}].then", code="R111", suggestion=e.suggestion))
+                                    path=f"rules[{i}].then", code=e.code or "R111", suggestion=e.suggestion))
             continue
         if not _same_kind(t, target.get(k, t)):
             line, col = _at(rs, i, "then")
@@ -289,7 +284,7 @@ def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> 
             except _expr.ExprError as e:
                 line, col = _at(rs, i, "then")
                 problems.append(Problem(f"figure {fig!r}: {e}" if len(str(fig)) < 80 else f"figure: {e}",
-                                        file=src, line=line, column=col, path=f"rules[{i}].then", code="R111",
+                                        file=src, line=line, column=col, path=f"rules[{i}].then", code=e.code or "R111",
                                         suggestion=e.suggestion))
         try:
             p = _expr.parse(r.when or "")
@@ -306,7 +301,7 @@ def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> 
         except _expr.ExprError as e:
             line, col = expr_position(rs, i, e.offset or 0)
             problems.append(Problem(str(e), file=src, line=line, column=col,
-                                    path=f"rules[{i}].when", code="R110", suggestion=e.suggestion))
+                                    path=f"rules[{i}].when", code=e.code or "R110", suggestion=e.suggestion))
             continue
         if cr.width > MAX_RULE_WIDTH or cr.conditions > MAX_SHARD_CONDITIONS:
             line, col = expr_position(rs, i, 0)

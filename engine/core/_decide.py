@@ -271,7 +271,8 @@ def _least_basis(kept: list[Answered], rs: list[Answered], used: list[tuple[Pres
     lead = kept[0]
     for p, u in used:
         key = (u.kind, u.key)
-        if p.reading != "high" or key not in lead.values or not isinstance(lead.values[key], int):
+        if u.kind != "course_visits" or p.reading != "high" or key not in lead.values \
+                or not isinstance(lead.values[key], int):
             continue
         same_rest = [r for r in rs if key in r.values and isinstance(r.values[key], int)
                      and {k: v for k, v in r.values.items() if k != key} == {k: v for k, v in lead.values.items() if k != key}]

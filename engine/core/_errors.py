@@ -4,6 +4,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from ._textsafe import printable
+
 
 @dataclass
 class Problem:
@@ -19,7 +21,7 @@ class Problem:
     suggestion: str | None = None
 
     def location(self) -> str:
-        parts = [self.file or "<input>"]
+        parts = [printable(self.file) if self.file else "<input>"]     # a newline in a file name stays one line
         if self.line is not None:
             parts.append(str(self.line))
             if self.column is not None:

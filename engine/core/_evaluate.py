@@ -21,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from . import _expr
-from ._analysis import Analysis, analyse
+from ._analysis import Analysis, analyse, compile_figure, compile_value
 from ._compile import compile_ruleset, exported_types
 from ._durable import Firing, Registered, encode
 from ._plan import ItemPlan, Step
@@ -41,9 +40,11 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One durable_rules run of one rule set: its firings and the derived facts the session asserted."""
+    """One durable_rules run of one rule set: its firings and the derived facts the session asserted; `hits`
+    when no rule that fired has a limit or exports a fact (then every variant sharing the run has them)."""
     firings: tuple[Firing, ...]
     derived: dict
+    hits: tuple[Hit, ...] | None = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,7 @@ class Evaluation:
     runs: tuple[Run | None, ...]
 
 
-_NO_RUN = Run((), {})
+_NO_RUN = Run((), {}, ())
 
 
 @dataclass
@@ -95,6 +96,9 @@ class Evaluator:
         self._registered: dict[RuleSet, Registered] = {}
         self._analysis: dict[RuleSet, Analysis] = {}
         self._sensitive: dict[tuple, tuple] = {}
+        self._action_cache: dict[RuleSet, list[tuple]] = {}
+        self._proj_names: dict[tuple, tuple[str, ...]] = {}
+        self._tri_exports = tuple(n for n, t in self.exports.items() if t == "tri")
         self.sessions = 0                            # durable_rules runs, in all (bench/bench_sessions.py)
 
     # -- what the rule sets are -------------------------------------------------------------------
@@ -134,46 +138,61 @@ class Evaluator:
         """Evaluate each variant of an item's facts. `varying`: the facts in which the variants may
         differ (any other fact is the same in all of them)."""
         values = [self._start(v) for v in variants]
-        hits: list[list[Hit]] = [[] for _ in variants]
-        runs: list[list[Run | None]] = [[None] * len(plan.steps) for _ in variants]
-        seq_at: list[int | None] = [None] * len(variants)
-        moving = set(varying)
+        n = len(values)
+        hits: list[list[Hit]] = [[] for _ in range(n)]
+        runs: list[list[Run | None]] = [[None] * len(plan.steps) for _ in range(n)]
+        seq_at: list[int | None] = [None] * n
+        moving = frozenset(varying)
         for i, step in enumerate(plan.steps):
             a = self.analysis(step.ruleset)
-            live = [k for k, v in enumerate(values) if not (step.unless and v.get(step.unless) == "true")]
+            live = [k for k in range(n) if values[k].get(step.unless) != "true"] if step.unless else range(n)
             if step.role == "sequence":
                 for k in live:
                     if seq_at[k] is None:
                         seq_at[k] = len(hits[k])
-            if not live:
-                continue
-            proj_names = tuple(sorted(a.reads & moving))
+            names = self._projected(step.ruleset, a, moving)
+            groups: dict[tuple, list[int]] = {}
             for k in live:
-                run = runs[k][i] = self._run(i, step, a, values[k], proj_names, frozenset(moving), memo)
-                self._apply(i, step, run, values[k], hits[k])
+                v = values[k]
+                groups.setdefault(tuple(map(v.get, names)), []).append(k)       # None: absent
+            for proj, ks in groups.items():
+                run = self._run(i, step, a, values[ks[0]], names, proj, moving, memo)
+                for k in ks:
+                    runs[k][i] = run
+                    if run.hits is not None:             # no limit, no export: the same hits for every variant
+                        hits[k].extend(run.hits)
+                    else:
+                        self._apply(i, step, run, values[k], hits[k])
             if a.reads & moving:                     # its exports may differ between variants too
-                moving |= a.exports
+                moving = moving | a.exports
         return [Evaluation(tuple(h), s, tuple(r)) for h, s, r in zip(hits, seq_at, runs)]
+
+    def _projected(self, rs: RuleSet, a: Analysis, moving: frozenset[str]) -> tuple[str, ...]:
+        """The facts a rule set reads that may differ between the variants."""
+        key = (rs, moving)
+        hit = self._proj_names.get(key)
+        if hit is None:
+            hit = self._proj_names[key] = tuple(sorted(a.reads & moving))
+        return hit
 
     def _start(self, facts: dict) -> dict:
         values = dict(facts)
-        for name, ftype in self.exports.items():       # an exported yes/no nobody set is unknown
-            if ftype == "tri":
-                values.setdefault(name, "unknown")
+        for name in self._tri_exports:                 # an exported yes/no nobody set is unknown
+            values.setdefault(name, "unknown")
         return values
 
-    def _run(self, i: int, step: Step, a: Analysis, values: dict, proj_names: tuple[str, ...],
+    def _run(self, i: int, step: Step, a: Analysis, values: dict, names: tuple[str, ...], proj: tuple,
              moving: frozenset[str], memo: Memo) -> Run:
-        key = (i, proj_names, tuple(_frozen(values.get(n, _ABSENT)) for n in proj_names))
+        key = (i, names, proj)
         run = memo.exact.get(key)
         if run is not None:
             return run
         sig = None
-        if self.classes:
+        if self.classes and names:
             sig = (i, self._signature(step.ruleset, a, moving, values))
             run = memo.classes.get(sig)
         if run is None:
-            run = self._durable(step.ruleset, values)
+            run = self._durable(i, step.ruleset, values)
             memo.runs += 1
             if sig is not None:
                 memo.classes[sig] = run
@@ -181,21 +200,28 @@ class Evaluator:
         return run
 
     def _signature(self, rs: RuleSet, a: Analysis, moving: frozenset[str], values: dict) -> Hashable:
+        """The class of the values: each sensitive comparison's class, and the exact values of the facts
+        held exactly, led by the number of that set of comparisons (two sets never share a signature)."""
         sk = (rs, moving)
         sens = self._sensitive.get(sk)
         if sens is None:
-            sens = self._sensitive[sk] = a.sensitive(moving)
-        leaves, exact = sens
-        return (tuple((k, lf.cls(values)) for k, lf in leaves), tuple((n, _frozen(values.get(n, _ABSENT))) for n in exact))
+            leaves, exact = a.sensitive(moving)
+            sens = self._sensitive[sk] = (len(self._sensitive), tuple(lf.cls for _, lf in leaves), exact)
+        number, classes, exact = sens
+        return (number, tuple([cls(values) for cls in classes]), tuple(map(values.get, exact)))
 
-    def _durable(self, rs: RuleSet, values: dict) -> Run:
+    def _durable(self, i: int, rs: RuleSet, values: dict) -> Run:
         reg = self.registered(rs)
         if not reg.compiled.may_fire(values):
             return _NO_RUN
-        names = reg.compiled.read_names
-        firings, derived = reg.run(values, encode({n: values[n] for n in names if n in values}))
+        names = reg.compiled.session_names
+        firings, derived = reg.run(values, encode({n: v for n, v in values.items() if n in names}))
         self.sessions += 1
-        return Run(tuple(sorted(firings, key=lambda f: f.rule_index)), derived)
+        ordered = tuple(sorted(firings, key=lambda f: f.rule_index))
+        actions = self._actions(rs)
+        plain = all(actions[f.rule_index][1] is None and not actions[f.rule_index][2] for f in ordered)
+        return Run(ordered, derived, tuple(Hit(i, f.rule_index, actions[f.rule_index][0], None) for f in ordered)
+                   if plain else None)
 
     def _apply(self, i: int, step: Step, run: Run, values: dict, out: list[Hit],
                envs: list[dict] | None = None) -> None:
@@ -203,27 +229,39 @@ class Evaluator:
         With `envs`, also each hit's names for its message (the values as that firing saw them)."""
         if not run.firings:
             return
-        compiled = self.registered(step.ruleset).compiled
+        actions = self._actions(step.ruleset)
         for fi in run.firings:
-            then = compiled.rules[fi.rule_index].rule.then
+            kind, limit_fn, exports = actions[fi.rule_index]
             env = None if envs is None else {**values, **run.derived, **fi.derived}
             limit = None
-            if then.limit is not None or (then.derive and then.export):
+            if limit_fn is not None or exports:
                 lookup = _Env(fi.derived, run.derived, values)
-                if then.limit is not None:
-                    lv = _expr.evaluate(then.limit, lookup)       # type: ignore[arg-type]
+                if limit_fn is not None:
+                    lv = limit_fn(lookup)
                     limit = None if lv is None else max(0, int(lv))
                     if env is not None:
                         env["limit"] = limit
-                if then.derive and then.export:
-                    new = {name: _expr.fact_value(expr, lookup) for name, expr in then.derive.items()}   # type: ignore[arg-type]
+                if exports:
+                    new = {name: fn(lookup) for name, fn in exports}
                     merged = merge_exports(values, new, self.exports, self.policies)
                     values.update(merged)
                     if env is not None:
                         env.update(merged)
-            out.append(Hit(i, fi.rule_index, then.kind, limit))
+            out.append(Hit(i, fi.rule_index, kind, limit))
             if envs is not None and env is not None:
                 envs.append(env)
+
+    def _actions(self, rs: RuleSet) -> list[tuple]:
+        """Per rule of a rule set: its effect, its limit (a function of the facts, or None), and the facts it
+        exports (name, function of the facts)."""
+        hit = self._action_cache.get(rs)
+        if hit is None:
+            hit = self._action_cache[rs] = [
+                (r.then.kind, None if r.then.limit is None else compile_figure(r.then.limit),
+                 tuple((n, compile_value(v)) for n, v in r.then.derive.items()) if r.then.derive and r.then.export
+                 else ())
+                for r in rs.spec.rules]
+        return hit
 
     def env(self, plan: ItemPlan, facts: dict, evaluation: Evaluation) -> list[dict]:
         """For each hit of an evaluation of `facts`, the names its message and figures read (the item's facts

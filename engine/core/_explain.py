@@ -42,9 +42,15 @@ def need(doc_or_words: str) -> Need:
 
 @dataclass
 class Shown:
-    """A finding and the documentation it names."""
-    finding: Finding
+    """A finding (None where the item is not explained: no words are built) and the documentation it names."""
+    effect: str
+    rule: str
     needs: list[Need]
+    finding: Finding | None = None
+
+
+def _shown(f: Finding, needs: list[Need]) -> Shown:
+    return Shown(f.effect, f.rule, needs, f)
 
 
 class Explainer:
@@ -62,7 +68,14 @@ class Explainer:
             out.append(_engine("engine.not-addressed", f"No rule set in force for {plan.jurisdiction}"
                                f"{' on ' + on.isoformat() if on else ''} addresses {plan.service.replace('_', ' ')}"
                                f"{regions}: a reviewer must decide.", [need("guideline_for_service")]))
-        envs = self.evaluator.env(plan, facts, ev) if render else [{} for _ in ev.hits]
+        if not render:                         # no words: what decides, and the documentation it names
+            for k, h in enumerate(ev.hits):
+                rule = plan.steps[h.step].ruleset.spec.rules[h.rule]
+                out.append(Shown(h.effect, rule.id, [need(m) for m in rule.missing] if rule.missing else []))
+            if no_decision:
+                out.append(Shown("pend", "engine.no-decision", [need("guideline_row")]))
+            return out
+        envs = self.evaluator.env(plan, facts, ev)
         for k, (h, env) in enumerate(zip(ev.hits, envs)):
             if k == ev.sequence_at and plan.sequence_note is not None:
                 out.append(_note(plan.sequence_note))
@@ -70,11 +83,11 @@ class Explainer:
             rs = step.ruleset
             rule = rs.spec.rules[h.rule]
             shown = self.evaluator.registered(rs).compiled.rules[h.rule].shown
-            out.append(Shown(Finding.model_construct(          # fields are ours and typed: no re-validation
+            needs = [need(m) for m in rule.missing]
+            out.append(_shown(Finding.model_construct(          # fields are ours and typed: no re-validation
                 rule=rule.id, ruleset=rs.id, version=rs.version, citation=rs.cited(rule), effect=h.effect,
-                message=render_message(rule.message, env) if render else "", limit=h.limit,
-                missing=[need(m).words for m in rule.missing], figures=_figures(shown, env) if render else {}),
-                [need(m) for m in rule.missing]))
+                message=render_message(rule.message, env), limit=h.limit, missing=[n.words for n in needs],
+                figures=_figures(shown, env)), needs))
         if ev.sequence_at is not None and ev.sequence_at >= len(ev.hits) and plan.sequence_note is not None:
             out.append(_note(plan.sequence_note))
         if no_decision:
@@ -91,9 +104,9 @@ class Explainer:
         missing = [c.documentation for c in changes or []]
         computed = {c.fact for c in changes or []}
         doc = case.history.documentation
-        picked = {id(f) for f in deciding([s.finding for s in shown], ia.outcome)}
+        picked = {id(s) for s in deciding(shown, ia.outcome)}       # type: ignore[arg-type]
         for s in shown:
-            if id(s.finding) not in picked or s.finding.rule in on_unknown:
+            if id(s) not in picked or s.rule in on_unknown:
                 continue
             for n in s.needs:
                 if n.id in _documentation.FLAGS and (changes is None or getattr(doc, n.id) is not None
@@ -105,28 +118,34 @@ class Explainer:
             request=req.id, text=req.text, service=req.service, requested_visits=req.visits,
             outcome=ia.outcome, certified_visits=ia.certified if ia.outcome in ("certify", "modify") else None,
             review_outcome=review_outcome(case.review.kind, ia.outcome, case.jurisdiction),
-            findings=[s.finding for s in shown] if explain else [], missing=missing, would_change=changes or [],
+            findings=[s.finding for s in shown if s.finding is not None] if explain else [], missing=missing, would_change=changes or [],
             facts=notes, rulesets_run=plan.keys, actual=req.actual)
 
 
-def compose(ia: ItemAnswer, unknowns: list[Unknown], given: list[Shown], basis: list[Shown] | None) -> list[Shown]:
+def compose(ia: ItemAnswer, unknowns: list[Unknown], given: list[Shown], basis: list[Shown] | None,
+            render: bool = True) -> list[Shown]:
     """The findings shown for an item decided over readings: the engine's notes on the unknowns, then the
     rules' findings for the reading the answer rests on (each message saying which values it filled in),
-    or, for a pend, the rules' own words on the facts as given (what they say is missing)."""
+    or, for a pend, the rules' own words on the facts as given (what they say is missing). Without
+    `render`, what decides and the documentation it names only."""
     comb = ia.combined
     if ia.how != "readings" or comb is None:
         return given
-    out = _reading_notes(comb, unknowns, ia)
+    if not render:
+        out = [Shown("pend", "engine.unknown-flips", [Need(None, u.need) for u in comb.flipping])] \
+            if comb.outcome == "pend" else []
+    else:
+        out = _reading_notes(comb, unknowns, ia)
     if comb.outcome != "pend" and basis is not None:
         labels = comb.basis[0].labels
-        lead = "If " + ", ".join(labels) + ": " if labels else ""
+        lead = "If " + ", ".join(labels) + ": " if labels and render else ""
         for s in basis:
             f = s.finding
-            if lead and f.effect != "note" and f.message:
-                f = f.model_copy(update={"message": lead + f.message})
-            out.append(Shown(f, s.needs))
+            if lead and f is not None and f.effect != "note" and f.message:
+                s = _shown(f.model_copy(update={"message": lead + f.message}), s.needs)
+            out.append(s)
         return out
-    return out + [s for s in given if s.finding.effect in ("pend", "note", "derive")]
+    return out + [s for s in given if s.effect in ("pend", "note", "derive")]
 
 
 def _reading_notes(comb: Combined, unknown_list: list[Unknown], ia: ItemAnswer) -> list[Shown]:
@@ -149,26 +168,26 @@ def _reading_notes(comb: Combined, unknown_list: list[Unknown], ia: ItemAnswer) 
     note: dict[str, Any] = dict(rule="engine.readings", ruleset="engine", version="-",
                                 citation="ptcheck engine: decision under unknown facts", effect="note")
     if not comb.presumed:
-        return [Shown(Finding(**note, message=f"The records leave unknown: {what}. Every reading they allow gives "
-                              f"the same answer ({answer_words(comb.outcome, comb.certified)}); the rules' findings "
-                              f"are shown for {basis}."), [])]
-    out = [Shown(Finding(rule=f"presumption.{p.id}", ruleset="presumptions", version="-", citation=p.citation,
-                         effect="note", message=f"Presumed: {p.reason} ({u.label})."), []) for p, u in comb.presumed]
-    out.append(Shown(Finding(**note, message=f"The records leave unknown: {what}. On the presumption the answer is "
-                             f"{answer_words(comb.outcome, comb.certified)} (findings shown for {basis}); were it "
-                             f"rebutted: {answers(comb.rebutted)}."), []))
+        return [_shown(Finding(**note, message=f"The records leave unknown: {what}. Every reading they allow gives "
+                               f"the same answer ({answer_words(comb.outcome, comb.certified)}); the rules' findings "
+                               f"are shown for {basis}."), [])]
+    out = [_shown(Finding(rule=f"presumption.{p.id}", ruleset="presumptions", version="-", citation=p.citation,
+                          effect="note", message=f"Presumed: {p.reason} ({u.label})."), []) for p, u in comb.presumed]
+    out.append(_shown(Finding(**note, message=f"The records leave unknown: {what}. On the presumption the answer is "
+                              f"{answer_words(comb.outcome, comb.certified)} (findings shown for {basis}); were it "
+                              f"rebutted: {answers(comb.rebutted)}."), []))
     return out
 
 
 def _note(n: PlanNote) -> Shown:
     needs = [need(m) for m in n.missing]
-    return Shown(Finding(rule=n.rule, ruleset=n.source, version="-", citation=n.citation, effect=n.effect,
-                         message=n.message, missing=[x.words for x in needs]), needs)
+    return _shown(Finding(rule=n.rule, ruleset=n.source, version="-", citation=n.citation, effect=n.effect,
+                          message=n.message, missing=[x.words for x in needs]), needs)
 
 
 def _engine(rule: str, message: str, needs: list[Need]) -> Shown:
-    return Shown(Finding(rule=rule, ruleset="engine", version="-", citation=ENGINE_CITATION, effect="pend",
-                         message=message, missing=[n.words for n in needs]), needs)
+    return _shown(Finding(rule=rule, ruleset="engine", version="-", citation=ENGINE_CITATION, effect="pend",
+                          message=message, missing=[n.words for n in needs]), needs)
 
 
 # -- messages ----------------------------------------------------------------------------------------

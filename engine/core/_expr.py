@@ -35,10 +35,12 @@ _ARITH = {ast.Add: "$add", ast.Sub: "$sub", ast.Mult: "$mul"}
 
 
 class ExprError(ValueError):
-    def __init__(self, message: str, offset: int | None = None, suggestion: str | None = None):
+    def __init__(self, message: str, offset: int | None = None, suggestion: str | None = None,
+                 code: str | None = None):
         super().__init__(message)
         self.offset = offset            # 0-based character offset in the expression text
         self.suggestion = suggestion
+        self.code = code                # a lint code of its own (R115, R116); else the caller's (R110, R111)
 
 
 @dataclass
@@ -68,17 +70,82 @@ def _parse(text: str, what: str) -> ast.expr:
         raise ExprError(f"cannot parse {what}: {type(e).__name__} (nested too deeply?)", 0) from None
 
 
+FACT_BOUND = 2**40           # no numeric fact of a valid case comes near (docs/case-format-extensions.md, Maxima)
+
+
 def check_literals(tree: ast.AST) -> None:
-    """Numbers must be finite and fit in 64 bits (durable_rules saturates ints, fails on Infinity)."""
+    """Numbers must be finite and fit in 64 bits (durable_rules saturates ints, fails on Infinity), decimals
+    must be written so durable_rules can read them (no exponent once compiled), and no arithmetic may pass
+    64 bits for any value of its facts (each at most FACT_BOUND): durable_rules wraps such a sum round in C
+    and a figure beyond 64 bits is unknown, so `x < 9223372036854775807 + 9223372036854775807` or
+    `limit: 0 - 9223372036854775807 - 1` would be silently wrong; lint refuses them at their column."""
     for n in ast.walk(tree):
+        if isinstance(n, (ast.BinOp, ast.UnaryOp, ast.Call)):
+            b = _bound(n)
+            if b is not None and b > MAX_INT:
+                raise ExprError("this arithmetic can give a value beyond 64 bits (a fact counts as up to 2**40 "
+                                f"here; at most {MAX_INT}): durable_rules would wrap it round", n.col_offset, code="R115")
         if isinstance(n, ast.Constant):
             v = n.value
             if isinstance(v, float) and not math.isfinite(v):
                 raise ExprError("a number must be finite (this one overflows to infinity)", n.col_offset)
+            if isinstance(v, float) and v != 0 and "e" in repr(v):
+                raise ExprError(f"durable_rules cannot read {v!r} (an exponent): write a decimal between 0.0001 "
+                                "and 9999999999999999 in plain digits, or a whole number", n.col_offset, code="R115")
             if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT:
                 raise ExprError(f"the number {v} does not fit in 64 bits (at most {MAX_INT})", n.col_offset)
             if isinstance(v, complex) or isinstance(v, bytes):
                 raise ExprError(f"not a value: {ast.unparse(n)}", n.col_offset)
+
+
+def _bound(node: ast.AST) -> int | float | None:
+    """An upper bound of the absolute value of an arithmetic node (exact for numbers alone), or None where
+    it is not arithmetic on numbers (words, keywords: other checks refuse those)."""
+    if isinstance(node, ast.Constant):
+        v = node.value
+        return abs(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    if isinstance(node, ast.Name):
+        return None if node.id in KEYWORDS else FACT_BOUND
+    if isinstance(node, ast.UnaryOp):
+        return _bound(node.operand)
+    if isinstance(node, ast.BinOp):
+        a, b = _bound(node.left), _bound(node.right)
+        if a is None or b is None:
+            return None
+        if not any(isinstance(x, ast.Name) for x in ast.walk(node)):     # numbers alone: the exact value
+            v = _exact(node)
+            return abs(v) if v is not None else None
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            return a + b
+        if isinstance(node.op, ast.Mult):
+            return a * b
+        return a                                                       # // never grows a value
+    if isinstance(node, ast.Call):
+        bounds = [_bound(a) for a in node.args]
+        return None if not bounds or any(x is None for x in bounds) else max(b for b in bounds if b is not None)
+    return None
+
+
+def _exact(node: ast.AST) -> int | float | None:
+    """The value of arithmetic on numbers alone, in Python's unbounded integers (no 64-bit cut-off)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        v = _exact(node.operand)
+        return -v if v is not None else None
+    if isinstance(node, ast.BinOp):
+        a, b = _exact(node.left), _exact(node.right)
+        if a is None or b is None or abs(a) > 2**200 or abs(b) > 2**200:
+            return None
+        if isinstance(node.op, ast.Add):
+            return a + b
+        if isinstance(node.op, ast.Sub):
+            return a - b
+        if isinstance(node.op, ast.Mult):
+            return a * b
+        if isinstance(node.op, ast.FloorDiv) and b != 0:
+            return a // b
+    return None
 
 
 def check_names(p: Parsed, known: dict[str, str]) -> list[ExprError]:
@@ -127,7 +194,19 @@ class ConditionCompiler:
         case_parts += [{"$ex": {r: 1}} for r in refs if self.types.get(r) != "tri"]
         out = [{"k": {"$and": [{"__kind": "case"}, *case_parts]}}]
         for name, parts in derived_parts.items():
-            out.append({f"d_{name}": {"$and": [{"__kind": "derived"}, {"name": name}, *parts]}})
+            # a joined pattern must be one flat $and (durable_rules evaluates a nested $and/$or in a join
+            # wrongly, engine/core/_durable.py): `d != 3` is ($ex value and $neq), flattened here; an `or`
+            # or `in [...]` over a derived fact cannot be flattened and is refused at its column
+            flat: list[dict] = []
+            for part in parts:
+                flat += part["$and"] if set(part) == {"$and"} else [part]
+            nested = next((c for c in conjuncts if name in {n.id for n in ast.walk(c) if isinstance(n, ast.Name)}
+                           and any(isinstance(t, dict) and ("$and" in t or "$or" in t) for t in flat)), None)
+            if nested is not None:
+                raise ExprError(f"`or`, `in [...]` or a chained comparison over the derived fact {name} cannot be "
+                                "matched by durable_rules: split it into one rule per alternative",
+                                nested.col_offset, code="R116")
+            out.append({f"d_{name}": {"$and": [{"__kind": "derived"}, {"name": name}, *flat]}})
         return out
 
     # -- one boolean node
@@ -605,3 +684,5 @@ def parse_template(text: str) -> tuple[list[TemplateField], list[ExprError]]:
 OPS = _OPS
 figure_tree = _figure_tree
 eval_figure = _eval
+is_number = _number
+is_finite = _finite

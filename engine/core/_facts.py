@@ -247,7 +247,8 @@ def _therapy_facts(case, service, visits, regions, courses, f, notes):
     per_service = [c for c in courses if c.service == service]
     if all(c.visits_completed is not None for c in per_service):
         f["service_visits_per_injury"] = sum(c.visits_completed for c in per_service)
-        inside = [_in_postsurgical_window(c, case) for c in per_service]
+        surgeries = tuple((s.region, s.date) for s in case.history.surgeries)
+        inside = [_in_window(c.end_date or c.start_date, tuple(c.body_regions), surgeries) for c in per_service]
         if None not in inside:
             f["service_visits_outside_postsurgical"] = sum(
                 c.visits_completed for c, ins in zip(per_service, inside) if not ins)
@@ -260,17 +261,17 @@ def _therapy_facts(case, service, visits, regions, courses, f, notes):
 POSTSURGICAL_MONTHS = 6
 
 
-def _in_postsurgical_window(c, case) -> bool | None:
-    """True when the course is dated on or after a surgery on its region and within POSTSURGICAL_MONTHS of
-    it; None when that depends on dates the records do not give."""
-    when = c.end_date or c.start_date
-    relevant = [s for s in case.history.surgeries
-                if s.region is None or not c.body_regions or regions_overlap([s.region], c.body_regions)]
+@functools.lru_cache(maxsize=8192)     # the same course is asked about for every reading of an item
+def _in_window(when: dt.date | None, regions: tuple[str, ...], surgeries: tuple) -> bool | None:
+    """True when a course dated `when` on these regions is on or after a surgery ((region, date) pairs) on
+    its region and within POSTSURGICAL_MONTHS of it; None when that depends on dates the records do not
+    give."""
+    relevant = [(r, d) for r, d in surgeries if r is None or not regions or regions_overlap([r], regions)]
     if not relevant:
         return False
-    if when is None or any(s.date is None for s in relevant):
+    if when is None or any(d is None for _, d in relevant):
         return None
-    return any(s.date <= when <= s.date + dt.timedelta(days=round(POSTSURGICAL_MONTHS * 30.44)) for s in relevant)
+    return any(d <= when <= d + dt.timedelta(days=round(POSTSURGICAL_MONTHS * 30.44)) for _, d in relevant)
 
 
 def _dx_facts(case, regions, f, notes, table):

@@ -185,23 +185,28 @@ def find(item: Item, given: History, base: dict, numbers: frozenset, reads: froz
         return None
     seen: dict[tuple, Unknown] = {}
     out: list[Reading] = []
+    regions = list(item.regions)
 
-    def walk(h: History, values: dict, labels: list[str]) -> None:
+    def walk(h: History, values: dict, labels: list[str], todo: list[Unknown] | None) -> None:
         if len(out) > MAX_READINGS:
             return
-        todo = [u for u in unknowns(item, h, numbers, high, h.visits)
-                if u.facts & reads and (u.kind, u.key) not in values]
+        if todo is None:
+            todo = [u for u in unknowns(item, h, numbers, high, h.visits)
+                    if u.facts & reads and (u.kind, u.key) not in values]
         if not todo:
             facts = dict(base)
-            facts.update(history_facts(item.case, item.service, h.visits, list(item.regions), h.courses, base))
+            facts.update(history_facts(item.case, item.service, h.visits, regions, h.courses, base))
             out.append(Reading(dict(values), list(labels), h, facts))
             return
-        u = todo[0]
+        u, rest = todo[0], todo[1:]
         seen.setdefault((u.kind, u.key), u)
+        # a course's count or dates filled in reveal no other unknown: the rest stay as they are; prior
+        # therapy filled in gives new courses, and a request's count moves the points of a course's count
+        again = u.kind in ("prior_therapy", "request_range")
         for v in u.values:
             h2, words = fill(item, h, u, v)
-            walk(h2, {**values, (u.kind, u.key): v}, labels + [words])
-    walk(given, {}, [])
+            walk(h2, {**values, (u.kind, u.key): v}, labels + [words], None if again else rest)
+    walk(given, {}, [], None)
     return Found(list(seen.values()), out)
 
 

@@ -23,7 +23,7 @@ from ._errors import Problem, RuleError, did_you_mean
 from ._paths import rules_dir
 from ._yamlpos import dotted, mark
 
-NOT_RULE_FILES = {"diagnoses.yaml", "jurisdictions.yaml", "presumptions.yaml"}
+NOT_RULE_FILES = {"diagnoses.yaml", "jurisdictions.yaml", "presumptions.yaml", "override-reasons.yaml"}
 EFFECTS = ("certify", "limit", "non_certify", "pend", "derive", "note")
 
 
@@ -648,7 +648,7 @@ class Library:
             days = set()
             for rs in self.rulesets:
                 days.add(rs.spec.effective_from)
-                if rs.spec.effective_to is not None:
+                if rs.spec.effective_to is not None and rs.spec.effective_to < dt.date.max:   # 9999-12-31: open
                     days.add(rs.spec.effective_to + dt.timedelta(days=1))
             for j in self.policy.jurisdictions.values():
                 for d in [*j.fallback_notes, *j.search_sequence]:

@@ -334,6 +334,15 @@ def expand(rs: RuleSet, where: dict | None = None) -> list[Problem]:
         if len(set(ids)) != len(ids):
             problem(f"table {t.id}: two rows have the same id", tpath, "R202")
             continue
+        names = t.input_names
+        # rows that can match together (the others need no guard): a 3,000-row table is not 4.5 M pairs
+        joint = _joint_pairs(parsed, names) if t.hit != "unique" else None
+        partners: dict[int, list[int]] | None = None
+        if joint is not None:
+            partners = {}
+            for a, b in joint:
+                partners.setdefault(a, []).append(b)
+                partners.setdefault(b, []).append(a)
         for ri, row in enumerate(t.rows):
             rid = ids[ri]
             rpath = row_path(t, tpath, ri, rid)
@@ -343,12 +352,14 @@ def expand(rs: RuleSet, where: dict | None = None) -> list[Problem]:
             parts += [f"({positive(c, t)})" for c in own.values() if c is not None]
             guarded_by = []
             if t.hit != "unique":
-                for j in prec[:rank[ri]]:
+                before = prec[:rank[ri]] if partners is None else \
+                    sorted((j for j in partners.get(ri, ()) if rank[j] < rank[ri]), key=rank.__getitem__)
+                for j in before:
                     other = parsed[j]
-                    if any(disjoint(own[n], other[n]) for n in t.input_names):
+                    if any(disjoint(own[n], other[n]) for n in names):
                         continue                     # the two rows never match together
                     negs = []
-                    for n in t.input_names:
+                    for n in names:
                         c = other[n]
                         if c is None or (own[n] is not None and implies(own[n], c)):
                             continue
@@ -643,9 +654,16 @@ def analyse(t: Table) -> tuple[list[dict], list[tuple[int, int, dict]], bool]:
     gaps, overlaps, seen_pairs = [], [], set()
     exhaustive = total <= MAX_COMBINATIONS
     if exhaustive:
-        for combo in itertools.product(*domains):
-            hit = [i for i, p in enumerate(parsed) if all(holds(p[n], v) for n, v in zip(names, combo))]
-            example = {n: _show(v) for n, v in zip(names, combo)}
+        # the rows each value of each column lets through, as bit masks: a combination's rows are the AND of
+        # its columns' masks (linear in rows per value, not rows x columns per combination: a 3,000-row table)
+        masks = [[_rows_holding(parsed, n, v, index) for v in dom]
+                 for n, dom, index in ((n, d, _column_index(parsed, n)) for n, d in zip(names, domains))]
+        for picks in itertools.product(*(range(len(d)) for d in domains)):
+            hit_mask = -1
+            for col, k in enumerate(picks):
+                hit_mask &= masks[col][k]
+            hit = _bits(hit_mask)
+            example = {n: _show(domains[col][k]) for col, (n, k) in enumerate(zip(names, picks))}
             if not hit:
                 gaps.append(example)
             for a, b in itertools.combinations(hit, 2):
@@ -653,7 +671,7 @@ def analyse(t: Table) -> tuple[list[dict], list[tuple[int, int, dict]], bool]:
                     seen_pairs.add((a, b))
                     overlaps.append((a, b, example))
     # list columns: two rows naming different values of a list both match a list holding both
-    for a, b in itertools.combinations(range(len(parsed)), 2):
+    for a, b in _candidate_pairs(parsed, names):
         if (a, b) in seen_pairs:
             continue
         if all(_joint(parsed[a][n], parsed[b][n]) for n in names) and \
@@ -663,6 +681,89 @@ def analyse(t: Table) -> tuple[list[dict], list[tuple[int, int, dict]], bool]:
             overlaps.append((a, b, example))
     overlaps.sort()
     return gaps, overlaps, exhaustive
+
+
+def _rows_holding(parsed: list[dict], name: str, v, index: tuple) -> int:
+    """Bit mask of the rows whose cell for column `name` holds for the representative value v (holds()),
+    with `==` and `in` cells looked up by value (in `index`, _column_index) instead of tried one by one."""
+    eq, members, others, blank, _ = index
+    mask = blank
+    if v is not None:
+        try:
+            mask |= eq.get(v, 0)
+        except TypeError:                                   # an unhashable value: try those cells one by one
+            others = others + index[4]
+        sv = str(v).lower() if isinstance(v, bool) else str(v)
+        mask |= members.get(sv, 0)
+    for i in others:
+        if holds(parsed[i][name], v):
+            mask |= 1 << i
+    return mask
+
+
+def _column_index(parsed: list[dict], name: str) -> tuple:
+    """(rows by `==` value, rows by `in` member, rows to try one by one, rows with no cell, the `==` rows) of
+    one column, as bit masks and row numbers."""
+    eq: dict = {}
+    members: dict[str, int] = {}
+    others: list[int] = []
+    eq_rows: list[int] = []
+    blank = 0
+    for i, p in enumerate(parsed):
+        c = p[name]
+        if c is None:
+            blank |= 1 << i
+        elif c.kind == "cmp" and c.op == "==" and c.text != "unknown" and not c.is_list:
+            rhs = _num(c.text)
+            if c.tri:
+                rhs = {"true": True, "false": False}.get(c.text, rhs)
+            try:
+                eq[rhs] = eq.get(rhs, 0) | 1 << i
+                eq_rows.append(i)
+            except TypeError:
+                others.append(i)
+        elif c.kind == "in" and not c.is_list:
+            for x in {str(x).lower() if isinstance(x, bool) else str(x) for x in c.values}:
+                members[x] = members.get(x, 0) | 1 << i
+        else:
+            others.append(i)
+    return eq, members, others, blank, eq_rows
+
+
+def _bits(mask: int) -> list[int]:
+    """The set bits of a mask, lowest first."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
+def _candidate_pairs(parsed: list[dict], names: list[str]) -> Iterable[tuple[int, int]]:
+    """Pairs of rows (a < b), in order, less those _joint_pairs leaves out."""
+    candidates = _joint_pairs(parsed, names)
+    if candidates is None:
+        return itertools.combinations(range(len(parsed)), 2)
+    return sorted(candidates)
+
+
+def _joint_pairs(parsed: list[dict], names: list[str]) -> set[tuple[int, int]] | None:
+    """The pairs of rows (a < b) that can share a value in every column whose cells are all finite sets of
+    values (rows with no value in common there are disjoint: disjoint() says so from the sets alone); None
+    when no column is of that kind (every pair stays in)."""
+    candidates: set | None = None
+    for n in names:
+        sets = [_set(p[n]) if p[n] is not None else None for p in parsed]
+        if any(st is None for st in sets):
+            continue
+        buckets: dict = {}
+        for i, st in enumerate(sets):
+            for x in st or ():
+                buckets.setdefault(x, []).append(i)
+        pairs = {pair for rows in buckets.values() for pair in itertools.combinations(rows, 2)}
+        candidates = pairs if candidates is None else candidates & pairs
+    return candidates
 
 
 def _joint(a: Cell | None, b: Cell | None) -> bool:

@@ -33,7 +33,13 @@ Problem codes (shared by cases and rule files):
   Y005 alias expansion too large, recursive alias, or too many nodes
   Y006 duplicate key                    Y007 tag not allowed
   Y008 key that is not a plain value    Y009 number not finite or beyond 64-bit integers
-  Y010 impossible date
+  Y010 impossible date                 Y011 number not written in plain decimal digits
+  Y012 a tagged value that its tag cannot read (``!!bool maybe``, ``!!timestamp abc``)
+  Y013 text that is not valid Unicode (a lone surrogate such as ``\\ud800``)
+
+Numbers are read as JSON and YAML 1.2 write them: a whole number in decimal digits (``010`` is not octal
+8, ``1:30`` is not sexagesimal 90, ``0x10``, ``0b1``, ``1_000`` are refused, Y011); an explicitly tagged
+scalar must be written as its tag's type reads it (``!!int abc`` is Y012, never a guess).
 """
 from __future__ import annotations
 
@@ -192,6 +198,15 @@ _SCALAR_TAGS = {_CORE + t for t in ("null", "bool", "int", "float", "str", "time
 _SEQ, _MAP, _MERGE = _CORE + "seq", _CORE + "map", _CORE + "merge"
 _FLOAT12 = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
 _SAFE_TAG = re.compile(r"^[!A-Za-z0-9:/._-]{1,60}$")
+_DECIMAL_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
+_DECIMAL_FLOAT = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# how the resolver recognises each plain type: an explicitly tagged scalar must read as its tag's type
+_IMPLICIT: dict[str, list[re.Pattern]] = {}
+for _first in yaml.resolver.Resolver.yaml_implicit_resolvers.values():
+    for _tag, _rx in _first:
+        if _rx not in _IMPLICIT.setdefault(_tag, []):
+            _IMPLICIT[_tag].append(_rx)
 
 
 class _Refused(Exception):
@@ -420,24 +435,46 @@ def _scalar(loader, node: yaml.ScalarNode, ev, is_key: bool) -> Any:
         raise _Refused("Y007", _tag_message(tag), ev.start_mark)
     if tag not in _SCALAR_TAGS:
         raise _Refused("Y007", _tag_message(tag), ev.start_mark)
+    explicit = ev.tag is not None and ev.tag != "!"
+    if explicit and tag != _CORE + "str" and not any(rx.match(node.value) for rx in _IMPLICIT.get(tag, ())):
+        shown = tag.replace(_CORE, "!!")
+        raise _Refused("Y012", f"the value tagged {shown} is not written as a {_TYPE_WORDS.get(shown, shown)}; "
+                               "remove the tag or write the value as that type", ev.start_mark)
     if tag == _CORE + "str" and not ev.style and _FLOAT12.match(node.value) \
             and not math.isfinite(float(node.value.replace("_", ""))):
         # '1e400' is text in YAML 1.1 but a number in YAML 1.2 and to every reader; refuse it as one
         raise _Refused("Y009", "numbers must be finite (.inf, .nan and values beyond the float range "
                                "are not allowed)", ev.start_mark)
+    if tag == _CORE + "int" and not _DECIMAL_INT.match(node.value):
+        raise _Refused("Y011", "write a whole number in plain decimal digits (a leading 0 is not octal, "
+                               "1:30 is not 90, no 0x/0o/0b prefixes or _ separators); quote it if it is text",
+                       ev.start_mark)
+    if tag == _CORE + "float" and not _DECIMAL_FLOAT.match(node.value):
+        raise _Refused("Y011", "write a number in plain decimal digits (no 1:30 sexagesimal form or _ "
+                               "separators); quote it if it is text", ev.start_mark)
     try:
         value = loader.yaml_constructors[tag](loader, node)
-    except (ValueError, OverflowError, yaml.constructor.ConstructorError):
+    except (ValueError, OverflowError, yaml.constructor.ConstructorError, KeyError, AttributeError, TypeError):
         if tag == _CORE + "timestamp":
             raise _Refused("Y010", "not a valid date (no such day or month); quote it if it is text",
                            ev.start_mark) from None
-        raise _Refused("Y009", "a number that cannot be read (too many digits)", ev.start_mark) from None
+        if tag in (_CORE + "int", _CORE + "float"):
+            raise _Refused("Y009", "a number that cannot be read (too many digits)", ev.start_mark) from None
+        raise _Refused("Y012", "a value that cannot be read as its type; quote it if it is text",
+                       ev.start_mark) from None
+    if isinstance(value, str) and _SURROGATE.search(value):
+        raise _Refused("Y013", "text that is not valid Unicode (a lone surrogate escape such as \\ud800); "
+                               "write the character itself or a valid pair of escapes", ev.start_mark)
     if isinstance(value, float) and not math.isfinite(value):
         raise _Refused("Y009", "numbers must be finite (.inf, .nan and values beyond the float range "
                                "are not allowed)", ev.start_mark)
     if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
         raise _Refused("Y009", "integer beyond the 64-bit range", ev.start_mark)
     return value
+
+
+_TYPE_WORDS = {"!!bool": "true/false", "!!int": "whole number", "!!float": "number", "!!null": "null",
+               "!!timestamp": "date (YYYY-MM-DD)"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -555,7 +592,7 @@ def load_json(data: str | bytes, source: str, limits: Limits = CASE_FILE, line: 
         raise InputError("too deep", [Problem(f"nesting deeper than {limits.max_depth} levels",
                                               file=source, line=ln, column=col, code="Y004")])
     try:
-        return json.loads(text, parse_float=_json_float, parse_int=_json_int, parse_constant=_json_constant,
+        data = json.loads(text, parse_float=_json_float, parse_int=_json_int, parse_constant=_json_constant,
                           object_pairs_hook=_json_pairs)
     except json.JSONDecodeError as e:
         msg, pos = same_json_error(e.msg, e.doc, e.pos)
@@ -568,3 +605,31 @@ def load_json(data: str | bytes, source: str, limits: Limits = CASE_FILE, line: 
     except (RecursionError, ValueError) as e:          # belt and braces: the depth scan should stop these
         raise InputError("invalid JSON", [Problem(f"invalid JSON: {type(e).__name__}", file=source, line=line,
                                                   code="Y001")]) from None
+    if "\\u" in text:                                   # only an escape can give a lone surrogate
+        for m in _JSON_SURROGATE.finditer(text):
+            if _has_surrogate(data):
+                ln, col = where(m.start())
+                raise InputError("not Unicode", [Problem(
+                    "text that is not valid Unicode (a lone surrogate escape such as \\ud800); write the "
+                    "character itself or a valid pair of escapes", file=source, line=ln, column=col, code="Y013")])
+            break
+    return data
+
+
+_JSON_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _has_surrogate(data: Any) -> bool:
+    """Whether any text (key or value) in the parsed JSON holds a lone surrogate; iterative."""
+    todo = [data]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str):
+            if _SURROGATE.search(v):
+                return True
+        elif isinstance(v, dict):
+            todo.extend(v.keys())
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+    return False

@@ -36,8 +36,6 @@ import concurrent.futures
 import datetime as dt
 import json
 import logging
-import os
-import tempfile
 import time
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -48,28 +46,27 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from .. import Checker, Library, Problem, PtcheckError, case_schema, load_text, to_json
 from ..core._render import decision_dict
 from ..core._textsafe import redact
+from ._body import _Refused, _TooLarge, body_file, read_body
 
 CHECK_MAX_BYTES = 1 * 2 ** 20       # one case is a few KiB; the seeds are < 2 KiB
 CHECK_MAX_CASES = 20
 AUDIT_MAX_BYTES = 4 * 2 ** 20
 AUDIT_MAX_CASES = 500
+CHECK_BUDGET = 20.0                 # seconds of engine time for one /v1/check (between cases; 503 past it)
+AUDIT_BUDGET = 120.0                # seconds of engine time for one /v1/audit (a partial audit is 503)
 SOURCE = "<request>"                # the file name in problems (the CLI prints the path of the file)
+CLOSE = {"Connection": "close"}     # after a 413 or 408 the rest of the body is not read
 
 log = logging.getLogger("ptcheck.web")
 access_log = logging.getLogger("ptcheck.web.access")
 
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 _JSONL_TYPES = ("application/jsonl", "application/x-ndjson", "application/x-jsonlines", "application/jsonlines")
-
-
-class _TooLarge(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class _Invalid(Exception):
@@ -119,31 +116,17 @@ def _warm(checker: Checker) -> None:
 
 
 def _format(request: Request, jsonl_ok: bool = False) -> str:
+    """json, jsonl or yaml from the Content-Type (none: YAML, the default, which also reads JSON); any other
+    type is 415 (an HTML page or an image is not read as YAML)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json" or ctype.endswith("+json"):
         return "json"
     if jsonl_ok and ctype in _JSONL_TYPES:
         return "jsonl"
-    return "yaml"                   # YAML (the default) also reads JSON
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to be over `limit` bytes: by its Content-Length
-    before reading, else while the chunks arrive (a chunked upload is never held beyond limit + 1 chunk)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise _TooLarge(f"the body is {int(declared)} bytes; the limit is {limit} bytes")
-        except ValueError:
-            pass                    # the server refuses a malformed Content-Length itself
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge(f"the body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    if ctype == "" or ctype in _YAML_TYPES:
+        return "yaml"
+    allowed = ", ".join(("application/yaml", "application/json") + (("application/jsonl",) if jsonl_ok else ()))
+    raise _Refused(415, f"unsupported content type; send {allowed}")
 
 
 def _problems_json(problems: list[Problem]) -> dict:
@@ -171,9 +154,15 @@ def _load(body: bytes, fmt: str, max_cases: int) -> list:
 
 
 def _check(checker: Checker, body: bytes, fmt: str) -> str:
-    """What `ptcheck check --json` prints for these cases: one case, to_json + newline; several, JSON Lines."""
+    """What `ptcheck check --json` prints for these cases: one case, to_json + newline; several, JSON Lines.
+    Past CHECK_BUDGET seconds of engine time (checked between cases) the request is 503."""
     docs = _load(body, fmt, CHECK_MAX_CASES)
-    decisions = [checker.check(d.case) for d in docs]
+    deadline = time.monotonic() + CHECK_BUDGET
+    decisions = []
+    for d in docs:
+        if time.monotonic() > deadline:
+            raise _Refused(503, f"the request needed more than {CHECK_BUDGET:.0f} s; send fewer cases")
+        decisions.append(checker.check(d.case))
     if len(decisions) == 1:
         return to_json(decisions[0]) + "\n"
     return "".join(json.dumps(decision_dict(d), ensure_ascii=False) + "\n" for d in decisions)
@@ -185,17 +174,15 @@ def _validate(checker: Checker, body: bytes, fmt: str) -> dict:
 
 
 def _audit(checker: Checker, body: bytes, fmt: str) -> str:
-    """The audit JSON of `ptcheck audit --json` for the batch: the library's audit() over the body written
-    to a private temporary file (jobs=1, this thread's Checker); file names in the report are the label
-    `<request>` instead of the temporary path."""
+    """The audit JSON of `ptcheck audit --json` for the batch: the library's audit() (jobs=1, in this thread,
+    with its Checker) over the body held in memory (an anonymous memory file, `_body_file`); file names in
+    the report are the label `<request>`. Past AUDIT_BUDGET seconds the audit stops and the request is 503."""
     from ..audit._audit import audit, estimate_cases
     if not body.strip():
         raise _Invalid([Problem("the body is empty: send cases in the case format (YAML, JSON or JSONL)",
                                 file=SOURCE, code="C001")])
     suffix = {"json": ".json", "jsonl": ".jsonl"}.get(fmt, ".yaml")
-    with tempfile.TemporaryDirectory(prefix="ptcheck-web-") as tmp:
-        path = Path(tmp) / f"request{suffix}"
-        path.write_bytes(body)
+    with body_file(body, suffix) as path:
         n = estimate_cases([path])
         if fmt == "json":
             try:
@@ -205,7 +192,10 @@ def _audit(checker: Checker, body: bytes, fmt: str) -> str:
                 n = 1                  # the audit lists the syntax error
         if n > AUDIT_MAX_CASES:
             raise _TooLarge(f"{n} cases in one request; the limit is {AUDIT_MAX_CASES}")
-        report = audit([path], jobs=1, checker_factory=lambda: checker)
+        deadline = time.monotonic() + AUDIT_BUDGET
+        report = audit([path], jobs=1, checker_factory=lambda: checker, stop=lambda: time.monotonic() > deadline)
+    if report.partial:
+        raise _Refused(503, f"the audit needed more than {AUDIT_BUDGET:.0f} s; send fewer cases")
     for entry in list(report.disagreements) + list(report.errors):
         entry.file = SOURCE
     return report.to_json() + "\n"
@@ -215,8 +205,13 @@ def _audit(checker: Checker, body: bytes, fmt: str) -> str:
 # the app
 
 
-def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Checker] | None = None) -> FastAPI:
-    """The ASGI app. The Checker is built once, at startup, on the engine thread."""
+def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Checker] | None = None,
+               store: Any = None) -> FastAPI:
+    """The ASGI app. The Checker is built once, at startup, on the engine thread. With a decision log (`store`,
+    a ptcheck.dispositions.Store) every decision served is logged (engine/web/_cds.py)."""
+    from ..dispositions import OverrideReasons
+    from . import _cds
+    reasons = OverrideReasons.load(rules)
     factory = checker_factory or (lambda: Checker(Library.load(rules)))
     engine = _Engine(factory)
 
@@ -237,19 +232,38 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
 
     @app.middleware("http")
     async def _access(request: Request, call_next):
+        """The access log line, and the last guard: an exception that reached here is a 500 answered here
+        (logged by its type only, never its message or a traceback, which could quote the case), and a
+        client that went away is logged as 499, not as a 500 (starlette would re-raise both to uvicorn,
+        which logs the traceback)."""
         start = time.perf_counter()
         status = 500
         try:
             response = await call_next(request)
             status = response.status_code
             return response
+        except ClientDisconnect:
+            status = 499
+            return Response(status_code=499)
+        except Exception as exc:     # noqa: BLE001 - the type is logged, never the message
+            log.error("unexpected error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+            return JSONResponse({"detail": "internal error"}, status_code=500)
         finally:   # method, path, status, duration: never the body or the query string
             access_log.info("%s %s %d %.1fms", request.method, request.url.path, status,
                             1000 * (time.perf_counter() - start))
 
     @app.exception_handler(_TooLarge)
     async def _too_large(request: Request, exc: _TooLarge):
-        return JSONResponse({"detail": exc.message}, status_code=413)
+        return JSONResponse({"detail": exc.message}, status_code=413, headers=CLOSE)
+
+    @app.exception_handler(_Refused)
+    async def _refused(request: Request, exc: _Refused):
+        return JSONResponse({"detail": exc.message}, status_code=exc.status,
+                            headers=CLOSE if exc.status == 408 else None)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect):
+        return Response(status_code=499)
 
     @app.exception_handler(_Invalid)
     async def _invalid(request: Request, exc: _Invalid):
@@ -267,10 +281,6 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
         return JSONResponse({"detail": "the engine failed on this case; no answer was produced "
                                        "(run `ptcheck check` on it to see the error)"}, status_code=500)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
-        log.error("unexpected error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
 
     case_body = {"requestBody": {"required": True, "content": {
         "application/yaml": {"schema": {"type": "string"}},
@@ -281,12 +291,19 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
                                "content": {"application/json": {}}},
                          413: {"description": "body or batch over the limit"},
                          422: {"description": "invalid case: the problems with paths and lines"}})
-    async def check(request: Request) -> Response:
+    async def check(request: Request, format: str | None = None) -> Response:
         """Check one case (YAML or JSON body): per item the outcome, certified visits, predicted IMR/IRO
         result, findings with citations, missing documentation and what would change the answer. The
-        body of the answer is byte for byte what `ptcheck check CASE --json` prints."""
-        body = await _read_body(request, CHECK_MAX_BYTES)
-        text = await engine.run(_check, body, _format(request))
+        body of the answer is byte for byte what `ptcheck check CASE --json` prints; `?format=crd` gives the
+        Da Vinci CRD response, `?format=pas` the PAS ClaimResponse (docs/fhir.md). A server with a decision
+        log (`ptcheck serve`) logs each decision and names it in the Ptcheck-Assertion-Id header."""
+        fmt = _format(request)
+        body = await read_body(request, CHECK_MAX_BYTES)
+        if format is not None or store is not None:
+            out = _cds.out_format(format)
+            text, media, headers = await engine.run(_cds.check_as, store, reasons, body, fmt, out)
+            return Response(text, media_type=media, headers=headers)
+        text = await engine.run(_check, body, fmt)
         media = "application/json" if text.startswith("{\n") else "application/jsonl"   # several: JSON Lines
         return Response(text, media_type=media)
 
@@ -294,16 +311,18 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
     async def validate(request: Request) -> dict:
         """Validate a case without checking it: {"ok": true} or 422 with the problems (the page's checks as
         you type use this, so they follow exactly the API's rules)."""
-        body = await _read_body(request, CHECK_MAX_BYTES)
-        return await engine.run(_validate, body, _format(request))
+        fmt = _format(request)
+        body = await read_body(request, CHECK_MAX_BYTES)
+        return await engine.run(_validate, body, fmt)
 
     @app.post("/v1/audit", tags=["cases"], openapi_extra={"requestBody": {"required": True, "content": {
         "application/yaml": {"schema": {"type": "string"}}, "application/jsonl": {"schema": {"type": "string"}},
         "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Case"}}}}}})
     async def audit(request: Request) -> Response:
         """Audit a batch (at most 500 cases, 4 MiB) whose items carry `actual` outcomes: the JSON of `ptcheck audit --json`. Invalid cases are listed under `errors`."""
-        body = await _read_body(request, AUDIT_MAX_BYTES)
-        text = await engine.run(_audit, body, _format(request, jsonl_ok=True))
+        fmt = _format(request, jsonl_ok=True)
+        body = await read_body(request, AUDIT_MAX_BYTES)
+        text = await engine.run(_audit, body, fmt)
         return Response(text, media_type="application/json")
 
     @app.get("/v1/rulesets", tags=["rules"])
@@ -330,9 +349,12 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
         """The JSON Schema of the case format (ptcheck/case@1) as ptcheck accepts it."""
         return case_schema()
 
+    index = (static / "index.html").read_text(encoding="utf-8").replace(
+        "<!-- vocabulary:", f'<script type="application/json" id="vocabulary">{_vocabulary()}</script>\n<!-- vocabulary:', 1)
+
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
-        return FileResponse(str(static / "index.html"), media_type="text/html; charset=utf-8")
+        return Response(index, media_type="text/html; charset=utf-8")
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static_file(name: str) -> Response:
@@ -358,6 +380,7 @@ def create_app(rules: Path | None = None, *, checker_factory: Callable[[], Check
         return app.openapi_schema
 
     app.openapi = openapi
+    _cds.register(app, engine, store, reasons)
     return app
 
 
@@ -369,13 +392,27 @@ def _version() -> str:
         return "0"
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, rules: Path | None = None) -> None:
-    """Run the app on uvicorn: one process, uvicorn's access log off, ours on (no case content)."""
-    import uvicorn
-    library = Library.load(rules)        # bad rule files: a PtcheckError here, before any socket is opened
-    logging.basicConfig(level=os.environ.get("PTCHECK_LOG", "INFO"), format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(checker_factory=lambda: Checker(library)), host=host, port=port, workers=1, access_log=False, log_config=None,
-                server_header=False)
+def vocabulary() -> dict:
+    """The case format's choices as the page's form offers them: every known service and body region, and
+    each documentation flag of the documentation table with the words of its fact."""
+    from ..core._cases import KNOWN_SERVICES, Region
+    from ..core._documentation import TABLE
+    return {"services": list(KNOWN_SERVICES), "regions": [r.value for r in Region],
+            "flags": [[d.id, d.fact[:1].upper() + d.fact[1:]] for d in TABLE if d.flag]}
 
 
-__all__ = ["AUDIT_MAX_BYTES", "AUDIT_MAX_CASES", "CHECK_MAX_BYTES", "CHECK_MAX_CASES", "create_app", "serve"]
+def _vocabulary() -> str:
+    # JSON inside <script>: "</" cannot end the element early
+    return json.dumps(vocabulary(), ensure_ascii=True).replace("</", "<\\/")
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, rules: Path | None = None, db: str | None = None,
+          store_cases: bool = False) -> None:
+    """Run the app on uvicorn with the limits of engine/web/_server.py; every decision served is logged in the
+    decision log at `db` (default: the user's SQLite file)."""
+    from ._server import serve as run
+    run(host, port, rules, db, store_cases)
+
+
+__all__ = ["AUDIT_BUDGET", "AUDIT_MAX_BYTES", "AUDIT_MAX_CASES", "CHECK_BUDGET", "CHECK_MAX_BYTES",
+           "CHECK_MAX_CASES", "create_app", "serve"]

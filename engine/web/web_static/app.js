@@ -3,20 +3,13 @@
 // put into the page with textContent (never parsed as HTML).
 "use strict";
 
-// The case format's choices (tests/test_web.py checks them against the engine).
-const SERVICES = ["physical_therapy", "occupational_therapy", "chiropractic", "acupuncture", "aquatic_therapy", "massage", "work_conditioning", "work_hardening", "home_exercise_kit", "durable_medical_equipment", "medication", "office_visit", "injection"];
-const REGIONS = ["cervical", "thoracic", "lumbar", "shoulder", "elbow", "wrist", "hand", "upper_extremity", "hip", "knee", "ankle", "foot", "lower_extremity"];
-const FLAGS = [
-  ["functional_improvement", "Objective functional improvement from prior treatment"],
-  ["objective_functional_deficits", "Measurable functional deficits that therapy is meant to fix"],
-  ["home_exercise_program", "Already instructed in / doing a home exercise program"],
-  ["unable_to_do_home_exercise", "A reason why a home program cannot replace supervised therapy"],
-  ["new_injury_or_flare", "New injury, re-injury or flare-up since the last course"],
-  ["exceptional_factors", "Factors justifying care beyond the guideline"],
-  ["medication_reduction", "Reduced use of medications after treatment"],
-  ["equipment_described", "For equipment and kits: the contents are specified"],
-  ["therapy_plateau", "Therapy improved, then reached a plateau (work conditioning / hardening)"]
-];
+// The case format's choices, from the engine's own tables: the server puts them in the page
+// (engine/web/_app.py `vocabulary`: the services, the body regions, and the documentation flags of
+// engine/core/_documentation.py with the words a form shows).
+const VOCABULARY = JSON.parse(document.getElementById("vocabulary").textContent);
+const SERVICES = VOCABULARY.services;
+const REGIONS = VOCABULARY.regions;
+const FLAGS = VOCABULARY.flags;
 const SURGERY_KINDS = ["acl_repair", "arthroscopic_shoulder", "bankart", "carpal_tunnel_release", "cubital_tunnel_release", "disc_arthroplasty", "discectomy_laminectomy", "fusion", "knee_arthroplasty", "meniscectomy", "open_shoulder", "rotator_cuff_repair", "shoulder_arthroplasty"];
 const OUTCOME_WORDS = {certify: "CERTIFY", modify: "MODIFY", non_certify: "NON-CERTIFY", pend: "PEND"};
 
@@ -342,7 +335,7 @@ async function post(path, body, type) {
   const text = await res.text();
   let data = null;
   try { data = JSON.parse(text); } catch (e) { data = null; }
-  return {status: res.status, text, data};
+  return {status: res.status, text, data, assertions: (res.headers.get("ptcheck-assertion-id") || "").split(/,\s*/).filter(Boolean)};
 }
 
 let validateTimer = null;
@@ -368,7 +361,7 @@ async function check(body, type, download, box, form, status) {
   if (res.status === 200) {
     clearProblems(box, form);
     const decisions = res.text.startsWith("{\n") ? [res.data] : res.text.trim().split("\n").map((l) => JSON.parse(l));
-    renderAnswer(decisions, res.text, download);
+    renderAnswer(decisions, res.text, download, res.assertions);
     return;
   }
   if (res.status === 422 && res.data) {
@@ -450,11 +443,68 @@ function renderItem(d, item) {
   return art;
 }
 
-function renderAnswer(decisions, raw, download) {
+// -- the reviewer's disposition: accept the suggestion, or override it with a published reason
+// (POST /v1/dispositions against the decision the server logged; its id is the Ptcheck-Assertion-Id header)
+
+let overrideReasons = null;
+async function reasons() {
+  if (overrideReasons === null) {
+    const res = await fetch("/v1/override-reasons").catch(() => null);
+    overrideReasons = res && res.ok ? (await res.json()).reasons : [];
+  }
+  return overrideReasons;
+}
+
+function reviewerField() {
+  const input = el("input", {id: "reviewer-id", type: "text", autocomplete: "off", value: sessionStorage.getItem("ptcheck-reviewer") || ""});
+  input.addEventListener("change", () => sessionStorage.setItem("ptcheck-reviewer", input.value.trim()));
+  return el("div", {class: "field reviewer"}, el("label", {for: "reviewer-id", text: "Reviewer id (for accept / override)"}), input);
+}
+
+function dispositionBox(aid, item) {
+  const box = el("fieldset", {class: "disposition", "data-test": "disposition"}, el("legend", {text: "Your disposition of this suggestion"}));
+  const status = el("p", {class: "disposition-status", role: "status", "data-test": "disposition-status"});
+  const accept = el("button", {type: "button", class: "accept", text: "Accept the suggestion"});
+  const override = el("button", {type: "button", class: "override", text: "Override…"});
+  const sid = `f${++uid}`, cid = `f${++uid}`;
+  const select = el("select", {id: sid}, el("option", {value: "", text: "Choose a reason"}));
+  const comment = el("textarea", {id: cid, rows: 2, maxlength: 4000});
+  const record = el("button", {type: "button", class: "record", text: "Record the override"});
+  const more = el("div", {class: "override-form", hidden: true},
+    el("div", {class: "field"}, el("label", {for: sid, text: "Override reason"}), select),
+    el("div", {class: "field"}, el("label", {for: cid, text: "Comment (optional)"}), comment), record);
+  reasons().then((list) => { for (const r of list) select.append(el("option", {value: r.code, text: r.display})); });
+  const send = async (disposition) => {
+    const reviewer = ($("#reviewer-id").value || "").trim();
+    if (!reviewer) { status.textContent = "Enter your reviewer id above first."; $("#reviewer-id").focus(); return; }
+    const body = {assertion_id: aid, request: item.request, disposition, reviewer};
+    if (disposition === "overridden") {
+      if (!select.value) { status.textContent = "Choose why you override it."; select.focus(); return; }
+      body.reason = select.value;
+      if (comment.value.trim()) body.comment = comment.value.trim();
+    }
+    const res = await post("/v1/dispositions", JSON.stringify(body), "application/json").catch(() => ({status: 0}));
+    if (res.status === 201) {
+      status.textContent = disposition === "accepted" ? "Recorded: accepted." : `Recorded: overridden (${select.value}).`;
+      more.hidden = true;
+    } else {
+      const p = res.data && res.data.problems ? res.data.problems.map(problemText).join("; ") : (res.data && res.data.detail) || `the server answered ${res.status || "nothing"}`;
+      status.textContent = `Not recorded: ${p}`;
+    }
+  };
+  accept.addEventListener("click", () => send("accepted"));
+  override.addEventListener("click", () => { more.hidden = false; select.focus(); });
+  record.addEventListener("click", () => send("overridden"));
+  box.append(el("div", {class: "buttons"}, accept, override), more, status);
+  return box;
+}
+
+function renderAnswer(decisions, raw, download, assertions = []) {
   const body = $("#answer-body");
   body.replaceChildren();
   $("#answer-empty").hidden = true;
-  for (const d of decisions) {
+  if (assertions.length) body.append(reviewerField());
+  decisions.forEach((d, n) => {
     const head = el("div", {class: "case-head"},
       el("p", {}, el("strong", {text: `Case ${d.case}`}),
         ` · ${d.jurisdiction} · ${d.review_kind.toUpperCase()} review${d.review_date ? " of " + d.review_date : ""}`));
@@ -462,8 +512,12 @@ function renderAnswer(decisions, raw, download) {
     head.append(el("p", {"data-test": "rulesets", text: `Rule sets used: ${sets.length ? sets.join(", ") : "none"}`}));
     for (const n of d.notes || []) head.append(el("p", {text: `Note: ${n}`}));
     body.append(head);
-    for (const item of d.items) body.append(renderItem(d, item));
-  }
+    for (const item of d.items) {
+      const art = renderItem(d, item);
+      if (assertions[n]) art.append(dispositionBox(assertions[n], item));
+      body.append(art);
+    }
+  });
   const blob = new Blob([download.text], {type: download.type});
   const link = el("a", {href: URL.createObjectURL(blob), download: download.name, id: "download-case",
     text: `Download this case (${download.name})`});
