@@ -239,3 +239,4 @@ def test_api_check_format_crd_and_pas(tmp_path):
     ids = [r.headers["ptcheck-assertion-id"] for r in (plain, crd, pas)]
     assert {r["assertion_id"] for r in store.table("decisions")} == set(ids)
     assert pas.json()["identifier"][0]["value"] == ids[2]
+    store.close()            # Python 3.13 warns about a SQLite connection left open (ResourceWarning: an error here)
