@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import operator
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,15 @@ class Leaf:
 
 
 @dataclass(frozen=True)
+class RuleShape:
+    """One rule's condition (as a function: its certain truth on the fixed facts, see _definitely), the
+    leaves it holds and the facts it holds exactly."""
+    truth: Callable[[dict, frozenset], bool | None]
+    leaves: frozenset[int]
+    exact: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Analysis:
     reads: frozenset[str]
     numbers: frozenset[int]
@@ -47,13 +57,29 @@ class Analysis:
     leaves: tuple[Leaf, ...]
     exact: frozenset[str]
     exports: frozenset[str]
+    rules: tuple[RuleShape, ...] = ()
 
-    def sensitive(self, varying: frozenset[str]) -> tuple[tuple[tuple[int, Leaf], ...], tuple[str, ...]]:
+    def live(self, varying: frozenset[str], values: dict) -> tuple[frozenset[int], frozenset[str]]:
+        """The leaves and exact facts of the rules that can still fire for some value of `varying`, the other
+        facts being `values`: a rule with a comparison on the fixed facts that is false (by `_definitely`,
+        which answers only where the compiled condition's truth is certain) is left out."""
+        leaves: set[int] = set()
+        exact: set[str] = set()
+        for r in self.rules:
+            if r.truth(values, varying) is False:
+                continue
+            leaves |= r.leaves
+            exact |= r.exact
+        return frozenset(leaves), frozenset(exact)
+
+    def sensitive(self, varying: frozenset[str], live: tuple[frozenset[int], frozenset[str]] | None = None
+                  ) -> tuple[tuple[tuple[int, Leaf], ...], tuple[str, ...]]:
         """The leaves (with their index) and exact facts that can tell apart facts differing only in
-        `varying`. A signature over them names each leaf by its index, so that signatures over different
-        sets of leaves never collide (engine/core/_evaluate.py)."""
-        return (tuple((k, lf) for k, lf in enumerate(self.leaves) if lf.names & varying),
-                tuple(sorted(self.exact & varying)))
+        `varying` (of the rules `live` leaves in, by default all). A signature over them names each leaf by
+        its index, so that signatures over different sets of leaves never collide (engine/core/_evaluate.py)."""
+        keep, exact = live if live is not None else (frozenset(range(len(self.leaves))), self.exact)
+        return (tuple((k, lf) for k, lf in enumerate(self.leaves) if k in keep and lf.names & varying),
+                tuple(sorted(exact & varying)))
 
 
 def analyse(compiled: CompiledRuleSet) -> Analysis:
@@ -66,11 +92,14 @@ def analyse(compiled: CompiledRuleSet) -> Analysis:
     leaves: list[Leaf] = []
     exact: set[str] = set()
     values_of = _derived_values(rs, derived)
-    seen: set[str] = set()                   # one leaf per distinct comparison (table guards repeat them)
+    seen: dict[str, int] = {}                # one leaf per distinct comparison (table guards repeat them)
+    shapes: list[RuleShape] = []
     for r in rs.spec.rules:
         tree = _expr.parse(r.when or "").tree
         reads |= _names(tree)
         numbers |= _numbers(tree)
+        own: set[int] = set()
+        own_exact: set[str] = set()
         for left, op, right in _comparisons(tree):
             names = _names(left) | _names(right)
             joined = names & derived
@@ -78,13 +107,13 @@ def analyse(compiled: CompiledRuleSet) -> Analysis:
                 (d,) = joined
                 exprs = values_of.get(d)
                 if exprs is None or not (_numeric(left, types) and _numeric(right, types)):
-                    exact |= names - derived     # held exactly
+                    own_exact |= names - derived     # held exactly
                     continue
                 inputs = set().union(*(_names(e) for e in exprs)) if exprs else set()
-                _add(leaves, seen, (left, right), frozenset((names - derived) | inputs),
-                     lambda: _joined_fn(left, right, d, exprs))
+                own.add(_add(leaves, seen, (left, right), frozenset((names - derived) | inputs),
+                             lambda: _joined_fn(left, right, d, exprs)))
                 continue
-            _add(leaves, seen, (left, op, right), frozenset(names), lambda: _class_fn(left, op, right, types))
+            own.add(_add(leaves, seen, (left, op, right), frozenset(names), lambda: _class_fn(left, op, right, types)))
             if op == "==" and _is_unknown(right) and isinstance(left, ast.Name) \
                     and left.id in UNKNOWN_DECIDING:
                 deciding.setdefault(r.then.kind, set()).add(r.id)
@@ -101,17 +130,114 @@ def analyse(compiled: CompiledRuleSet) -> Analysis:
             reads |= names
             numbers |= _numbers(node)
             if r.then.derive and not r.then.export and fig in r.then.derive.values():
-                exact |= names - derived
+                own_exact |= names - derived
+        exact |= own_exact
+        shapes.append(RuleShape(_truth_fn(tree, {k: v for k, v in types.items() if k not in derived}),
+                                frozenset(own), frozenset(own_exact)))
     reads -= derived
     return Analysis(frozenset(reads), frozenset(numbers), {k: frozenset(v) for k, v in deciding.items()},
-                    tuple(leaves), frozenset(exact), frozenset(compiled.exports))
+                    tuple(leaves), frozenset(exact), frozenset(compiled.exports), tuple(shapes))
 
 
-def _add(leaves: list[Leaf], seen: set[str], parts: tuple, names: frozenset[str], make) -> None:
+def _add(leaves: list[Leaf], seen: dict[str, int], parts: tuple, names: frozenset[str], make) -> int:
     key = repr([ast.dump(p) if isinstance(p, ast.AST) else p for p in parts])
     if key not in seen:
-        seen.add(key)
+        seen[key] = len(leaves)
         leaves.append(Leaf(names, make()))
+    return seen[key]
+
+
+# -- which rules can still fire ---------------------------------------------------------------------
+
+def _truth_fn(node: ast.AST, types: dict) -> Callable[[dict, frozenset], bool | None]:
+    """A condition's truth where it is certain from the facts that do not vary, as a function of (facts,
+    varying facts); None where it depends on a varying fact or on anything this does not decide (then the
+    rule is kept). Mirrors the compiled durable condition (engine/core/_expr.py ConditionCompiler) for the
+    plain shapes only: a comparison on an absent fact is false (`== unknown` aside), yes/no facts compare as
+    words, lists hold words. Anything else (derived facts, dates, arithmetic) is None."""
+    if isinstance(node, ast.BoolOp):
+        parts = [_truth_fn(v, types) for v in node.values]
+        if isinstance(node.op, ast.And):
+            def all_of(v: dict, varying: frozenset) -> bool | None:
+                seen = [p(v, varying) for p in parts]
+                return False if False in seen else (True if all(x is True for x in seen) else None)
+            return all_of
+
+        def any_of(v: dict, varying: frozenset) -> bool | None:
+            seen = [p(v, varying) for p in parts]
+            return True if True in seen else (False if all(x is False for x in seen) else None)
+        return any_of
+    if isinstance(node, ast.Compare):
+        pairs = []
+        left = node.left
+        for op, right in zip(node.ops, node.comparators):
+            pairs.append(_leaf_truth_fn(left, _expr.OPS[type(op)], right, types))
+            left = right
+
+        def chain(v: dict, varying: frozenset) -> bool | None:
+            out: bool | None = True
+            for p in pairs:
+                t = p(v, varying)
+                if t is False:
+                    return False
+                if t is None:
+                    out = None
+            return out
+        return chain
+    return lambda v, varying: None
+
+
+def _literal(node: ast.AST, ftype: str | None):
+    """A literal as the fact holds it, or _ABSENT when it is not a plain one (dates and such: unsure)."""
+    if isinstance(node, ast.Name) and node.id in ("true", "false") and ftype == "tri":
+        return node.id
+    if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
+        v = node.value
+        if ftype in ("int", "num") and isinstance(v, (int, float)):
+            return v
+        if ftype in ("str", "tri") and isinstance(v, str):
+            return v
+    return _ABSENT
+
+
+def _leaf_truth_fn(left, op: str, right, types: dict) -> Callable[[dict, frozenset], bool | None]:
+    names = frozenset(_names(left) | _names(right))
+    unsure = lambda v, varying: None        # noqa: E731
+    if any(n not in types for n in names):
+        return unsure                                     # a derived fact (a joined pattern)
+
+    def guarded(f):
+        return lambda v, varying: None if names & varying else f(v)
+    if isinstance(right, ast.List | ast.Tuple) and isinstance(left, ast.Name) and op in ("in", "not in"):
+        name, ftype = left.id, types.get(left.id)
+        lits = [_literal(e, ftype) for e in right.elts]
+        if _ABSENT in lits:
+            return unsure
+        want = op == "in"
+        # in: no alternative matches an absent fact; not in: its $ex guard fails
+        return guarded(lambda v: False if name not in v else (v[name] in lits) == want)
+    if op in ("in", "not in") and isinstance(right, ast.Name) and types.get(right.id) == "list":
+        item, lname, want = _literal(left, "str"), right.id, op == "in"
+        if item is _ABSENT:
+            return unsure
+        return guarded(lambda v: None if lname not in v else (item in v[lname]) == want)
+    if not isinstance(left, ast.Name) or op not in _CMP:
+        return unsure
+    name, ftype, cmp = left.id, types.get(left.id), _CMP[op]
+    if _is_unknown(right):
+        eq = op == "=="
+        if ftype == "tri":
+            return guarded(lambda v: None if name not in v else (v[name] == "unknown") == eq)
+        return guarded(lambda v: (name not in v) == eq)
+    lit = _literal(right, ftype)
+    if lit is _ABSENT or (ftype in ("str", "tri") and op not in ("==", "!=")):
+        return unsure
+    absent = None if ftype == "tri" else False
+    return guarded(lambda v: absent if name not in v else cmp(v[name], lit))
+
+
+_CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+        ">=": operator.ge}
 
 
 def _derived_values(rs, derived: set[str]) -> dict[str, list[ast.expr]]:

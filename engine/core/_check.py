@@ -37,6 +37,14 @@ class Checker:
         self.planner = Planner(self.library, self.pins)
         self.evaluator = Evaluator(self.library, classes=classes)
         self.explainer = Explainer(self.evaluator)
+        self._order: dict[int, tuple[dict[str, int], list[RuleSet]]] = {}
+        self._refs: dict[RuleSet, RuleSetRef] = {}
+
+    def _ref(self, rs: RuleSet) -> RuleSetRef:
+        ref = self._refs.get(rs)
+        if ref is None:
+            ref = self._refs[rs] = RuleSetRef(id=rs.id, version=rs.version, sha256=rs.sha256)
+        return ref
 
     def check(self, case: Case, *, explain: bool = True,
               would_change_for: Callable[[ItemDecision], bool] | None = None) -> CaseDecision:
@@ -60,9 +68,11 @@ class Checker:
                 raise EngineError(f"case {case.id!r}, item {req.id!r}: {e}", e.problems) from e
             items.append(item)
             used.update((s.ruleset.key, s.ruleset) for s in plan.steps)
-        order = {rs.key: i for i, rs in enumerate(self.planner.in_force(case.jurisdiction, on))}
-        refs = [RuleSetRef(id=rs.id, version=rs.version, sha256=rs.sha256)
-                for rs in sorted(used.values(), key=lambda r: (order.get(r.key, len(order)), r.key))]
+        in_force = self.planner.in_force(case.jurisdiction, on)
+        order = self._order.get(id(in_force))
+        if order is None:                    # in_force lists are cached by span of dates: few of them
+            order = self._order[id(in_force)] = ({rs.key: i for i, rs in enumerate(in_force)}, in_force)
+        refs = [self._ref(rs) for rs in sorted(used.values(), key=lambda r: (order[0].get(r.key, len(order[0])), r.key))]
         return CaseDecision.model_construct(case=case.id, jurisdiction=case.jurisdiction, review_kind=case.review.kind,
                                             review_date=on.isoformat() if on else None, engine_version=engine_version(),
                                             rulesets=refs, items=items, notes=notes)
@@ -96,7 +106,7 @@ class Checker:
     def _readings(self, case: Case, req: Request, plan: ItemPlan, given: ItemFacts) -> Found | None:
         ev = self.evaluator
         item = _readings.item_of(case, req, plan.regions)
-        return _readings.find(item, History(_readings.courses_of(case), req.visits), given.base or {},
+        return _readings.find(item, History(_readings.courses_of(case), req.visits), given.base,
                               ev.numbers(plan), ev.reads(plan))
 
     def _decide(self, case: Case, req: Request, plan: ItemPlan, given: ItemFacts, found: Found | None, memo: Memo,

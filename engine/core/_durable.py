@@ -285,21 +285,25 @@ def _finish(handle: int, sid: str, error: BaseException | None) -> None:
     raise EngineError("durable_rules session cleanup failed: " + "; ".join(problems))
 
 
-def encode(facts: dict) -> str:
-    """The case fact as durable JSON, without its closing brace (the session id is appended)."""
+def encode(facts: dict, names: frozenset[str] | None = None) -> str:
+    """The case fact as durable JSON, without its closing brace (the session id is appended); with `names`,
+    only those facts (the ones a rule set's session reads)."""
     try:
-        return orjson.dumps(dict(_normalise(facts), __kind="case")).decode()[:-1]
+        return orjson.dumps(_normalise(facts, names)).decode()[:-1]
     except orjson.JSONEncodeError as e:        # an integer beyond 64 bits, a string that is not UTF-8
         raise EngineError(f"a fact cannot be given to durable_rules: {e}") from e
 
 
-def _normalise(facts: dict) -> dict:
+def _normalise(facts: dict, names: frozenset[str] | None = None) -> dict:
     """Types durable handles safely: lists get the sentinel; no None, bool, date (durable-rules.md §7)."""
     out = {}
     for k, v in facts.items():
-        if v is None:
+        if v is None or (names is not None and k not in names):
             continue
-        if isinstance(v, bool):
+        t = type(v)
+        if t is str or t is int or t is float:
+            pass
+        elif t is bool:
             v = "true" if v else "false"
         elif isinstance(v, (list, tuple)):
             v = [str(x) for x in v] + [_expr.LIST_SENTINEL]
@@ -308,4 +312,5 @@ def _normalise(facts: dict) -> dict:
         out[k] = v
     if len(out) > 250:
         raise EngineError(f"{len(out)} facts for one item: durable_rules takes at most 255 properties")
+    out["__kind"] = "case"
     return out

@@ -18,7 +18,6 @@ Nothing here decides: an Evaluation lists the rules that fired, with their effec
 """
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from ._analysis import Analysis, analyse, compile_figure, compile_value
@@ -66,6 +65,7 @@ class Memo:
     readings, the flag variants of "what would change the answer", and the replay that renders messages)."""
     exact: dict = field(default_factory=dict)        # (step, projection) -> Run
     classes: dict = field(default_factory=dict)      # (step, class signature) -> Run
+    sensitive: dict = field(default_factory=dict)    # (step, varying facts) -> what a signature holds
     runs: int = 0                                    # durable_rules runs made for this item
 
 
@@ -98,6 +98,7 @@ class Evaluator:
         self._sensitive: dict[tuple, tuple] = {}
         self._action_cache: dict[RuleSet, list[tuple]] = {}
         self._proj_names: dict[tuple, tuple[str, ...]] = {}
+        self._plans: dict[ItemPlan, tuple] = {}
         self._tri_exports = tuple(n for n, t in self.exports.items() if t == "tri")
         self.sessions = 0                            # durable_rules runs, in all (bench/bench_sessions.py)
 
@@ -115,23 +116,32 @@ class Evaluator:
         return a
 
     def reads(self, plan: ItemPlan) -> frozenset[str]:
-        out: set[str] = set()
-        for s in plan.steps:
-            out |= self.analysis(s.ruleset).reads
-        return frozenset(out)
+        """The facts the plan's rule sets read."""
+        return self._of_plan(plan)[0]
 
     def numbers(self, plan: ItemPlan) -> frozenset[int]:
-        out: set[int] = set()
-        for s in plan.steps:
-            out |= self.analysis(s.ruleset).numbers
-        return frozenset(out)
+        """The whole numbers the plan's rule sets compare or compute with."""
+        return self._of_plan(plan)[1]
 
     def deciding(self, plan: ItemPlan, effect: str) -> frozenset[str]:
         """Ids of the plan's rules with this effect that test a history fact `== unknown`."""
-        out: set[str] = set()
-        for s in plan.steps:
-            out |= self.analysis(s.ruleset).deciding.get(effect, frozenset())
-        return frozenset(out)
+        return self._of_plan(plan)[2].get(effect, frozenset())
+
+    def _of_plan(self, plan: ItemPlan) -> tuple[frozenset[str], frozenset[int], dict[str, frozenset[str]]]:
+        hit = self._plans.get(plan)
+        if hit is None:
+            reads: set[str] = set()
+            numbers: set[int] = set()
+            deciding: dict[str, set[str]] = {}
+            for s in plan.steps:
+                a = self.analysis(s.ruleset)
+                reads |= a.reads
+                numbers |= a.numbers
+                for effect, ids in a.deciding.items():
+                    deciding.setdefault(effect, set()).update(ids)
+            hit = self._plans[plan] = (frozenset(reads), frozenset(numbers),
+                                       {k: frozenset(v) for k, v in deciding.items()})
+        return hit
 
     # -- evaluating --------------------------------------------------------------------------------
     def evaluate(self, plan: ItemPlan, variants: list[dict], varying: frozenset[str], memo: Memo) -> list[Evaluation]:
@@ -189,7 +199,11 @@ class Evaluator:
             return run
         sig = None
         if self.classes and names:
-            sig = (i, self._signature(step.ruleset, a, moving, values))
+            sens = memo.sensitive.get((i, moving))
+            if sens is None:                 # from the fixed facts: the same for every variant of the item
+                sens = memo.sensitive[(i, moving)] = self._sensitive_of(step.ruleset, a, moving, values)
+            number, classes, exact = sens
+            sig = (i, number, tuple([cls(values) for cls in classes]), tuple(map(values.get, exact)))
             run = memo.classes.get(sig)
         if run is None:
             run = self._durable(i, step.ruleset, values)
@@ -199,23 +213,24 @@ class Evaluator:
         memo.exact[key] = run
         return run
 
-    def _signature(self, rs: RuleSet, a: Analysis, moving: frozenset[str], values: dict) -> Hashable:
-        """The class of the values: each sensitive comparison's class, and the exact values of the facts
-        held exactly, led by the number of that set of comparisons (two sets never share a signature)."""
-        sk = (rs, moving)
+    def _sensitive_of(self, rs: RuleSet, a: Analysis, moving: frozenset[str], values: dict) -> tuple:
+        """What a class signature of this rule set holds when `moving` facts vary: the class functions of the
+        comparisons that read them and the facts held exactly, of the rules that can still fire
+        (Analysis.live, from the facts that do not vary), led by a number naming that set (signatures over
+        two different sets never collide)."""
+        live = a.live(moving, values)
+        sk = (rs, moving, live)
         sens = self._sensitive.get(sk)
         if sens is None:
-            leaves, exact = a.sensitive(moving)
+            leaves, exact = a.sensitive(moving, live)
             sens = self._sensitive[sk] = (len(self._sensitive), tuple(lf.cls for _, lf in leaves), exact)
-        number, classes, exact = sens
-        return (number, tuple([cls(values) for cls in classes]), tuple(map(values.get, exact)))
+        return sens
 
     def _durable(self, i: int, rs: RuleSet, values: dict) -> Run:
         reg = self.registered(rs)
         if not reg.compiled.may_fire(values):
             return _NO_RUN
-        names = reg.compiled.session_names
-        firings, derived = reg.run(values, encode({n: v for n, v in values.items() if n in names}))
+        firings, derived = reg.run(values, encode(values, reg.compiled.session_names))
         self.sessions += 1
         ordered = tuple(sorted(firings, key=lambda f: f.rule_index))
         actions = self._actions(rs)

@@ -146,12 +146,15 @@ HISTORY_FACTS = frozenset({"request_visits", "prior_therapy", "prior_pt_trial", 
 
 @dataclass
 class ItemFacts:
-    """Facts for one request item, plus notes on how they were derived (for the rationale). `base` holds
-    the facts no reading changes (HISTORY_FACTS excluded), so that a reading's facts are `base` updated
-    with its own history_facts."""
+    """Facts for one request item, plus notes on how they were derived (for the rationale)."""
     values: dict
     notes: list[str]
-    base: dict | None = None
+
+    @property
+    def base(self) -> dict:
+        """The facts no reading changes (HISTORY_FACTS left out): a reading's facts are these updated with
+        its own history_facts."""
+        return {k: v for k, v in self.values.items() if k not in HISTORY_FACTS}
 
 
 def derive(case: Case, req: Request, regions: list[str] | tuple[str, ...] | None = None,
@@ -206,7 +209,7 @@ def derive(case: Case, req: Request, regions: list[str] | tuple[str, ...] | None
     for name in _documentation.FLAGS:
         f[name] = tri(getattr(doc, name))
     _postsurgical_visits(req.service, req.visits, regions, case.history.therapy, f, f, notes)
-    return ItemFacts(f, notes, {k: v for k, v in f.items() if k not in HISTORY_FACTS})
+    return ItemFacts(f, notes)
 
 
 def history_facts(case: Case, service: str, visits: int | None, regions: list[str], courses, base: dict,

@@ -49,8 +49,9 @@ class PlanNote:
     limit: int | None = None         # (a plan note is never a limit)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ItemPlan:
+    """(Compared and hashed by identity: plans are cached, one object per distinct plan.)"""
     jurisdiction: str
     on: dt.date | None
     service: str
