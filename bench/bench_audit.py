@@ -337,7 +337,7 @@ def raw_durable(path: Path, n_cases: int) -> dict:
 def breakdown(path: Path, n_cases: int) -> list[tuple[str, float]]:
     """Microseconds per case for each stage of an in-process audit (after a warm-up)."""
     from ptcheck import Checker
-    from ptcheck.audit._audit import _load_line, _Partial
+    from ptcheck.audit._audit import Tally as _Partial, _load_line
     from ptcheck.core import _check, _durable
     lines = []
     with path.open(encoding="utf-8") as fh:

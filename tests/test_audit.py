@@ -363,8 +363,8 @@ def test_html_report_is_self_contained_and_escaped(tmp_path):
 
 
 def test_html_report_with_no_items():
-    from ptcheck.audit._audit import _Partial, _report
-    html = render_html(_report(_Partial(), 0, False))
+    from ptcheck.audit import Tally
+    html = render_html(Tally().report())
     assert "nothing to compare" in html and "<svg" not in html
 
 
@@ -450,7 +450,7 @@ def test_a_spooled_report_gives_every_disagreement_as_an_unspooled_one_does(tmp_
     path.write_text(path.read_text() + json.dumps(d | {"id": "odd"}) + "\n")
     plan[("odd", "1")] = plan[(d["id"], "1")]
     plain = audit([path], jobs=1, checker_factory=lambda: Planned(plan))
-    monkeypatch.setattr(audit_mod, "SPOOL_KEEP", 2)
+    monkeypatch.setattr("ptcheck.audit._tally.SPOOL_KEEP", 2)
     spooled = audit([path], jobs=1, checker_factory=lambda: Planned(plan), spool=True)
     assert plain.disagreement_count == spooled.disagreement_count == 6
     assert len(spooled.disagreements) == 2 and spooled.spooled and spooled.listed == 6 and not plain.spooled
@@ -471,7 +471,7 @@ def test_the_cli_spools_and_prints_the_same_report(tmp_path, monkeypatch):
         (tmp_path / f.name).write_text(yaml.safe_dump(d))
     expected = audit([tmp_path], jobs=1)
     assert expected.disagreement_count > 4
-    monkeypatch.setattr(audit_mod, "SPOOL_KEEP", 1)
+    monkeypatch.setattr("ptcheck.audit._tally.SPOOL_KEEP", 1)
     html = tmp_path / "r.html"
     r = runner.invoke(_app(), ["audit", str(tmp_path), "--jobs", "2", "--json", "--html", str(html)])
     assert r.exit_code == 0, r.output

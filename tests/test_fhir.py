@@ -210,6 +210,7 @@ def test_cli_format_crd_and_pas_log_each_decision(tmp_path):
     assert all(r["case_id"] is None and r["case_json"] is None for r in rows)        # nothing of a case by default
     [item] = [i for i in store.table("decision_items") if i["assertion_id"] == aid]
     assert item["card_uuid"] == doc["cards"][0]["uuid"]
+    store.close()            # (Python 3.13: an unclosed SQLite connection is a ResourceWarning, an error here)
     bad = _run("check", "cases/seeds/seed-001.yaml", "--format", "fhir")
     assert bad.returncode == 2 and "text, json, crd or pas" in bad.stderr
     unreachable = _run("check", "cases/seeds/seed-001.yaml", "--format", "pas", "--db", "postgresql://nobody:secret@127.0.0.1:1/x")
@@ -239,3 +240,4 @@ def test_api_check_format_crd_and_pas(tmp_path):
     ids = [r.headers["ptcheck-assertion-id"] for r in (plain, crd, pas)]
     assert {r["assertion_id"] for r in store.table("decisions")} == set(ids)
     assert pas.json()["identifier"][0]["value"] == ids[2]
+    store.close()            # Python 3.13 warns about a SQLite connection left open (ResourceWarning: an error here)

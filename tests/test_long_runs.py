@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typer.testing import CliRunner
 
 import ptcheck.audit._audit as audit_mod
+import ptcheck.audit._tally as tally_mod
 from ptcheck.audit._audit import audit, origin_group
 from ptcheck.audit._report_html import render_html
 from ptcheck.cli import app
@@ -264,7 +265,7 @@ GROUPED = ([(f"r{i}", "real", "non_certify", a) for i, a in enumerate(["non_cert
 
 def _grouped(tmp_path, monkeypatch):
     origin = {cid: o for cid, o, _, _ in GROUPED}
-    monkeypatch.setattr(audit_mod, "origin_group", lambda case: origin[case.id] or "unspecified")
+    monkeypatch.setattr(tally_mod, "origin_group", lambda case: origin[case.id] or "unspecified")
     lines = [json.dumps(case_dict(id=cid, requests=[{"id": "1", "service": "physical_therapy",
                                                      "body_regions": ["lumbar"], "visits": 6, "actual": a}]))
              for cid, _, _, a in GROUPED]

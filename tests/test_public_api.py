@@ -15,7 +15,7 @@ PUBLIC = {
     "ptcheck.authoring": ["Coverage", "DiffReport", "Impact", "RuleChange", "RuleTestResult", "diff_rule_sets",
                           "lint", "run_rule_tests"],
     "ptcheck.audit": ["AuditAborted", "AuditError", "AuditReport", "CheckpointError", "Confusion", "Group",
-                      "StopPoint", "audit", "estimate_cases"],
+                      "StopPoint", "Tally", "TallyError", "audit", "estimate_cases"],
     "ptcheck.letters": ["ImportedCase", "import_letter", "render_case_yaml"],
     "ptcheck.fhir": ["DECISION_EXTENSION", "FHIR_VERSION", "Assertion", "FhirError", "assertion", "card_uuid",
                      "card_uuids", "crd_response", "fhir_id", "invariant_problems", "pas_claim_response",

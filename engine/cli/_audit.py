@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from ..core._errors import PtcheckError
 from ..core._textsafe import printable
@@ -301,10 +302,89 @@ def _print_errors(r: AuditReport, console: Console) -> None:
                       "--max-listed)"), highlight=False, markup=False)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the `audit` command to a typer app."""
+def parse_max_listed(value: str | None) -> int | None:
+    """--max-listed N (a whole number, 0 or more) or `all` (no cap)."""
+    if value is None or value.strip().lower() == "all":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise typer.BadParameter(f"{value!r}: give a whole number (0 or more) or 'all'", param_hint="--max-listed")
+    return n
 
-    @app.command("audit")
+
+MAX_LISTED_DEFAULT = "1000"
+_MAX_LISTED_HELP = ("List at most N disagreements and N errors, the first in input order (counts and tallies "
+                    "stay exact; only the listed disagreements are explained). Default 1000; 'all' lists every "
+                    "one (beyond the first 1,000 they wait in a temporary file, so memory stays flat).")
+
+
+class _AuditGroup(TyperGroup):
+    """`ptcheck audit PATH...` is `ptcheck audit run PATH...`; `ptcheck audit merge TALLY...` merges tallies."""
+
+    def parse_args(self, ctx, args):
+        if not args or args[0] not in self.commands:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+def _write_report(report: AuditReport, as_json: bool, html: Path | None, out: Console, err: Console) -> None:
+    """The report on stdout (terminal or --json) and in --html FILE; then the errors on stderr."""
+    if html is not None:
+        from ..audit._checkpoint import write_atomic
+        from ..audit._report_html import html_chunks
+        from ._output import OutputError, regular_file_target, write_error
+        try:
+            try:
+                write_atomic(regular_file_target(html), html_chunks(report))
+            except OSError as e:
+                raise write_error(html, e) from None
+        except OutputError as e:            # a device, FIFO or folder; no space; a read-only folder
+            err.print(printable(f"error: {e}"), highlight=False, markup=False)
+            raise typer.Exit(EXIT_FINDINGS)
+    if as_json:
+        report.write_json(sys.stdout)           # the disagreements streamed from the spool
+        sys.stdout.write("\n")
+    else:
+        render_summary(report, out)
+        for line in provenance_lines(report):
+            out.print(Text(line, style="dim"), soft_wrap=True)
+    sys.stdout.flush()
+    _print_errors(report, err)
+    if html is not None:
+        err.print(printable(f"wrote {html}"), highlight=False, markup=False)
+
+
+def _on_cluster(paths, cluster, folder, rules, pins, max_listed, bar, stop, err: Console, tally_out) -> AuditReport:
+    from ..audit._cluster import audit_on_cluster
+    if folder is None:
+        folder = Path(time.strftime("audit-disagreements-%Y%m%d-%H%M%S"))
+    return audit_on_cluster(paths, cluster, folder=folder, rules=rules, pins=pins, max_listed=max_listed,
+                            progress=bar, stop=stop, tally_out=tally_out,
+                            warn=lambda s: err.print(printable(f"warning: {s}"), highlight=False, markup=False))
+
+
+def provenance_lines(r: AuditReport) -> list[str]:
+    """Where a report comes from when it is not one run over its inputs (the terminal's last lines)."""
+    p = r.provenance or {}
+    lines = []
+    if p.get("merged_from"):
+        lines.append(printable(f"merged from {len(p['merged_from'])} tally file(s): {', '.join(p['merged_from'])}"))
+    if p.get("cluster"):
+        lines.append(printable(f"run on {p['cluster']} in {p['partitions']} partition(s); every partition's listed "
+                               f"disagreements: {p['disagreements_folder']}"))
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `audit` command (`audit run`, the default, and `audit merge`) to a typer app."""
+    audit_app = typer.Typer(cls=_AuditGroup, add_completion=False, help=(
+        "Audit cases that carry real outcomes: `ptcheck audit PATH...` (short for `ptcheck audit run PATH...`); "
+        "`ptcheck audit merge TALLY...` merges the tallies of parts of an audit into the whole's report."))
+
+    @audit_app.command("run")
     def audit_command(
         paths: list[Path] = typer.Argument(..., metavar="PATH", help="Case files or folders (YAML, multi-document YAML, JSON, "
                                                      "JSONL) whose request items carry `actual` outcomes."),
@@ -322,11 +402,12 @@ def register(app: typer.Typer) -> None:
                                                  help="Use this version of a rule set whatever each case's review "
                                                       "date (repeatable): how would it have decided these cases? "
                                                       "Part of a checkpoint: --resume needs the same."),
-        max_listed: Optional[int] = typer.Option(None, "--max-listed", metavar="N", min=0,
-                                                 help="List at most N disagreements and N errors (the counts "
-                                                      "stay exact). Default: all (beyond the first 1,000 the "
-                                                      "disagreements wait in a temporary file, so memory "
-                                                      "stays flat)."),
+        max_listed_opt: str = typer.Option(MAX_LISTED_DEFAULT, "--max-listed", metavar="N|all", help=_MAX_LISTED_HELP),
+        tally_out: Optional[Path] = typer.Option(
+            None, "--tally-out", metavar="FILE", dir_okay=False,
+            help="Also write the audit's tally to FILE (JSON with its sha256): `ptcheck audit merge` of the tallies "
+                 "of consecutive parts of the input prints this same report for the whole. It holds the listed "
+                 "disagreements: keep it where the cases are kept."),
         checkpoint: Optional[Path] = typer.Option(
             None, "--checkpoint", metavar="FILE", dir_okay=False,
             help="Save progress to FILE (JSON: the tallies so far and the position in the inputs; rewritten "
@@ -339,6 +420,16 @@ def register(app: typer.Typer) -> None:
         show_progress: bool = typer.Option(False, "--progress",
                                            help="Progress on stderr even when it is not a terminal (counts "
                                                 "only). A terminal always gets a progress bar."),
+        cluster: Optional[str] = typer.Option(
+            None, "--cluster", metavar="dask://HOST:PORT|local:N",
+            help="Run on a Dask cluster (pip install 'ptcheck[cluster]'): a running scheduler, or N local worker "
+                 "processes. The inputs are split by file and byte range; the report is the one-machine report. "
+                 "Not with --jobs or --checkpoint."),
+        disagreements_dir: Optional[Path] = typer.Option(
+            None, "--disagreements-dir", metavar="DIR", file_okay=False,
+            help="With --cluster: the folder where each partition writes its listed disagreements (every worker "
+                 "and this machine must reach it; default: a new audit-disagreements-DATE-TIME folder here). "
+                 "The report links it."),
     ) -> None:
         """Audit: check cases that carry the real outcome of each item and report how often ptcheck agrees
         (accuracy, Cohen's kappa, majority baseline, confusion matrix, agreement by origin (real decisions /
@@ -347,15 +438,22 @@ def register(app: typer.Typer) -> None:
 
         Ctrl-C (SIGINT) or SIGTERM stops it: the report of the cases finished so far is written, marked
         partial, stderr says where it stopped, and the exit code is 130 (143 for SIGTERM); with
-        --checkpoint FILE, rerun the same command with --resume to finish it."""
+        --checkpoint FILE, rerun the same command with --resume to finish it.
+
+        `ptcheck audit merge TALLY...` merges the --tally-out files of parts of the input."""
+        max_listed = parse_max_listed(max_listed_opt)
         out = Console(soft_wrap=False)
         err = Console(stderr=True, soft_wrap=True)
-        from ..audit._audit import audit, write_atomic
+        from ..audit._audit import audit
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         if jobs is not None and jobs > cpus:
             err.print(f"--jobs {jobs} capped at {cpus} (the number of CPUs)", highlight=False, markup=False)
             jobs = cpus
         bar = _ProgressBar(err) if err.is_terminal else _ProgressLines() if show_progress else None
+        if cluster is not None and (jobs is not None or checkpoint is not None or resume):
+            bar = None
+            raise typer.BadParameter("--cluster runs on the cluster's workers: leave out --jobs, --checkpoint and "
+                                     "--resume", param_hint="--cluster")
         try:
             _rules_run_or_fail(rules)
         except PtcheckError as e:
@@ -364,42 +462,26 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_ERROR)
         try:
             with _Interrupt() as interrupt:
-                report = audit(paths, jobs=jobs or cpus, progress=bar, max_listed=max_listed, in_process=False, spool=True,
-                               checker_factory=functools.partial(_make_checker, rules,
-                                                                 tuple(sorted(parse_pins(pins).items()))),
-                               stop=interrupt,
-                               checkpoint=checkpoint, resume=resume)
+                if cluster is not None:
+                    report = _on_cluster(paths, cluster, disagreements_dir, rules, parse_pins(pins), max_listed, bar,
+                                         interrupt, err, tally_out)
+                else:
+                        report = audit(paths, jobs=jobs or cpus, progress=bar, max_listed=max_listed, in_process=False,
+                                   spool=True, checker_factory=functools.partial(_make_checker, rules,
+                                                                                 tuple(sorted(parse_pins(pins).items()))),
+                                   stop=interrupt, checkpoint=checkpoint, resume=resume, tally_out=tally_out)
         except PtcheckError as e:
             for part in f"error: {e}".split("\n"):      # an error lists its problems on lines of their own
                 err.print(printable(part), highlight=False, markup=False)
             raise typer.Exit(EXIT_ERROR)
         except OSError as e:
-            err.print(printable(f"error: cannot write the checkpoint {checkpoint}: {e.strerror or e}"),
-                      highlight=False, markup=False)
+            what = f"the checkpoint {checkpoint}" if checkpoint is not None else f"the tally {tally_out}"
+            err.print(printable(f"error: cannot write {what}: {e.strerror or e}"), highlight=False, markup=False)
             raise typer.Exit(EXIT_ERROR)
         finally:
             if bar:
                 bar.stop()
-        if html is not None:
-            from ..audit._report_html import html_chunks
-            from ._output import OutputError, regular_file_target, write_error
-            try:
-                try:
-                    write_atomic(regular_file_target(html), html_chunks(report))
-                except OSError as e:
-                    raise write_error(html, e) from None
-            except OutputError as e:            # a device, FIFO or folder; no space; a read-only folder
-                err.print(printable(f"error: {e}"), highlight=False, markup=False)
-                raise typer.Exit(EXIT_FINDINGS)
-        if as_json:
-            report.write_json(sys.stdout)           # the disagreements streamed from the spool
-            sys.stdout.write("\n")
-        else:
-            render_summary(report, out)
-        sys.stdout.flush()
-        _print_errors(report, err)
-        if html is not None:
-            err.print(printable(f"wrote {html}"), highlight=False, markup=False)
+        _write_report(report, as_json, html, out, err)
         if report.partial:
             name = signal.Signals(interrupt.signum).name if interrupt.signum else "a stop request"
             tail = (f"; progress saved to {checkpoint}: rerun with --checkpoint {checkpoint} --resume to finish"
@@ -412,8 +494,48 @@ def register(app: typer.Typer) -> None:
                 checkpoint.unlink()                # finished and written: nothing to resume
             except OSError:
                 pass
+        if tally_out is not None:
+            err.print(printable(f"wrote {tally_out}"), highlight=False, markup=False)
         if report.error_count:
             raise typer.Exit(EXIT_FINDINGS)
 
+    @audit_app.command("merge")
+    def merge_command(
+        tallies: list[Path] = typer.Argument(..., metavar="TALLY", help="Tally files written by `ptcheck audit "
+                                             "--tally-out`, in the order of the inputs they audited."),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+        html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", dir_okay=False,
+                                            help="Also write the report as a self-contained HTML page."),
+        max_listed_opt: str = typer.Option(MAX_LISTED_DEFAULT, "--max-listed", metavar="N|all", help=_MAX_LISTED_HELP),
+        tally_out: Optional[Path] = typer.Option(None, "--tally-out", metavar="FILE", dir_okay=False,
+                                                 help="Also write the merged tally to FILE."),
+    ) -> None:
+        """Merge the tallies of consecutive parts of an audit (each written by `ptcheck audit PART --tally-out
+        FILE`, given here in input order) and print the report of the whole: the same as one `ptcheck audit`
+        over all the parts, byte for byte, apart from the lines saying where it comes from (the JSON's
+        `provenance`, the terminal's last line, a line of the HTML page). A tally that is damaged, edited or
+        not a tally is refused (exit 2), never merged."""
+        max_listed = parse_max_listed(max_listed_opt)
+        out = Console(soft_wrap=False)
+        err = Console(stderr=True, soft_wrap=True)
+        from ..audit._tally import Tally
+        try:
+            whole = Tally.merged((Tally.read(t) for t in tallies), max_listed)
+            if tally_out is not None:
+                whole.write(tally_out)
+        except PtcheckError as e:
+            err.print(printable(f"error: {e}"), highlight=False, markup=False)
+            raise typer.Exit(EXIT_ERROR)
+        except OSError as e:
+            err.print(printable(f"error: cannot write the tally {tally_out}: {e.strerror or e}"), highlight=False,
+                      markup=False)
+            raise typer.Exit(EXIT_ERROR)
+        report = whole.report(provenance={"merged_from": [str(t) for t in tallies]})
+        _write_report(report, as_json, html, out, err)
+        if report.error_count:
+            raise typer.Exit(EXIT_FINDINGS)
 
-__all__ = ["register", "render_groups", "render_summary", "stop_text"]
+    app.add_typer(audit_app, name="audit")
+
+
+__all__ = ["parse_max_listed", "provenance_lines", "register", "render_groups", "render_summary", "stop_text"]

@@ -81,6 +81,23 @@ _JSON_WORDS = {
 }
 
 
+_TRAILING_COMMA = {"Illegal trailing comma before end of object": "Expecting property name enclosed in double quotes",
+                   "Illegal trailing comma before end of array": "Expecting value"}
+
+
+def same_json_error(msg: str, text: str, pos: int) -> tuple[str, int]:
+    """json's message and position as Python 3.11 and 3.12 give them, on every Python: 3.13 says "Illegal
+    trailing comma before end of object/array" at the comma, where the earlier ones say what they expected at
+    the closing brace or bracket after it (the same words and column from every Python ptcheck runs on)."""
+    older = _TRAILING_COMMA.get(msg)
+    if older is None or text[pos:pos + 1] != ",":
+        return msg, pos
+    after = pos + 1
+    while after < len(text) and text[after] in " \t\r\n":
+        after += 1
+    return older, after
+
+
 def json_error_words(msg: str, text: str, pos: int) -> str:
     """The words for a json.JSONDecodeError's msg (see _JSON_WORDS), with a hint when the text shows a comma
     just before a closing bracket or brace; an unlisted message without a dangling 'at'."""
@@ -112,8 +129,10 @@ def load_json(data: str | bytes, source: str, limits: Limits = CASE_FILE, line: 
         data = json.loads(text, parse_float=_json_float, parse_int=_json_int, parse_constant=_json_constant,
                           object_pairs_hook=_json_pairs)
     except json.JSONDecodeError as e:
-        ln, col = (line, e.colno) if line is not None else (e.lineno, e.colno)
-        raise InputError("invalid JSON", [Problem(f"invalid JSON: {json_error_words(e.msg, e.doc, e.pos)}", file=source, line=ln,
+        msg, pos = same_json_error(e.msg, e.doc, e.pos)
+        col = pos - (e.doc.rfind("\n", 0, pos) + 1) + 1
+        ln = line if line is not None else e.doc.count("\n", 0, pos) + 1
+        raise InputError("invalid JSON", [Problem(f"invalid JSON: {json_error_words(msg, e.doc, pos)}", file=source, line=ln,
                                                   column=col, code="Y001")]) from None
     except _JsonRefused as r:
         raise InputError(r.message, [Problem(r.message, file=source, line=line, code=r.code)]) from None
