@@ -46,6 +46,7 @@ from . import _expr, _figures
 from ._compile import END_RULE, CompiledRuleSet
 from ._conditions import Cond
 from ._errors import EngineError
+from ._figures import Value
 
 SUPPORTED = "2.0.28"
 
@@ -129,8 +130,8 @@ def _host() -> _Host:
 class Firing:
     """One rule that fired: which, and the facts it matched (case facts and derived values)."""
     rule_index: int
-    facts: dict[str, Any]     # case facts (read only for rules that join a derived fact or derive one; else {})
-    derived: dict[str, Any]   # derived name -> value bound in this firing
+    facts: dict[str, object]  # case facts (read only for rules that join a derived fact or derive one; else {})
+    derived: dict[str, object]  # derived name -> value bound in this firing
 
 
 @dataclass
@@ -188,14 +189,14 @@ class Registered:
                 self.names.append(name)
                 self._live.append(None)
 
-    def run(self, facts: Mapping[str, object], encoded: str | None = None) -> tuple[list[Firing], dict[str, Any]]:
+    def run(self, facts: Mapping[str, object], encoded: str | None = None) -> tuple[list[Firing], dict[str, Value]]:
         """Evaluate one item's facts in each shard's session; raise on any error (after cleaning up).
 
         `encoded` is encode(facts), when the caller already has it. Returns the firings and every derived
         fact the session asserted (first value of each name)."""
         body = encoded if encoded is not None else encode(facts)
         out: list[Firing] = []
-        derived: dict[str, Any] = {}
+        derived: dict[str, Value] = {}
         with _LOCK:
             for shard, handle in enumerate(self.handles):
                 live = self._live[shard] if self.reuse else None
@@ -238,7 +239,7 @@ class Registered:
                 if live:
                     _finish(handle, live.sid, None)
 
-    def _drain(self, handle: int, code: int, off: int, sid: str, out: list[Firing], derived: dict[str, Any],
+    def _drain(self, handle: int, code: int, off: int, sid: str, out: list[Firing], derived: dict[str, Value],
                seen: set[tuple[int, tuple[tuple[str, Any], ...]]], asserted: list[str]) -> None:
         if code != 0:                                  # 1: nothing matched (not an error); 3: queued
             return
@@ -264,7 +265,7 @@ class Registered:
             raise
 
     def _fired(self, handle: int, sid: str, index: int, bound: dict[str, Any], out: list[Firing],
-               derived: dict[str, Any], seen: set[tuple[int, tuple[tuple[str, Any], ...]]], asserted: list[str]
+               derived: dict[str, Value], seen: set[tuple[int, tuple[tuple[str, Any], ...]]], asserted: list[str]
                ) -> None:
         case = bound["k"]
         values = {k[2:]: v["value"] for k, v in bound.items() if k.startswith("d_")}

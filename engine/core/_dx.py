@@ -188,13 +188,13 @@ class DxTable:
         return {"categories": self.categories, "path": self.path}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["categories"], state["path"])       # type: ignore[misc]
+        self.__init__(state["categories"], state["path"])       # type: ignore[misc]  # rebuilt: mypy forbids __init__ here
 
     def by_icd9(self, code9: str) -> Category | None:
         """The category whose ICD-9 prefix is the longest match of the code (840.7 before 840)."""
         hit = self._icd9.get(code9, _MISS)
         if hit is not _MISS:
-            return hit                                          # type: ignore[return-value]
+            return hit                                          # type: ignore[return-value]  # not _MISS: a Category or None
         best, best_len = None, -1
         for cat in self.categories:
             for prefix in cat.icd9:

@@ -70,7 +70,7 @@ def holds(c: Cell | None, v: Rep) -> bool:
         if c.tri:
             rhs = {"true": True, "false": False}.get(c.text, rhs)
         try:        # a number against a word (or a set) raises TypeError: caught below, hence the ignore
-            return {"<": v < rhs, "<=": v <= rhs, ">": v > rhs, ">=": v >= rhs,  # type: ignore[operator]
+            return {"<": v < rhs, "<=": v <= rhs, ">": v > rhs, ">=": v >= rhs,  # type: ignore[operator]  # see above
                     "==": v == rhs, "!=": v != rhs}[c.op]
         except TypeError:
             return c.op == "!="

@@ -69,7 +69,7 @@ def compose(loader: Loader, source: str, offset: int, limits: Limits, text: str 
     def mk(m: _Mark | None) -> yaml.Mark:
         m = marked(m)                           # buffer: positions in scalars; pointer None (the stub says int):
         return yaml.Mark(source, m.index, m.line + offset, m.column,          # no snippet is ever made of it
-                         text or None, None)  # type: ignore[arg-type]
+                         text or None, None)  # type: ignore[arg-type]  # pointer None: see above
 
     def attach(node: yaml.Node, value: Any, size: int, ev: yaml.Event) -> None:
         if not stack:
@@ -139,7 +139,7 @@ def compose(loader: Loader, source: str, offset: int, limits: Limits, text: str 
             tag = ev.tag
             if tag is None or tag == "!":
                 kind = yaml.SequenceNode if seq else yaml.MappingNode
-                tag = loader.resolve(kind, None, ev.implicit)  # type: ignore[no-untyped-call]
+                tag = loader.resolve(kind, None, ev.implicit)  # type: ignore[no-untyped-call]  # as above
             if tag != (_SEQ if seq else _MAP):
                 raise Refused("Y007", _tag_message(tag), ev.start_mark)
             node = (yaml.SequenceNode if seq else yaml.MappingNode)(
