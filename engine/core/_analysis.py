@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import ast
 import bisect
-import operator
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 from . import _expr, _figures
+from ._certain import truth_fn
 from ._compile import CompiledRuleSet
 from ._expr import KEYWORDS
 
@@ -35,9 +35,14 @@ _NUMERIC = ("int", "num", "date")
 
 @dataclass(frozen=True)
 class Leaf:
-    """One comparison on the item's facts, and the class function of its operands' values."""
+    """One comparison on the item's facts, and the class function of its operands' values. `against`: where
+    the comparison's truth depends only on how one fact's value compares with other values (a number: `x >=
+    6`, `total_visits <= course_visits`, a derived fact's possible values), each such fact with the functions
+    giving those values; when those values are fixed for an item, the fact's place among them is the
+    class (engine/core/_evaluate.py turns such comparisons into one threshold list per fact)."""
     names: frozenset[str]
     cls: Callable[[dict], Hashable]
+    against: tuple[tuple[str, tuple[Callable[[dict], Any], ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,10 +115,15 @@ def analyse(compiled: CompiledRuleSet) -> Analysis:
                     own_exact |= names - derived     # held exactly
                     continue
                 inputs = set().union(*(_names(e) for e in exprs)) if exprs else set()
+                against: tuple = ()
+                if isinstance(left, ast.Name) and isinstance(right, ast.Name):     # fact vs d: against d's values
+                    other = right.id if left.id == d else left.id
+                    against = ((other, tuple(_value_fn(e) for e in exprs)),)
                 own.add(_add(leaves, seen, (left, right), frozenset((names - derived) | inputs),
-                             lambda: _joined_fn(left, right, d, exprs)))
+                             lambda: _joined_fn(left, right, d, exprs), against))
                 continue
-            own.add(_add(leaves, seen, (left, op, right), frozenset(names), lambda: _class_fn(left, op, right, types)))
+            own.add(_add(leaves, seen, (left, op, right), frozenset(names), lambda: _class_fn(left, op, right, types),
+                         _against(left, op, right, types)))
             if op == "==" and _is_unknown(right) and isinstance(left, ast.Name) \
                     and left.id in UNKNOWN_DECIDING:
                 deciding.setdefault(r.then.kind, set()).add(r.id)
@@ -132,124 +142,31 @@ def analyse(compiled: CompiledRuleSet) -> Analysis:
             if r.then.derive and not r.then.export and fig in r.then.derive.values():
                 own_exact |= names - derived
         exact |= own_exact
-        shapes.append(RuleShape(_truth_fn(tree, {k: v for k, v in types.items() if k not in derived}),
+        shapes.append(RuleShape(truth_fn(tree, {k: v for k, v in types.items() if k not in derived}),
                                 frozenset(own), frozenset(own_exact)))
     reads -= derived
     return Analysis(frozenset(reads), frozenset(numbers), {k: frozenset(v) for k, v in deciding.items()},
                     tuple(leaves), frozenset(exact), frozenset(compiled.exports), tuple(shapes))
 
 
-def _add(leaves: list[Leaf], seen: dict[str, int], parts: tuple, names: frozenset[str], make) -> int:
+def _add(leaves: list[Leaf], seen: dict[str, int], parts: tuple, names: frozenset[str], make, against=()) -> int:
     key = repr([ast.dump(p) if isinstance(p, ast.AST) else p for p in parts])
     if key not in seen:
         seen[key] = len(leaves)
-        leaves.append(Leaf(names, make()))
+        leaves.append(Leaf(names, make(), against))
     return seen[key]
 
 
-# -- which rules can still fire ---------------------------------------------------------------------
-
-def _truth_fn(node: ast.AST, types: dict) -> Callable[[dict, frozenset], bool | None]:
-    """A condition's truth where it is certain from the facts that do not vary, as a function of (facts,
-    varying facts); None where it depends on a varying fact or on anything this does not decide (then the
-    rule is kept). Mirrors the compiled durable condition (engine/core/_expr.py ConditionCompiler) for the
-    plain shapes only: a comparison on an absent fact is false (`== unknown` aside), yes/no facts compare as
-    words, lists hold words. Anything else (derived facts, dates, arithmetic) is None."""
-    if isinstance(node, ast.BoolOp):
-        parts = [_truth_fn(v, types) for v in node.values]
-        if isinstance(node.op, ast.And):
-            def all_of(v: dict, varying: frozenset) -> bool | None:
-                out: bool | None = True
-                for p in parts:
-                    t = p(v, varying)
-                    if t is False:
-                        return False
-                    if t is None:
-                        out = None
-                return out
-            return all_of
-
-        def any_of(v: dict, varying: frozenset) -> bool | None:
-            out: bool | None = False
-            for p in parts:
-                t = p(v, varying)
-                if t is True:
-                    return True
-                if t is None:
-                    out = None
-            return out
-        return any_of
-    if isinstance(node, ast.Compare):
-        pairs = []
-        left = node.left
-        for op, right in zip(node.ops, node.comparators):
-            pairs.append(_leaf_truth_fn(left, _expr.OPS[type(op)], right, types))
-            left = right
-
-        def chain(v: dict, varying: frozenset) -> bool | None:
-            out: bool | None = True
-            for p in pairs:
-                t = p(v, varying)
-                if t is False:
-                    return False
-                if t is None:
-                    out = None
-            return out
-        return chain
-    return lambda v, varying: None
-
-
-def _literal(node: ast.AST, ftype: str | None):
-    """A literal as the fact holds it, or _ABSENT when it is not a plain one (dates and such: unsure)."""
-    if isinstance(node, ast.Name) and node.id in ("true", "false") and ftype == "tri":
-        return node.id
-    if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
-        v = node.value
-        if ftype in ("int", "num") and isinstance(v, (int, float)):
-            return v
-        if ftype in ("str", "tri") and isinstance(v, str):
-            return v
-    return _ABSENT
-
-
-def _leaf_truth_fn(left, op: str, right, types: dict) -> Callable[[dict, frozenset], bool | None]:
-    names = frozenset(_names(left) | _names(right))
-    unsure = lambda v, varying: None        # noqa: E731
-    if any(n not in types for n in names):
-        return unsure                                     # a derived fact (a joined pattern)
-
-    def guarded(f):
-        return lambda v, varying: f(v) if varying.isdisjoint(names) else None
-    if isinstance(right, ast.List | ast.Tuple) and isinstance(left, ast.Name) and op in ("in", "not in"):
-        name, ftype = left.id, types.get(left.id)
-        lits = [_literal(e, ftype) for e in right.elts]
-        if _ABSENT in lits:
-            return unsure
-        want = op == "in"
-        # in: no alternative matches an absent fact; not in: its $ex guard fails
-        return guarded(lambda v: False if name not in v else (v[name] in lits) == want)
-    if op in ("in", "not in") and isinstance(right, ast.Name) and types.get(right.id) == "list":
-        item, lname, want = _literal(left, "str"), right.id, op == "in"
-        if item is _ABSENT:
-            return unsure
-        return guarded(lambda v: None if lname not in v else (item in v[lname]) == want)
-    if not isinstance(left, ast.Name) or op not in _CMP:
-        return unsure
-    name, ftype, cmp = left.id, types.get(left.id), _CMP[op]
-    if _is_unknown(right):
-        eq = op == "=="
-        if ftype == "tri":
-            return guarded(lambda v: None if name not in v else (v[name] == "unknown") == eq)
-        return guarded(lambda v: (name not in v) == eq)
-    lit = _literal(right, ftype)
-    if lit is _ABSENT or (ftype in ("str", "tri") and op not in ("==", "!=")):
-        return unsure
-    absent = None if ftype == "tri" else False
-    return guarded(lambda v: absent if name not in v else cmp(v[name], lit))
-
-
-_CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-        ">=": operator.ge}
+def _against(left: ast.expr, op: str, right: ast.expr, types: dict[str, str]) -> tuple:
+    """A numeric comparison's facts whose truth is their sign against the other side (see Leaf.against)."""
+    if op in ("in", "not in") or not (_numeric(left, types) and _numeric(right, types)):
+        return ()
+    out = []
+    if isinstance(left, ast.Name):
+        out.append((left.id, (_value_fn(right),)))
+    if isinstance(right, ast.Name):
+        out.append((right.id, (_value_fn(left),)))
+    return tuple(out)
 
 
 def _derived_values(rs, derived: set[str]) -> dict[str, list[ast.expr]]:

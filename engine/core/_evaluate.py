@@ -18,6 +18,8 @@ Nothing here decides: an Evaluation lists the rules that fired, with their effec
 """
 from __future__ import annotations
 
+import bisect
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from ._analysis import Analysis, analyse
@@ -97,7 +99,6 @@ class Evaluator:
         self.policies = export_policies(library.rulesets)[0]
         self._registered: dict[RuleSet, Registered] = {}
         self._analysis: dict[RuleSet, Analysis] = {}
-        self._sensitive: dict[tuple, tuple] = {}
         self._action_cache: dict[RuleSet, list[tuple]] = {}
         self._proj_names: dict[tuple, tuple[str, ...]] = {}
         self._plans: dict[ItemPlan, tuple] = {}
@@ -204,8 +205,10 @@ class Evaluator:
             sens = memo.sensitive.get((i, moving))
             if sens is None:                 # from the fixed facts: the same for every variant of the item
                 sens = memo.sensitive[(i, moving)] = self._sensitive_of(step.ruleset, a, moving, values)
-            number, classes, exact = sens
-            sig = (i, number, tuple([cls(values) for cls in classes]), tuple(map(values.get, exact)))
+            places, classes, exact = sens
+            # (i, moving) names the set of comparisons within the item (two sets never share a signature)
+            sig = (i, moving, tuple([_place(values.get(n), points) for n, points in places]),
+                   tuple([cls(values) for cls in classes]), tuple(map(values.get, exact)))
             run = memo.classes.get(sig)
         if run is None:
             run = self._durable(i, step.ruleset, values)
@@ -216,17 +219,24 @@ class Evaluator:
         return run
 
     def _sensitive_of(self, rs: RuleSet, a: Analysis, moving: frozenset[str], values: dict) -> tuple:
-        """What a class signature of this rule set holds when `moving` facts vary: the class functions of the
-        comparisons that read them and the facts held exactly, of the rules that can still fire
-        (Analysis.live, from the facts that do not vary), led by a number naming that set (signatures over
-        two different sets never collide)."""
+        """What a class signature of this rule set holds when `moving` facts vary, for one item: the places of
+        the varying facts among the values they are compared with, the class functions of the other
+        comparisons that read them, and the facts held exactly, of the rules that can still fire
+        (Analysis.live, from the facts that do not vary)."""
         live = a.live(moving, values)
-        sk = (rs, moving, live)
-        sens = self._sensitive.get(sk)
-        if sens is None:
-            leaves, exact = a.sensitive(moving, live)
-            sens = self._sensitive[sk] = (len(self._sensitive), tuple(lf.cls for _, lf in leaves), exact)
-        return sens
+        leaves, exact = a.sensitive(moving, live)
+        points: dict[str, set] = {}
+        classes = []
+        for _, leaf in leaves:
+            for name, fns in leaf.against:
+                if name in moving and not (leaf.names - {name}) & moving:
+                    # the other side is fixed for the item: the comparison is the fact's place among its values
+                    points.setdefault(name, set()).update(t for t in (fn(values) for fn in fns) if t is not None)
+                    break
+            else:
+                classes.append(leaf.cls)
+        places = tuple((n, tuple(sorted(p))) for n, p in sorted(points.items()))
+        return places, tuple(classes), exact
 
     def _durable(self, i: int, rs: RuleSet, values: dict) -> Run:
         reg = self.registered(rs)
@@ -294,6 +304,14 @@ class Evaluator:
 
 
 _ABSENT = ("absent",)
+
+
+def _place(x, points: tuple) -> Hashable:
+    """A number's place among sorted values: its sign against each of them (absent: a place of its own)."""
+    if x is None:
+        return _ABSENT
+    i = bisect.bisect_left(points, x)
+    return 2 * i + (i < len(points) and points[i] == x)
 
 
 def _frozen(x):
