@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from . import _expr, _figures, _rulecache
 from ._conditions import Cond, ConditionCompiler, LiteralValue, required_facts
@@ -28,9 +28,6 @@ from ._facts import EPOCH, FACT_TYPES
 from ._rules import Rule
 from ._ruleset import RuleSet
 from ._templates import parse_template
-
-if TYPE_CHECKING:
-    from ._library import Library
 
 # durable-rules.md §4, trap 12: > 64 simultaneously-true sibling conditions give error 303 on assert, and
 # >= 512 distinct sibling conditions an uninterruptible infinite loop. A shard is sized by its *width*: the
@@ -112,7 +109,12 @@ class CompiledRuleSet:
         return out
 
 
-def exported_types(lib_or_sets: Library | Iterable[RuleSet]) -> dict[str, str]:
+class _RuleSets(Protocol):
+    """A Library (engine/core/_library.py, which imports this module: named here by what is used of it)."""
+    rulesets: list[RuleSet]
+
+
+def exported_types(lib_or_sets: _RuleSets | Iterable[RuleSet]) -> dict[str, str]:
     """The types of the facts rule sets export (a Library's rule sets, or the rule sets given)."""
     sets = cast("Iterable[RuleSet]", getattr(lib_or_sets, "rulesets", lib_or_sets))  # a Library's, or those given
     out: dict[str, str] = {}
