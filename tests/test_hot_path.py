@@ -226,3 +226,27 @@ def test_a_session_is_given_what_its_internal_derives_read():
     plan = checker.planner.plan("CA", None, "physical_therapy", ("lumbar",))
     ev = checker.evaluator.evaluate(plan, [{"request_visits": 5, "completed_visits": 9}], frozenset(), Memo())[0]
     assert [rs.spec.rules[h.rule].id for h in ev.hits] == ["a", "b"]
+
+
+def test_a_checker_keeps_no_memory_per_case():
+    """Checking more cases does not grow what a Checker keeps (plans, analyses and caches are bounded by the
+    rule sets and the kinds of items, never by the number of cases): after two windows of 1,500 cases fill
+    the bounded caches, a third keeps under 1 MB more."""
+    import gc
+    import tracemalloc
+
+    from ptcheck import validate_case
+    bench, rng = _bench(), random.Random(23)
+    loaded = [validate_case(bench.make_case(rng, i)).case for i in range(4500)]
+    checker = Checker()
+    tracemalloc.start()
+    grown = []
+    for window in (loaded[:1500], loaded[1500:3000], loaded[3000:]):
+        gc.collect()
+        before = tracemalloc.take_snapshot()
+        for case in window:
+            checker.check(case, explain=False)
+        gc.collect()
+        grown.append(sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename")))
+    tracemalloc.stop()
+    assert grown[2] < 1024 * 1024, grown

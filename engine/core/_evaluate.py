@@ -28,7 +28,7 @@ from ._durable import Firing, Registered, encode
 from ._exports import export_policies, merge_exports
 from ._figures import compile_figure, compile_value
 from ._library import Library
-from ._plan import ItemPlan, Step
+from ._plan import MAX_PLANS, ItemPlan, Step
 from ._ruleset import RuleSet
 
 
@@ -101,7 +101,7 @@ class Evaluator:
         self._analysis: dict[RuleSet, Analysis] = {}
         self._action_cache: dict[RuleSet, list[tuple]] = {}
         self._proj_names: dict[tuple, tuple[str, ...]] = {}
-        self._plans: dict[ItemPlan, tuple] = {}
+        self._plans: dict[tuple, tuple] = {}        # plan steps -> reads, numbers, unknown-deciding rules
         self._tri_exports = tuple(n for n, t in self.exports.items() if t == "tri")
         self.sessions = 0                            # durable_rules runs, in all (bench/bench_sessions.py)
 
@@ -131,8 +131,10 @@ class Evaluator:
         return self._of_plan(plan)[2].get(effect, frozenset())
 
     def _of_plan(self, plan: ItemPlan) -> tuple[frozenset[str], frozenset[int], dict[str, frozenset[str]]]:
-        hit = self._plans.get(plan)
+        hit = self._plans.get(plan.steps)            # plans of other items with the same rule sets share it
         if hit is None:
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
             reads: set[str] = set()
             numbers: set[int] = set()
             deciding: dict[str, set[str]] = {}
@@ -142,7 +144,7 @@ class Evaluator:
                 numbers |= a.numbers
                 for effect, ids in a.deciding.items():
                     deciding.setdefault(effect, set()).update(ids)
-            hit = self._plans[plan] = (frozenset(reads), frozenset(numbers),
+            hit = self._plans[plan.steps] = (frozenset(reads), frozenset(numbers),
                                        {k: frozenset(v) for k, v in deciding.items()})
         return hit
 

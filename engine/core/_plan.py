@@ -69,6 +69,9 @@ class ItemPlan:
         return [s.ruleset.key for s in self.steps]
 
 
+MAX_PLANS = 4096              # plans kept (by jurisdiction, span of dates, service and regions)
+
+
 class Planner:
     """Plans the items of one library with one set of pins (a Checker holds one)."""
 
@@ -87,6 +90,8 @@ class Planner:
         key = (jurisdiction, self.library.span(on), on is None, service, regions)
         hit = self._plans.get(key)
         if hit is None:
+            if len(self._plans) >= MAX_PLANS:      # bounded: an audit of millions of items keeps a few thousand
+                self._plans.clear()
             hit = self._plans[key] = self._plan(jurisdiction, on, service, regions)
         return hit
 
