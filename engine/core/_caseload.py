@@ -66,10 +66,10 @@ def validate_case(data: Any, *, source: str = "<input>", line: int | None = None
                       raw_id=raw_id, index=index)
 
 
-def _too_long(data: dict) -> tuple[list, int] | None:
+def _too_long(data: dict[str, Any]) -> tuple[list[str | int], int] | None:
     """(field path, maximum) of the first list of the case longer than its maximum, else None."""
     history = data.get("history")
-    lists: list[tuple[list, Any, int]] = [(["requests"], data.get("requests"), MAX_REQUESTS),
+    lists: list[tuple[list[str | int], Any, int]] = [(["requests"], data.get("requests"), MAX_REQUESTS),
                                           (["diagnoses"], data.get("diagnoses"), MAX_DIAGNOSES)]
     if isinstance(history, dict):
         lists += [(["history", k], history.get(k), MAX_HISTORY)
@@ -120,7 +120,7 @@ def _problems(e: ValidationError, source: str, line: int | None, node: yaml.Node
     return out
 
 
-def _siblings(loc: list) -> list[str]:
+def _siblings(loc: list[str | int]) -> list[str]:
     """Field names allowed beside loc[-1] (for 'did you mean')."""
     model: type[BaseModel] = Case
     for part in loc[:-1]:
@@ -167,7 +167,8 @@ def load_cases(paths: Iterable[str | Path]) -> Iterator[Loaded]:
         yield from unique_ids(load_file(f), seen)
 
 
-def unique_ids(loaded: Iterable[Loaded], seen: dict | None = None) -> Iterator[Loaded]:
+def unique_ids(loaded: Iterable[Loaded], seen: dict[str, tuple[str, int | None]] | None = None
+               ) -> Iterator[Loaded]:
     """The documents, with each valid case whose id was seen before turned into a C013 error."""
     seen = {} if seen is None else seen
     for item in loaded:

@@ -78,7 +78,7 @@ Completed = Annotated[StrictInt, Field(ge=0, le=MAX_COMPLETED)]
 Flag = StrictBool | None
 
 
-def echo(value: Any, pattern: re.Pattern = _ECHO) -> str | None:
+def echo(value: Any, pattern: re.Pattern[str] = _ECHO) -> str | None:
     """repr of value when it matches pattern (not free text), else None."""
     return repr(value) if isinstance(value, str) and pattern.match(value) else None
 

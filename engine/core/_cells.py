@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ._rules import Table
 
@@ -20,7 +22,7 @@ class Cell:
     label (named conditions of a Column)."""
     fact: str
     kind: str
-    values: tuple = ()
+    values: tuple[object, ...] = ()      # the cell's words, numbers, true/false or dates, as written
     op: str = ""
     text: str = ""
     is_list: bool = False
@@ -32,7 +34,7 @@ def fact_type(name: str) -> str | None:
     return FACT_TYPES.get(name)
 
 
-def parse_cell(fact: str, raw, table: Table) -> Cell | None:
+def parse_cell(fact: str, raw: object, table: Table) -> Cell | None:
     """A cell as written -> Cell; None for blank (any). Raises ValueError with the reason."""
     if raw is None or (isinstance(raw, str) and raw.strip() in ("", "-")):
         return None
@@ -64,17 +66,17 @@ def parse_cell(fact: str, raw, table: Table) -> Cell | None:
     return Cell(fact, "in", (_scalar(raw),), is_list=is_list, tri=_is_tri(ftype, [raw]))
 
 
-def _is_tri(ftype: str | None, vals) -> bool:
+def _is_tri(ftype: str | None, vals: Iterable[object]) -> bool:
     return ftype == "tri" or (ftype is None and all(isinstance(v, bool) for v in vals))
 
 
-def _scalar(v):
+def _scalar(v: object) -> object:
     if isinstance(v, (list, dict)) or v is None:
         raise ValueError("a cell value is a word, a number, true or false")
     return v
 
 
-def lit(v) -> str:
+def lit(v: object) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
@@ -93,7 +95,7 @@ def positive(c: Cell, table: Table) -> str:
     if c.kind == "label":
         col = table.column(f)
         assert col is not None                      # a label cell is parsed only for a named-condition column
-        conds = [f"({col.values[v]})" for v in c.values]
+        conds = [f"({col.values[str(v)]})" for v in c.values]        # a label cell's values are words
         return conds[0] if len(conds) == 1 else "(" + " or ".join(conds) + ")"
     if c.kind == "cmp":
         return f"{f} {c.op} {c.text}"
@@ -133,7 +135,7 @@ def negative(c: Cell) -> str:
     return f"({core}{unk})" if unk else core
 
 
-def value_set(c: Cell):
+def value_set(c: Cell) -> frozenset[str] | None:
     """The values a cell allows, when it is a finite set on a scalar column (or labels); else None."""
     if c.kind in ("in", "label") and not c.is_list:
         return frozenset(map(str, c.values))
@@ -174,21 +176,21 @@ def implies(a: Cell, b: Cell) -> bool:
 
 
 
-def cells(table: Table, row: dict) -> dict[str, Cell | None]:
+def cells(table: Table, row: dict[str, Any]) -> dict[str, Cell | None]:
     return {name: parse_cell(name, row.get(name), table) for name in table.input_names}
 
 
 
-def joint_pairs(parsed: list[dict], names: list[str]) -> set[tuple[int, int]] | None:
+def joint_pairs(parsed: list[dict[str, Cell | None]], names: list[str]) -> set[tuple[int, int]] | None:
     """The pairs of rows (a < b) that can share a value in every column whose cells are all finite sets of
     values (rows with no value in common there are disjoint: disjoint() says so from the sets alone); None
     when no column is of that kind (every pair stays in)."""
-    candidates: set | None = None
+    candidates: set[tuple[int, int]] | None = None
     for n in names:
-        sets = [value_set(p[n]) if p[n] is not None else None for p in parsed]
+        sets = [value_set(c) if (c := p[n]) is not None else None for p in parsed]
         if any(st is None for st in sets):
             continue
-        buckets: dict = {}
+        buckets: dict[str, list[int]] = {}
         for i, st in enumerate(sets):
             for x in st or ():
                 buckets.setdefault(x, []).append(i)

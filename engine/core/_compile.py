@@ -15,10 +15,12 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
 
 from . import _expr, _figures, _rulecache
-from ._conditions import ConditionCompiler, required_facts
+from ._conditions import Cond, ConditionCompiler, LiteralValue, required_facts
 from ._derived import cycles, derived_types
 from ._errors import Problem, RuleError
 from ._exprpos import expr_position
@@ -42,11 +44,11 @@ END_RULE = "__end"      # lowest-priority rule matching the end marker (durable-
 class CompiledRule:
     index: int
     rule: Rule
-    patterns: list[dict]
+    patterns: list[Cond]
     derived_used: list[str]
     shown: tuple[str, ...]                  # facts a finding of this rule reports (message, condition, limit)
-    requires: frozenset = frozenset()       # case facts that must be present for the rule to fire
-    requires_derived: frozenset = frozenset()
+    requires: frozenset[str] = frozenset()  # case facts that must be present for the rule to fire
+    requires_derived: frozenset[str] = frozenset()
     width: int = 1                          # alpha conditions that can be true at once (`or` branches)
     conditions: int = 1                     # leaf comparisons
 
@@ -79,7 +81,7 @@ class CompiledRuleSet:
                     found |= _figures.figure_names(v)
         self.session_names = frozenset(found - self.derived)
 
-    def may_fire(self, facts: dict) -> bool:
+    def may_fire(self, facts: Mapping[str, object]) -> bool:
         """False only when no rule can fire: each lacks a fact its condition requires (a sound skip)."""
         producers = self.producers
         for cr in self.rules:                     # the common case: a rule needing no derived fact can fire
@@ -97,9 +99,9 @@ class CompiledRuleSet:
             return ok
         return any(can(cr) for cr in self.rules)
 
-    def durable_definition(self, shard: int) -> dict:
+    def durable_definition(self, shard: int) -> dict[str, Any]:
         """The durable ruleset JSON of one shard, without actions (for `rules explain`)."""
-        out = {}
+        out: dict[str, Any] = {}
         for i in self.shards[shard]:
             cr = self.rules[i]
             out[cr.rule.id] = {"all": cr.patterns, "pri": cr.rule.priority}
@@ -107,16 +109,21 @@ class CompiledRuleSet:
         return out
 
 
-def exported_types(lib_or_sets) -> dict[str, str]:
+class _RuleSets(Protocol):
+    """A Library (engine/core/_library.py, which imports this module: named here by what is used of it)."""
+    rulesets: list[RuleSet]
+
+
+def exported_types(lib_or_sets: _RuleSets | Iterable[RuleSet]) -> dict[str, str]:
     """The types of the facts rule sets export (a Library's rule sets, or the rule sets given)."""
-    sets = getattr(lib_or_sets, "rulesets", lib_or_sets)      # a Library (engine/core/_library.py), or rule sets
-    out = {}
+    sets = cast("Iterable[RuleSet]", getattr(lib_or_sets, "rulesets", lib_or_sets))  # a Library's, or those given
+    out: dict[str, str] = {}
     for rs in sets:
         out.update(derived_types(rs)[1])
     return out
 
 
-def to_literal(node: ast.AST, ftype: str):
+def to_literal(node: ast.AST, ftype: str) -> LiteralValue:
     """A literal in a condition, converted to the fact's representation; refuses a type mismatch."""
     if isinstance(node, ast.Name):
         if node.id in ("true", "false"):
@@ -125,7 +132,8 @@ def to_literal(node: ast.AST, ftype: str):
             return node.id
         raise _expr.ExprError(f"'{node.id}' is not a value here", node.col_offset)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
-        return -to_literal(node.operand, ftype)
+        # a negated word (-'a') raises TypeError here (found while typing; left as it is, reported)
+        return -to_literal(node.operand, ftype)         # type: ignore[operator]  # see the line above
     if not isinstance(node, ast.Constant):
         raise _expr.ExprError(f"not a literal: {ast.unparse(node)}", getattr(node, "col_offset", 0))
     _expr.check_literals(node)
@@ -178,14 +186,14 @@ def compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> C
     return compiled
 
 
-def _stored(c: CompiledRuleSet) -> dict:
+def _stored(c: CompiledRuleSet) -> dict[str, Any]:
     """A compiled rule set as plain data, without its rule set (restored around the rule set it is for)."""
     return {"rules": [(cr.index, cr.rule.id, cr.patterns, cr.derived_used, cr.shown, cr.requires, cr.requires_derived,
                        cr.width, cr.conditions) for cr in c.rules],
             "shards": c.shards, "types": c.types, "derived": c.derived, "exports": c.exports, "warnings": c.warnings}
 
 
-def _restore(rs: RuleSet, d: dict) -> CompiledRuleSet | None:
+def _restore(rs: RuleSet, d: dict[str, Any]) -> CompiledRuleSet | None:
     rules = []
     for index, rid, patterns, derived_used, shown, requires, requires_derived, width, conditions in d["rules"]:
         if not 0 <= index < len(rs.spec.rules) or rs.spec.rules[index].id != rid:
@@ -202,7 +210,8 @@ def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> 
     others = {k: v for k, v in (extra_types or {}).items() if k not in exports}
     types = {**FACT_TYPES, **others, **derived}
     cc = ConditionCompiler(types, set(derived), to_literal)
-    compiled, warnings = [], []
+    compiled: list[CompiledRule] = []
+    warnings: list[Problem] = []
     seen: dict[str, int] = {}
     for i, r in enumerate(rs.spec.rules):
         if r.id in seen:
@@ -264,11 +273,11 @@ def _compile_ruleset(rs: RuleSet, extra_types: dict[str, str] | None = None) -> 
     return CompiledRuleSet(rs, compiled, _shards(compiled, rs), types, set(derived), exports, warnings)
 
 
-def _at(rs: RuleSet, index: int, *path) -> tuple[int | None, int | None]:
+def _at(rs: RuleSet, index: int, *path: str | int) -> tuple[int | None, int | None]:
     return rs.at(index, *path)
 
 
-def _width(cond) -> int:
+def _width(cond: object) -> int:
     """Alpha conditions of a durable condition that can be true at once (each `$or` branch can)."""
     if isinstance(cond, dict):
         if "$or" in cond:
@@ -281,7 +290,7 @@ def _width(cond) -> int:
     return 1
 
 
-def _rule_width(patterns: list[dict]) -> int:
+def _rule_width(patterns: list[Cond]) -> int:
     out = 1
     for p in patterns:
         for body in p.values():
@@ -289,7 +298,7 @@ def _rule_width(patterns: list[dict]) -> int:
     return out
 
 
-def _leaves(cond) -> int:
+def _leaves(cond: object) -> int:
     if isinstance(cond, list):
         return sum(_leaves(c) for c in cond)
     if isinstance(cond, dict):
@@ -302,7 +311,7 @@ def _leaves(cond) -> int:
     return 1
 
 
-def _rule_figures(r: Rule) -> list:
+def _rule_figures(r: Rule) -> list[int | float | str]:
     out: list[int | float | str | bool] = []
     if r.then.limit is not None:
         out.append(r.then.limit)
@@ -315,7 +324,7 @@ def _shards(rules: list[CompiledRule], rs: RuleSet) -> list[list[int]]:
     """Group rules linked by derived facts (union-find), then pack groups into shards of MAX_SHARD."""
     parent = list(range(len(rules)))
 
-    def find(i):
+    def find(i: int) -> int:
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]

@@ -4,8 +4,16 @@ lint and for the engine's skips (the facts it requires, a conjunction that can n
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
+from typing import Any
 
 from ._expr import KEYWORDS, NUMERIC, OPS, TYPE_WORDS, ExprError, Parsed
+
+# a durable_rules condition or pattern: JSON, as durable_rules takes it (it has no types of its own)
+Cond = dict[str, Any]
+LiteralValue = str | int | float                    # a literal of a condition, as the compared fact holds it
+RValue = LiteralValue | Cond                        # the right side of a comparison: a literal, a fact, arithmetic
+ToLiteral = Callable[[ast.AST, str], LiteralValue]  # engine/core/_compile.py's to_literal
 
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _DURABLE_OP = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
@@ -23,14 +31,14 @@ class ConditionCompiler:
     that other rules of the same rule set assert, matched as separate facts {__kind: derived, name, value}.
     """
 
-    def __init__(self, types: dict[str, str], derived: set[str], to_literal):
+    def __init__(self, types: dict[str, str], derived: set[str], to_literal: ToLiteral):
         self.types, self.derived, self.to_literal = types, derived, to_literal
 
-    def compile(self, p: Parsed) -> list[dict]:
+    def compile(self, p: Parsed) -> list[Cond]:
         """-> durable 'all' list: [{'k': case condition}, {'d_<name>': derived condition}, ...]"""
         conjuncts = _split_and(p.tree)
-        case_parts: list[dict] = []
-        derived_parts: dict[str, list[dict]] = {}
+        case_parts: list[Cond] = []
+        derived_parts: dict[str, list[Cond]] = {}
         for c in conjuncts:
             used = {n.id for n in ast.walk(c) if isinstance(n, ast.Name)} & self.derived
             if not used:
@@ -46,12 +54,12 @@ class ConditionCompiler:
                        and n.id not in self.derived and n.id not in KEYWORDS
                        and any(isinstance(m, ast.Name) and m.id in self.derived for m in ast.walk(c))})
         case_parts += [{"$ex": {r: 1}} for r in refs if self.types.get(r) != "tri"]
-        out = [{"k": {"$and": [{"__kind": "case"}, *case_parts]}}]
+        out: list[Cond] = [{"k": {"$and": [{"__kind": "case"}, *case_parts]}}]
         for name, parts in derived_parts.items():
             # a joined pattern must be one flat $and (durable_rules evaluates a nested $and/$or in a join
             # wrongly, engine/core/_durable.py): `d != 3` is ($ex value and $neq), flattened here; an `or`
             # or `in [...]` over a derived fact cannot be flattened and is refused at its column
-            flat: list[dict] = []
+            flat: list[Cond] = []
             for part in parts:
                 flat += part["$and"] if set(part) == {"$and"} else [part]
             nested = next((c for c in conjuncts if name in {n.id for n in ast.walk(c) if isinstance(n, ast.Name)}
@@ -64,7 +72,7 @@ class ConditionCompiler:
         return out
 
     # -- one boolean node
-    def _cond(self, node: ast.AST, pattern: str | None) -> dict:
+    def _cond(self, node: ast.AST, pattern: str | None) -> Cond:
         if isinstance(node, ast.BoolOp):
             key = "$and" if isinstance(node.op, ast.And) else "$or"
             return {key: [self._cond(v, pattern) for v in node.values]}
@@ -91,7 +99,7 @@ class ConditionCompiler:
             return node.id if node.id not in self.derived else None
         return "value" if node.id == pattern else None
 
-    def _compare(self, left, op, right, pattern, whole) -> dict:
+    def _compare(self, left: ast.expr, op: str, right: ast.expr, pattern: str | None, whole: ast.expr) -> Cond:
         if op in ("in", "not in"):
             return self._membership(left, op, right, pattern, whole)
         lf = self._local(left, pattern)
@@ -100,6 +108,7 @@ class ConditionCompiler:
             if rf is None:
                 raise ExprError(f"compare a fact with a value: {ast.unparse(whole)}", whole.col_offset)
             left, right, op, lf = right, left, _FLIP[op], rf
+        assert isinstance(left, ast.Name)                  # _local names a fact only for a Name
         fact = left.id
         ftype = self.types.get(fact, "int")
         if isinstance(right, ast.Name) and right.id == "unknown":
@@ -125,7 +134,7 @@ class ConditionCompiler:
             guards.insert(0, {"$ex": {lf: 1}})
         return {"$and": [*guards, cond]} if guards else cond
 
-    def _rvalue(self, node, pattern, ftype, whole):
+    def _rvalue(self, node: ast.expr, pattern: str | None, ftype: str, whole: ast.expr) -> RValue:
         if isinstance(node, ast.Constant) or (isinstance(node, ast.Name) and node.id in KEYWORDS) \
                 or (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)):
             return self.to_literal(node, ftype)
@@ -139,14 +148,14 @@ class ConditionCompiler:
                 raise ExprError("one comparison may use at most one derived fact", whole.col_offset)
             return {"k": other}
         if isinstance(node, ast.BinOp) and type(node.op) in _ARITH:
-            def side(n):             # numbers inside arithmetic are numbers, whatever the fact compared
+            def side(n: ast.expr) -> RValue:             # numbers inside arithmetic are numbers, whatever the fact compared
                 is_num = isinstance(n, ast.Constant) and isinstance(n.value, (int, float)) \
                     and not isinstance(n.value, bool)
                 return self._rvalue(n, pattern, "num" if is_num else ftype, whole)
             return {_ARITH[type(node.op)]: {"$l": side(node.left), "$r": side(node.right)}}
         raise ExprError(f"not a value: {ast.unparse(node)}", getattr(node, "col_offset", 0))
 
-    def _type_of(self, node, whole) -> str | None:
+    def _type_of(self, node: ast.expr, whole: ast.expr) -> str | None:
         """Type of a right-hand value made of facts and arithmetic; None for a plain literal (to_literal
         checks those against the fact compared). Arithmetic takes numbers (and dates +/- days) only."""
         if isinstance(node, ast.Name):
@@ -180,18 +189,19 @@ class ConditionCompiler:
             return "num" if "num" in kinds else "int"
         return None
 
-    def _membership(self, left, op, right, pattern, whole) -> dict:
+    def _membership(self, left: ast.expr, op: str, right: ast.expr, pattern: str | None, whole: ast.expr) -> Cond:
         if isinstance(right, (ast.List, ast.Tuple)):          # fact in ['a', 'b']
             lf = self._local(left, pattern)
             if lf is None:
                 raise ExprError("the left of 'in [...]' must be a fact", whole.col_offset)
+            assert isinstance(left, ast.Name)                  # _local names a fact only for a Name
             ftype = self.types.get(left.id, "str")
             alts = [_cmp(lf, "==" if op == "in" else "!=", self.to_literal(e, ftype)) for e in right.elts]
             if op == "in":
                 return {"$or": alts} if len(alts) > 1 else alts[0]
             return {"$and": [{"$ex": {lf: 1}}, *alts]}
         rf = self._local(right, pattern)
-        if rf is None or self.types.get(right.id) != "list":
+        if rf is None or not isinstance(right, ast.Name) or self.types.get(right.id) != "list":
             raise ExprError(f"'in' needs a list fact or a literal list on its right: {ast.unparse(whole)}",
                             whole.col_offset)
         item = self.to_literal(left, "str")
@@ -204,7 +214,7 @@ def _compatible(a: str, b: str) -> bool:
     return (a in NUMERIC and b in NUMERIC) or (a == b and a != "list")
 
 
-def _same_fact_refs(rv) -> set[str]:
+def _same_fact_refs(rv: object) -> set[str]:
     """Fields of the same fact ({'$m': name}) that a right-hand value reads."""
     if isinstance(rv, dict):
         if "$m" in rv and len(rv) == 1:
@@ -213,7 +223,7 @@ def _same_fact_refs(rv) -> set[str]:
     return set()
 
 
-def _cmp(field_name: str, op: str, rv) -> dict:
+def _cmp(field_name: str, op: str, rv: RValue) -> Cond:
     dop = _DURABLE_OP[op]
     return {field_name: rv} if dop is None else {dop: {field_name: rv}}
 
@@ -233,8 +243,8 @@ def _split_and(node: ast.expr) -> list[ast.expr]:
 
 def impossible(p: Parsed) -> str | None:
     """A reason when the top-level conjunction can never be true (`x > 10 and x < 5`), else None."""
-    bounds: dict[str, list] = {}
-    equals: dict[str, set] = {}
+    bounds: dict[str, list[tuple[float, bool]]] = {}
+    equals: dict[str, set[object]] = {}
     for c in _split_and(p.tree):
         if not (isinstance(c, ast.Compare) and len(c.ops) == 1):
             continue
@@ -260,18 +270,19 @@ def impossible(p: Parsed) -> str | None:
     for name, vals in equals.items():
         if len(vals) > 1:
             return f"{name} cannot equal both {' and '.join(map(repr, sorted(vals, key=str)))}"
-    for name, ((lo, lo_inc), (hi, hi_inc)) in bounds.items():
-        if lo > hi or (lo == hi and not (lo_inc and hi_inc)):
-            return f"no value of {name} is both {'>=' if lo_inc else '>'} {lo} and {'<=' if hi_inc else '<'} {hi}"
+    for name, ((low, lo_inc), (high, hi_inc)) in bounds.items():
+        if low > high or (low == high and not (lo_inc and hi_inc)):
+            return f"no value of {name} is both {'>=' if lo_inc else '>'} {low} and {'<=' if hi_inc else '<'} {high}"
     return None
 
 
-def required_facts(p: Parsed, types: dict[str, str], derived: set[str]) -> tuple[frozenset, frozenset]:
+def required_facts(p: Parsed, types: dict[str, str], derived: set[str]) -> tuple[frozenset[str], frozenset[str]]:
     """(case facts that must be present, derived facts that must exist) for the condition to be true.
 
     Only top-level conjuncts count; a comparison with a fact that is absent is false, except
     `== unknown` and three-valued facts (always present)."""
-    need, deps = set(), set()
+    need: set[str] = set()
+    deps: set[str] = set()
     for c in _split_and(p.tree):
         if not isinstance(c, ast.Compare):
             continue

@@ -176,11 +176,11 @@ class Answered:
     labels: list[str] = field(default_factory=list)
 
     @property
-    def values(self) -> dict:
+    def values(self) -> dict[tuple[str, str], int | str]:       # (Unknown.kind, Unknown.key) -> value
         return self.reading.values
 
     @property
-    def answer(self) -> tuple:
+    def answer(self) -> tuple[str, int | None]:
         return self.outcome, self.certified
 
 
@@ -204,7 +204,7 @@ class ItemAnswer:
     answered: list[Answered] = field(default_factory=list)
 
     @property
-    def answer(self) -> tuple:
+    def answer(self) -> tuple[str, int | None]:
         return self.outcome, self.certified
 
 
@@ -230,7 +230,7 @@ def flips(u: Unknown, rs: list[Answered]) -> bool:
     key = (u.kind, u.key)
     with_u = [r for r in rs if key in r.values]
     common = sorted(set.intersection(*(set(r.values) for r in rs)) - {key}) if rs else []
-    groups: dict[tuple, set] = {}
+    groups: dict[tuple[str, ...], set[tuple[str, int | None]]] = {}
     for r in with_u:
         rest = tuple(str(r.values[k]) for k in common)      # the other values, in one order for all
         groups.setdefault(rest, set()).add(r.answer)
@@ -283,6 +283,7 @@ def _least_basis(kept: list[Answered], rs: list[Answered], used: list[tuple[Pres
             least = r
         if least is not lead:
             value, course = least.values[key], int(u.key) + 1
+            assert isinstance(value, int)                # same_rest holds the readings where it is a count
             exact = course_words(value, course)
             least.labels = [course_words(value, course, f"the answer is the same for any count from {value} up")
                             if w == exact else w for w in least.labels]
@@ -290,13 +291,13 @@ def _least_basis(kept: list[Answered], rs: list[Answered], used: list[tuple[Pres
     return [lead] + [r for r in kept if r is not kept[0]] if lead is not kept[0] else kept
 
 
-def _order(v):
+def _order(v: int | str) -> tuple[int, int | str]:
     return (0, v) if isinstance(v, int) else (1, str(v))
 
 
-def group_answers(rs: list[Answered]) -> list[tuple[tuple, list[Answered]]]:
+def group_answers(rs: list[Answered]) -> list[tuple[tuple[str, int | None], list[Answered]]]:
     """Readings grouped by answer, in first-seen order (for the rationale)."""
-    out: dict[tuple, list[Answered]] = {}
+    out: dict[tuple[str, int | None], list[Answered]] = {}
     for r in rs:
         out.setdefault(r.answer, []).append(r)
     return list(out.items())

@@ -9,7 +9,7 @@ from ._facts import FACT_TYPES
 from ._ruleset import RuleSet
 
 
-def derive_type(value, types: dict[str, str] | None = None) -> str:
+def derive_type(value: str | int | float | bool, types: dict[str, str] | None = None) -> str:
     """The type of a derived value, from the fact table (never from the text); 'int' if it cannot be
     typed (the rule then fails to compile with the reason)."""
     try:
@@ -18,7 +18,8 @@ def derive_type(value, types: dict[str, str] | None = None) -> str:
         return "int"
 
 
-def derived_types(rs: RuleSet, base: dict[str, str] | None = None) -> tuple[dict, dict, list[Problem]]:
+def derived_types(rs: RuleSet, base: dict[str, str] | None = None
+                  ) -> tuple[dict[str, str], dict[str, str], list[Problem]]:
     """(internal derived name -> type, exported name -> type, problems) of one rule set.
 
     A derived value's type comes from the fact table and the types of the facts it reads; every rule that

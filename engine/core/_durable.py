@@ -32,19 +32,37 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
-from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
+from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]  # not in typeshed's json.decoder
+from typing import Any, Protocol
 
-import durable_rules_engine as E
+import durable_rules_engine
 import orjson
 from durable.engine import Host
 
 from . import _expr, _figures
 from ._compile import END_RULE, CompiledRuleSet
+from ._conditions import Cond
 from ._errors import EngineError
+from ._figures import Value
 
 SUPPORTED = "2.0.28"
+
+
+class _Engine(Protocol):
+    """The functions of durable_rules' C module used here, typed as SUPPORTED behaves (it ships no types): a
+    fact is JSON text; an assert or retract gives (code, state offset); an action is (state, message) JSON."""
+    def assert_fact(self, handle: int, fact: str, /) -> tuple[int, int]: ...
+    def retract_fact(self, handle: int, fact: str, /) -> tuple[int, int]: ...
+    def start_action_for_state(self, handle: int, offset: int, /) -> tuple[str, str] | None: ...
+    def complete_and_start_action(self, handle: int, offset: int, /) -> str | None: ...
+    def abandon_action(self, handle: int, offset: int, /) -> None: ...
+    def delete_state(self, handle: int, sid: str, /) -> None: ...
+
+
+E: _Engine = durable_rules_engine
 
 
 def _check_version() -> None:
@@ -67,10 +85,10 @@ _check_version()
 JOIN_SENTINEL = {"$neq": {"__kind": {"k": "__kind"}}}
 
 
-def durable_patterns(patterns: list[dict]) -> list[dict]:
+def durable_patterns(patterns: list[Cond]) -> list[Cond]:
     """The patterns as registered: a fresh copy (set_rulesets keeps what it is given) in which every
     joined pattern's `$and` ends with JOIN_SENTINEL (see the module docstring for the durable bug)."""
-    out = json.loads(json.dumps(patterns))
+    out: list[Cond] = json.loads(json.dumps(patterns))
     for pattern in out[1:]:
         (alias, cond), = pattern.items()
         terms = cond.get("$and") if isinstance(cond, dict) and len(cond) == 1 else None
@@ -83,9 +101,15 @@ def durable_patterns(patterns: list[dict]) -> list[dict]:
     return out
 
 
-class _Host(Host):
-    def _run(self):          # no timer threads: every action runs inside our assert_fact call
+class _Host(Host):  # type: ignore[misc]  # durable_rules has no type information: Host is Any to mypy
+    def _run(self) -> None:          # no timer threads: every action runs inside our assert_fact call
         pass
+
+    def register(self, name: str, definition: dict[str, Any]) -> int:
+        """Register one durable ruleset; its handle."""
+        self.set_rulesets({name: definition})
+        handle: int = self.get_ruleset(name)._handle
+        return handle
 
 
 _HOST: _Host | None = None
@@ -106,11 +130,18 @@ def _host() -> _Host:
 class Firing:
     """One rule that fired: which, and the facts it matched (case facts and derived values)."""
     rule_index: int
-    facts: dict               # case facts (read only for rules that join a derived fact or derive one; else {})
-    derived: dict             # derived name -> value bound in this firing
+    facts: dict[str, object]  # case facts (read only for rules that join a derived fact or derive one; else {})
+    derived: dict[str, object]  # derived name -> value bound in this firing
 
 
-def _noop(c):                 # set_rulesets wants a callable; the agenda is drained below, never through it
+@dataclass
+class _Session:
+    """A shard's live session: its id and the evaluations run in it so far."""
+    sid: str
+    runs: int = 1
+
+
+def _noop(c: object) -> None:     # set_rulesets wants a callable; the agenda is drained below, never through it
     return None
 
 
@@ -138,7 +169,7 @@ class Registered:
         self.reuse = reuse
         self.names: list[str] = []
         self.handles: list[int] = []
-        self._live: list[list] = []                    # per shard: [sid, evaluations so far] or []
+        self._live: list[_Session | None] = []         # per shard: its live session, if any
         self.index: dict[str, int] = {cr.rule.id: cr.index for cr in compiled.rules}
         self.used = {n for cr in compiled.rules for n in cr.derived_used}
         # rules whose firing needs nothing but their name: no joined derived fact, no derive action
@@ -148,29 +179,28 @@ class Registered:
         with _LOCK:
             for s, idxs in enumerate(compiled.shards):
                 name = f"{rs.id}@{rs.version}#{rs.sha256[:12]}/{s}.{next(_NAMES)}"
-                definition = {}
+                definition: dict[str, Any] = {}
                 for i in idxs:
                     cr = compiled.rules[i]
                     definition[cr.rule.id] = {"all": durable_patterns(cr.patterns),
                                               "pri": cr.rule.priority, "run": _noop}
                 definition[END_RULE] = {"pri": 65535, "all": [{"m": {"__kind": "end"}}], "run": _noop}
-                _host().set_rulesets({name: definition})
+                self.handles.append(_host().register(name, definition))
                 self.names.append(name)
-                self.handles.append(_host().get_ruleset(name)._handle)
-                self._live.append([])
+                self._live.append(None)
 
-    def run(self, facts: dict, encoded: str | None = None) -> tuple[list[Firing], dict]:
+    def run(self, facts: Mapping[str, object], encoded: str | None = None) -> tuple[list[Firing], dict[str, Value]]:
         """Evaluate one item's facts in each shard's session; raise on any error (after cleaning up).
 
         `encoded` is encode(facts), when the caller already has it. Returns the firings and every derived
         fact the session asserted (first value of each name)."""
         body = encoded if encoded is not None else encode(facts)
         out: list[Firing] = []
-        derived: dict = {}
+        derived: dict[str, Value] = {}
         with _LOCK:
             for shard, handle in enumerate(self.handles):
-                live = self._live[shard] if self.reuse else []
-                sid = live[0] if live else f"s{next(_SEQ)}"
+                live = self._live[shard] if self.reuse else None
+                sid = live.sid if live else f"s{next(_SEQ)}"
                 fact = f'{body}, "sid": "{sid}"}}'
                 asserted: list[str] = []
                 try:
@@ -185,7 +215,7 @@ class Registered:
                     err = e if isinstance(e, (EngineError, KeyboardInterrupt, SystemExit)) or \
                         not isinstance(e, Exception) else \
                         EngineError(f"rule set {self.compiled.ruleset.key}: {type(e).__name__}: {e}")
-                    self._live[shard] = []
+                    self._live[shard] = None
                     _finish(handle, sid, err)
                     if err is e:
                         raise
@@ -193,11 +223,11 @@ class Registered:
                 if not self.reuse:
                     _finish(handle, sid, None)
                 elif not live:
-                    self._live[shard] = [sid, 1]
+                    self._live[shard] = _Session(sid)
                 else:
-                    live[1] += 1
-                    if live[1] >= self.RECYCLE:
-                        self._live[shard] = []
+                    live.runs += 1
+                    if live.runs >= self.RECYCLE:
+                        self._live[shard] = None
                         _finish(handle, sid, None)
         return out, derived
 
@@ -205,11 +235,12 @@ class Registered:
         """End the live sessions (a later run starts fresh ones)."""
         with _LOCK:
             for shard, handle in enumerate(self.handles):
-                live, self._live[shard] = self._live[shard], []
+                live, self._live[shard] = self._live[shard], None
                 if live:
-                    _finish(handle, live[0], None)
+                    _finish(handle, live.sid, None)
 
-    def _drain(self, handle, code, off, sid, out, derived, seen, asserted) -> None:
+    def _drain(self, handle: int, code: int, off: int, sid: str, out: list[Firing], derived: dict[str, Value],
+               seen: set[tuple[int, tuple[tuple[str, Any], ...]]], asserted: list[str]) -> None:
         if code != 0:                                  # 1: nothing matched (not an error); 3: queued
             return
         res = E.start_action_for_state(handle, off)
@@ -233,7 +264,9 @@ class Registered:
             E.abandon_action(handle, off)
             raise
 
-    def _fired(self, handle, sid, index, bound, out, derived, seen, asserted) -> None:
+    def _fired(self, handle: int, sid: str, index: int, bound: dict[str, Any], out: list[Firing],
+               derived: dict[str, Value], seen: set[tuple[int, tuple[tuple[str, Any], ...]]], asserted: list[str]
+               ) -> None:
         case = bound["k"]
         values = {k[2:]: v["value"] for k, v in bound.items() if k.startswith("d_")}
         key = (index, tuple(sorted(values.items())))
@@ -262,7 +295,7 @@ def _finish(handle: int, sid: str, error: BaseException | None) -> None:
     a failed assert the session may exist with no action run), drain what is left without recording it,
     then delete. With `error` set (the session already failed), a cleanup failure is added to that error
     as a note and never replaces it; without, it is raised as an EngineError."""
-    problems = []
+    problems: list[str] = []
     try:
         code, off = E.assert_fact(handle, f'{{"__kind": "end", "sid": "{sid}"}}')
         if code == 0:
@@ -285,7 +318,7 @@ def _finish(handle: int, sid: str, error: BaseException | None) -> None:
     raise EngineError("durable_rules session cleanup failed: " + "; ".join(problems))
 
 
-def encode(facts: dict, names: frozenset[str] | None = None) -> str:
+def encode(facts: Mapping[str, object], names: frozenset[str] | None = None) -> str:
     """The case fact as durable JSON, without its closing brace (the session id is appended); with `names`,
     only those facts (the ones a rule set's session reads)."""
     try:
@@ -294,9 +327,9 @@ def encode(facts: dict, names: frozenset[str] | None = None) -> str:
         raise EngineError(f"a fact cannot be given to durable_rules: {e}") from e
 
 
-def _normalise(facts: dict, names: frozenset[str] | None = None) -> dict:
+def _normalise(facts: Mapping[str, object], names: frozenset[str] | None = None) -> dict[str, object]:
     """Types durable handles safely: lists get the sentinel; no None, bool, date (durable-rules.md §7)."""
-    out = {}
+    out: dict[str, object] = {}
     for k, v in facts.items():
         if v is None or (names is not None and k not in names):
             continue

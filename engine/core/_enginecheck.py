@@ -17,11 +17,11 @@ Kept small and in one place: it uses only compile_ruleset's result, Registered a
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from ._compile import CompiledRuleSet, compile_ruleset, exported_types
 from ._durable import Registered, encode
 from ._errors import Problem, RuleError
+from ._library import Library
 
 _SAMPLE = {"int": 1, "num": 1.5, "date": 0, "str": "x", "tri": "unknown", "list": ["x"]}
 
@@ -41,7 +41,7 @@ def engine_problems(compiled: CompiledRuleSet) -> list[Problem]:
     return out or [_problem(compiled, error, 1, 1, None)]
 
 
-def library_problems(library: Any) -> list[Problem]:
+def library_problems(library: Library) -> list[Problem]:
     """Every problem that stops a rule set of the library from compiling or running in durable_rules (what
     `audit` checks before its first case, so that a broken rule file is exit 2, not an error per case)."""
     exports = exported_types(library)

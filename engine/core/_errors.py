@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ._textsafe import printable
@@ -33,7 +34,7 @@ class Problem:
         hint = f" {self.suggestion}" if self.suggestion else ""
         return f"{self.location()}: {self.code} {self.message}{where}{hint}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str | int]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
@@ -63,7 +64,7 @@ class EngineError(PtcheckError):
     """The inference engine failed while evaluating a case (never a silent wrong answer)."""
 
 
-def did_you_mean(word: str, choices) -> str | None:
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """'did you mean ...?' for a misspelt name, or None when nothing is close."""
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None

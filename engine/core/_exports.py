@@ -2,14 +2,16 @@
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
+from ._figures import Value
 from ._ruleset import RowInfo, RuleSet
 
-FIRST: tuple[str, tuple[str, ...]] = ("first", ())
+Policy = tuple[str, tuple[str, ...]]        # (hit policy, `by` columns)
+FIRST: Policy = ("first", ())
 
 
-def stated_policy(row: RowInfo | None) -> tuple[str, tuple[str, ...]] | None:
+def stated_policy(row: RowInfo | None) -> Policy | None:
     """The conflict policy a rule states for the facts it exports: a table row, its table's hit policy and
     `by`; a rule that is not a row, `first`. None for a row of a `unique` table: its rows never overlap,
     so the table states no precedence and follows the policy the other exporters of the fact state."""
@@ -20,13 +22,12 @@ def stated_policy(row: RowInfo | None) -> tuple[str, tuple[str, ...]] | None:
     return row.table.hit, tuple(row.table.by)
 
 
-def export_policies(sets: Iterable[RuleSet]) -> tuple[dict[str, tuple[str, tuple[str, ...]]],
-                                                      list[tuple[str, RuleSet, int, str]]]:
+def export_policies(sets: Iterable[RuleSet]) -> tuple[dict[str, Policy], list[tuple[str, RuleSet, int, str]]]:
     """(the policy of every exported fact, conflicts). An exported fact combines across rule sets under ONE
     policy: the one its exporters state (stated_policy; all that state one must agree), or `first` when
     none does. A conflict is (fact, rule set, rule index, reason) for each exporter that disagrees with the
     first policy found, and for a `unique` table that lacks a `by` column of that policy."""
-    stated: dict[str, list[tuple[tuple | None, RuleSet, int]]] = {}
+    stated: dict[str, list[tuple[Policy | None, RuleSet, int]]] = {}
     for rs in sets:
         rows = getattr(rs, "rows", None) or {}
         for i, r in enumerate(rs.spec.rules):
@@ -34,7 +35,7 @@ def export_policies(sets: Iterable[RuleSet]) -> tuple[dict[str, tuple[str, tuple
                 pol = stated_policy(rows.get(r.id))
                 for name in r.then.derive:
                     stated.setdefault(name, []).append((pol, rs, i))
-    policies: dict[str, tuple[str, tuple[str, ...]]] = {}
+    policies: dict[str, Policy] = {}
     conflicts: list[tuple[str, RuleSet, int, str]] = []
     for name, entries in stated.items():
         firsts = [(pol, rs, i) for pol, rs, i in entries if pol is not None]
@@ -53,12 +54,13 @@ def export_policies(sets: Iterable[RuleSet]) -> tuple[dict[str, tuple[str, tuple
     return policies, conflicts
 
 
-def show_policy(pol: tuple) -> str:
+def show_policy(pol: Policy) -> str:
     hit, by = pol
     return f"hit {hit}" + (f" by [{', '.join(by)}]" if by else "")
 
 
-def merge_exports(values: dict, new: dict, types: dict, policies: dict | None = None) -> dict:
+def merge_exports(values: Mapping[str, Value], new: Mapping[str, Value | bool], types: Mapping[str, str],
+                  policies: Mapping[str, Policy] | None = None) -> dict[str, Value]:
     """The exported facts that a firing rule sets, given those already set for the item (`values`) by rule
     sets that ran before it, under the policy of those facts (export_policies; default `first`). The same
     policy as within a table: the row that counts sets ALL its outputs (visits, weeks and label always

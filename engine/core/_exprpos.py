@@ -3,6 +3,8 @@ the rule set's `applies_when` and inside scalars that span lines (YAML's folding
 """
 from __future__ import annotations
 
+import yaml
+
 from ._ruleset import RuleSet
 from ._yamlpos import has, node_at
 
@@ -37,7 +39,7 @@ def expr_position(rs: RuleSet, index: int, offset: int, key: str = "when") -> tu
     return (line + 1, None) if style in ("|", ">") else (line, col)
 
 
-def _scalar_positions(n) -> list[tuple[int, int]] | None:
+def _scalar_positions(n: yaml.Node) -> list[tuple[int, int]] | None:
     """(line, column) of every character of a multi-line scalar's value, or None when the replay of the
     folding does not reproduce the value (escapes, unusual indentation): then the caller gives the start."""
     buf = n.start_mark.buffer

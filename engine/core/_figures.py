@@ -14,14 +14,17 @@ import ast
 import functools
 import math
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol, TypeGuard, cast
 
 from ._errors import did_you_mean
 from ._expr import KEYWORDS, MAX_INT, NUMERIC, TYPE_WORDS, ExprError, _parse, check_literals
 
+# what a fact or a figure holds: a number, a word (yes/no facts hold 'true', 'false', 'unknown'), None: unknown
+Value = int | float | str | None
+
 
 class Lookup(Protocol):
-    def get(self, key: str, default: Any = None, /) -> Any: ...
+    def get(self, key: str, /) -> Value: ...
 
 
 _FIG_NODES = (ast.BinOp, ast.Name, ast.Constant, ast.Call, ast.Load, ast.Add, ast.Sub, ast.Mult,
@@ -29,7 +32,7 @@ _FIG_NODES = (ast.BinOp, ast.Name, ast.Constant, ast.Call, ast.Load, ast.Add, as
 _FIG_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//"}
 
 
-def evaluate(expr: str | int | float, env: Lookup) -> Any:
+def evaluate(expr: str | int | float, env: Lookup) -> Value:
     """Value of a figure expression over facts; None when a fact it needs is unknown, a divisor is 0,
     or the result is not a finite 64-bit number."""
     return compile_figure(expr)(env)
@@ -44,14 +47,14 @@ def figure_tree(expr: str) -> ast.expr:
 
 
 @functools.lru_cache(maxsize=4096)
-def _compiled(expr: str) -> Callable[[Lookup], Any]:
+def _compiled(expr: str) -> Callable[[Lookup], Value]:
     try:
         return closure(figure_tree(expr))
     except ExprError:
         return _unknown
 
 
-def compile_figure(expr: str | int | float) -> Callable[[Lookup], Any]:
+def compile_figure(expr: str | int | float) -> Callable[[Lookup], Value]:
     """A figure as a function of a lookup (anything with .get): built once per figure (the syntax tree is
     not walked per call)."""
     if isinstance(expr, (int, float)):
@@ -59,7 +62,7 @@ def compile_figure(expr: str | int | float) -> Callable[[Lookup], Any]:
     return _compiled(str(expr))
 
 
-def compile_value(expr: str | int | float | bool) -> Callable[[Lookup], Any]:
+def compile_value(expr: str | int | float | bool) -> Callable[[Lookup], Value]:
     """A derived value (an export) as a function of a lookup: the same as fact_value(expr, lookup)."""
     if isinstance(expr, bool):
         word = "true" if expr else "false"
@@ -74,12 +77,12 @@ def _unknown(e: Lookup) -> None:
     return None
 
 
-def closure(node: ast.AST) -> Callable[[Lookup], Any]:
+def closure(node: ast.AST) -> Callable[[Lookup], Value]:
     """A checked figure (or the arithmetic of a condition) as a function. Unknown operands, a zero
     divisor, a word in arithmetic, or a result that is not a finite 64-bit number give None: the figure is
     unknown."""
     if isinstance(node, ast.Constant):
-        c = node.value if _finite(node.value) else None
+        c = cast(Value, node.value) if _finite(node.value) else None      # check_literals: numbers and words
         return lambda e: c
     if isinstance(node, ast.Name):
         n = node.id
@@ -87,14 +90,14 @@ def closure(node: ast.AST) -> Callable[[Lookup], Any]:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         f = closure(node.operand)
 
-        def neg(e: Lookup) -> Any:
+        def neg(e: Lookup) -> Value:
             v = f(e)
             return -v if _number(v) else None
         return neg
     if isinstance(node, ast.BinOp) and type(node.op) in _FIG_OPS:
         fa, fb, op = closure(node.left), closure(node.right), type(node.op)
 
-        def binop(e: Lookup) -> Any:
+        def binop(e: Lookup) -> Value:
             a, b = fa(e), fb(e)
             if not (_number(a) and _number(b)):
                 return None
@@ -114,14 +117,14 @@ def closure(node: ast.AST) -> Callable[[Lookup], Any]:
             and node.args:
         fs, pick = [closure(x) for x in node.args], (min if node.func.id == "min" else max)
 
-        def call(e: Lookup) -> Any:
+        def call(e: Lookup) -> Value:
             vals = [f(e) for f in fs]
-            return pick(vals) if all(_number(v) for v in vals) else None
+            return pick(vals) if all(_number(v) for v in vals) else None   # type: ignore[type-var]  # numbers
         return call
     raise ExprError(f"cannot evaluate {ast.unparse(node)}")
 
 
-def fact_value(expr: str | int | float | bool, env: Lookup) -> Any:
+def fact_value(expr: str | int | float | bool, env: Lookup) -> Value:
     """The value a `derive` gives a fact: true/false become 'true'/'false', numbers stay, figures are
     evaluated over env (None when a fact they need is unknown)."""
     if isinstance(expr, bool):
@@ -153,18 +156,18 @@ def _check_figure_nodes(node: ast.AST) -> None:
                 raise ExprError("division by zero", n.right.col_offset)
 
 
-def _is_func(root, name) -> bool:
+def _is_func(root: ast.AST, name: ast.Name) -> bool:
     return any(isinstance(c, ast.Call) and c.func is name for c in ast.walk(root))
 
 
-def _const(node):
+def _const(node: ast.AST) -> Value:
     """The value of a sub-expression without facts (constant folding), else None."""
     if any(isinstance(n, (ast.Name, ast.Call)) for n in ast.walk(node)):
         return None
     return closure(node)({})
 
 
-def figure_names(expr) -> set[str]:
+def figure_names(expr: str | int | float | bool | None) -> set[str]:
     """Fact names a figure reads; raises ExprError for anything outside the figure language."""
     if isinstance(expr, (int, float, bool)) or expr is None:
         if isinstance(expr, float) and not math.isfinite(expr):
@@ -175,7 +178,7 @@ def figure_names(expr) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - {"min", "max"} - KEYWORDS
 
 
-def figure_type(expr, types: dict[str, str]) -> str:
+def figure_type(expr: str | int | float | bool, types: dict[str, str]) -> str:
     """The type of a figure: tri (true/false), str (a quoted word), int or num (arithmetic), from the
     types of the facts it reads (the fact table, not its text). Raises ExprError on a type mismatch."""
     if isinstance(expr, bool):
@@ -189,7 +192,7 @@ def figure_type(expr, types: dict[str, str]) -> str:
     return _ftype(node, types)
 
 
-def _ftype(node, types) -> str:
+def _ftype(node: ast.expr, types: dict[str, str]) -> str:
     if isinstance(node, ast.Constant):
         v = node.value
         return "str" if isinstance(v, str) else "num" if isinstance(v, float) else "int"
@@ -207,7 +210,7 @@ def _ftype(node, types) -> str:
         return t
     if isinstance(node, ast.UnaryOp):
         return _ftype(node.operand, types)
-    kids = [node.left, node.right] if isinstance(node, ast.BinOp) else node.args
+    kids = [node.left, node.right] if isinstance(node, ast.BinOp) else cast(ast.Call, node).args   # min / max
     kinds = [_ftype(k, types) for k in kids]
     for k, t in zip(kids, kinds):
         if t not in NUMERIC:
@@ -228,7 +231,7 @@ def is_finite(v: object) -> bool:
     return True
 
 
-def is_number(v: object) -> bool:
+def is_number(v: object) -> TypeGuard[int | float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and is_finite(v)
 
 

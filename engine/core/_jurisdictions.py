@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import _yamlpos
 from ._errors import Problem, RuleError, did_you_mean
+from ._safeinput import RULE_FILE, InputError
 from ._yamlpos import mark
+
+JurisdictionId = Literal["CA", "TX"]
 
 UNKNOWN_KINDS = ("prior_therapy", "course_visits", "course_dates", "request_range")
 # the readings a presumption may take, by the unknown it settles (engine/core/_readings.py gives the values)
@@ -106,11 +111,11 @@ class _Presumptions(_Model):
 
 class Policy(_Model):
     """Both files, validated: what the Library holds beside its rule sets."""
-    jurisdictions: dict[Literal["CA", "TX"], Jurisdiction] = {}
+    jurisdictions: dict[JurisdictionId, Jurisdiction] = {}
     presumptions: tuple[Presumption, ...] = ()
 
-    def of(self, jurisdiction: str) -> Jurisdiction:
-        return self.jurisdictions.get(jurisdiction, _NONE)   # type: ignore[call-overload]
+    def of(self, jurisdiction: JurisdictionId) -> Jurisdiction:
+        return self.jurisdictions.get(jurisdiction, _NONE)
 
 
 _NONE = Jurisdiction()
@@ -119,7 +124,7 @@ _NONE = Jurisdiction()
 def load_policy(root: Path) -> tuple[Policy, list[Problem]]:
     """jurisdictions.yaml and presumptions.yaml of a rules folder (each optional), with their problems."""
     problems: list[Problem] = []
-    jur: dict = {}
+    jur: dict[JurisdictionId, Jurisdiction] = {}
     pres: tuple[Presumption, ...] = ()
     node, data = _read(root / "jurisdictions.yaml", problems)
     if node is not None:
@@ -137,15 +142,15 @@ def load_policy(root: Path) -> tuple[Policy, list[Problem]]:
 
 
 class _Jurisdictions(_Model):
-    by: dict[Literal["CA", "TX"], Jurisdiction]
+    by: dict[JurisdictionId, Jurisdiction]
 
 
-def _read(path: Path, problems: list[Problem]) -> tuple[Any, Any]:
+def _read(path: Path, problems: list[Problem]) -> tuple[yaml.Node | None, Any]:
     if not path.is_file():
         return None, None
     try:
-        docs = _yamlpos.load_yaml(path.read_bytes(), str(path), _yamlpos.RULE_FILE)
-    except _yamlpos.InputError as e:
+        docs = _yamlpos.load_yaml(path.read_bytes(), str(path), RULE_FILE)
+    except InputError as e:
         problems += e.problems
         return None, None
     if not docs:
@@ -153,7 +158,7 @@ def _read(path: Path, problems: list[Problem]) -> tuple[Any, Any]:
     return docs[0]
 
 
-def _problems(e: ValidationError, node, src: str, drop: list) -> list[Problem]:
+def _problems(e: ValidationError, node: yaml.Node, src: str, drop: list[str]) -> list[Problem]:
     out = []
     for err in e.errors(include_url=False):
         loc = list(err["loc"])[len(drop):]
@@ -201,7 +206,7 @@ def check_policy(policy: Policy, root: Path, ruleset_ids: set[str], facts: set[s
     return out
 
 
-def _named(node, path: Path, loc: list, message: str, code: str, hint: str | None) -> Problem:
+def _named(node: yaml.Node | None, path: Path, loc: Sequence[str | int], message: str, code: str, hint: str | None) -> Problem:
     line, col = mark(node, loc) if node is not None else (None, None)
     return Problem(message, file=str(path), line=line, column=col, path=_yamlpos.dotted(loc), code=code,
                    suggestion=hint)
@@ -213,5 +218,5 @@ def raise_problems(problems: list[Problem], root: Path) -> None:
                         problems)
 
 
-__all__ = ["FallbackNote", "SequenceEntry", "Jurisdiction", "Presumption", "Policy", "load_policy",
+__all__ = ["JurisdictionId", "FallbackNote", "SequenceEntry", "Jurisdiction", "Presumption", "Policy", "load_policy",
            "check_policy", "UNKNOWN_KINDS", "READINGS"]

@@ -43,7 +43,7 @@ class Library:
             names = set(FACT_TYPES) | set(exported_types(rulesets))
             _jurisdictions.raise_problems(
                 _jurisdictions.check_policy(policy, root, {rs.id for rs in rulesets}, names), root)
-        self._in_force: dict[tuple, list[RuleSet]] = {}
+        self._in_force: dict[tuple[str, int | None, tuple[tuple[str, str], ...]], list[RuleSet]] = {}
         self._bound_dates: list[dt.date] | None = None
 
     @classmethod
@@ -67,8 +67,8 @@ class Library:
             key = _library_key(root, key_files)
         if key is not None:
             cached = _rulecache.read(_rulecache.library_entry(root), key)
-            if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("library"), cls):
-                return cached["library"]      # as built (and checked: duplicates, overlaps) when it was written
+            if isinstance(cached, dict) and cached.get("key") == key and isinstance(hit := cached.get("library"), cls):
+                return hit                    # as built (and checked: duplicates, overlaps) when it was written
         lib = cls._parse(root, all_files)
         if key is not None and key_files is not None and key == _library_key(root, key_files):   # not edited meanwhile
             value = {"key": key, "library": lib}
@@ -80,7 +80,7 @@ class Library:
     def _parse(cls, root: Path, all_files: list[Path]) -> "Library":
         sets: list[RuleSet] = []
         problems: list[Problem] = []
-        loading: dict = {}                  # each file parsed once, also where an edition needs it as its base
+        loading: dict[tuple[str, str], _editions.Parsed] = {}     # each file parsed once, also where an edition needs it as its base
         token = _editions.LOADING.set(loading)
         try:
             for f in all_files:

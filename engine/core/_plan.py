@@ -24,7 +24,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from ._facts import may_overlap
-from ._jurisdictions import Presumption
+from ._jurisdictions import JurisdictionId, Presumption
 from ._library import Library
 from ._ruleset import RuleSet
 
@@ -78,14 +78,15 @@ class Planner:
     def __init__(self, library: Library, pins: dict[str, str] | None = None):
         self.library = library
         self.pins = dict(pins or {})
-        self._plans: dict[tuple, ItemPlan] = {}
+        self._plans: dict[tuple[str, int | None, bool, str, tuple[str, ...]], ItemPlan] = {}
         self._exports: dict[str, bool] = {}
         self._positions: dict[str, int] = {}
 
     def in_force(self, jurisdiction: str, on: dt.date | None) -> list[RuleSet]:
         return self.library.in_force(jurisdiction, on, self.pins)
 
-    def plan(self, jurisdiction: str, on: dt.date | None, service: str, regions: tuple[str, ...]) -> ItemPlan:
+    def plan(self, jurisdiction: JurisdictionId, on: dt.date | None, service: str, regions: tuple[str, ...]
+             ) -> ItemPlan:
         key = (jurisdiction, self.library.span(on), on is None, service, regions)
         hit = self._plans.get(key)
         if hit is None:
@@ -94,11 +95,12 @@ class Planner:
             hit = self._plans[key] = self._plan(jurisdiction, on, service, regions)
         return hit
 
-    def _plan(self, jurisdiction: str, on: dt.date | None, service: str, regions: tuple[str, ...]) -> ItemPlan:
+    def _plan(self, jurisdiction: JurisdictionId, on: dt.date | None, service: str, regions: tuple[str, ...]
+              ) -> ItemPlan:
         lib = self.library
         sets = self.in_force(jurisdiction, on)
         addressing = [rs for rs in sets if _in_scope(rs, service, regions)]
-        role = {rs.id: rs.spec.jurisdictions[jurisdiction] for rs in addressing}   # type: ignore[index]
+        role = {rs.id: rs.spec.jurisdictions[jurisdiction] for rs in addressing}
         primary = [rs for rs in addressing if role[rs.id] == "primary"]
         fallback = [rs for rs in addressing if role[rs.id] == "fallback"] if not primary else []
         supplemental = [rs for rs in addressing if role[rs.id] == "supplemental"]

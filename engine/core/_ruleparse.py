@@ -18,11 +18,11 @@ from . import _documentation, _editions, _safeinput, _tables
 from ._errors import Problem, did_you_mean
 from ._rulefiles import load_yaml
 from ._rules import Citation, Column, Effect, Guideline, Rule, RuleSetSpec, Scope, Table
-from ._ruleset import RuleSet
+from ._ruleset import EditionInfo, RuleSet
 from ._yamlpos import dotted, mark
 
 
-def parse_ruleset(text: str, path: Path | str = "<input>", *, _seen: frozenset = frozenset()) -> tuple[RuleSet | None, list[Problem]]:
+def parse_ruleset(text: str, path: Path | str = "<input>", *, _seen: frozenset[str] = frozenset()) -> tuple[RuleSet | None, list[Problem]]:
     """Parse and validate one rule file. Never raises for bad content: returns its problems.
 
     A file that `extends: ID@VERSION` is merged with that edition (found in the same rules folder) first;
@@ -46,7 +46,9 @@ def parse_ruleset(text: str, path: Path | str = "<input>", *, _seen: frozenset =
         return None, [Problem("empty rule file", file=src, line=1, code="R001")]
     _editions.note_header(path, text, data)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    base, edition, where = None, {}, None
+    base: RuleSet | None = None
+    edition: EditionInfo = {}
+    where: dict[str, list[str | int] | None] | None = None
     if isinstance(data, dict) and data.get("extends") is not None:
         base, problems = _editions.resolve_base(data, path, node, _seen, parse_ruleset)
         if base is None:
@@ -76,8 +78,8 @@ def parse_ruleset(text: str, path: Path | str = "<input>", *, _seen: frozenset =
     return rs, problems + expand_problems
 
 
-def _drop(data, loc: list) -> None:
-    cur = data
+def _drop(data: dict[str, Any], loc: list[str | int]) -> None:
+    cur: Any = data                 # the file's data as read: mappings and lists
     for part in loc[:-1]:
         cur = cur[part]
     cur.pop(loc[-1], None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from . import _documentation
 
@@ -187,7 +187,7 @@ class RuleSetSpec(_Model):
 
     @field_validator("effective_to")
     @classmethod
-    def _dates_in_order(cls, v: dt.date | None, info) -> dt.date | None:
+    def _dates_in_order(cls, v: dt.date | None, info: ValidationInfo) -> dt.date | None:
         start = info.data.get("effective_from")
         if v is not None and start is not None and v < start:
             raise ValueError(f"effective_to {v} is before effective_from {start}")
@@ -205,7 +205,7 @@ class RuleSetSpec(_Model):
         return self
 
 
-def rules_schema() -> dict:
+def rules_schema() -> dict[str, Any]:
     """JSON Schema of a rule file."""
     schema = RuleSetSpec.model_json_schema()
     # an edition that `extends` another states only what changes (engine/core/_editions.py)

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypedDict
 
 import yaml
 
@@ -20,7 +21,7 @@ class Origin:
     """Where a rule of the expanded rule set was written: its node path in this file (None when it is
     inherited unchanged), the length of the `applies_when` prefix of its condition, and its provenance."""
     kind: str                        # rule | row
-    path: list | None                # node path in this file's YAML, e.g. ["rules", 3] or ["tables", 0, "rows", 2]
+    path: list[str | int] | None     # node path in this file's YAML, e.g. ["rules", 3] or ["tables", 0, "rows", 2]
     prefix: int = 0                  # characters of "(applies_when) and (" before the written condition
     source: str = "defined here"     # or "inherited from ID@VERSION (file)", "changed here from ID@VERSION (file)"
     file: str | None = None          # the file that wrote it (the base file for inherited rules)
@@ -32,9 +33,18 @@ class RowInfo:
     """A table row as compiled: which table, which row, its label and the hit policy that governs it."""
     table: Table
     index: int                       # 0-based position in the table
-    row: dict
+    row: dict[str, Any]
     label: str | None
     guarded_by: list[str] = field(default_factory=list)     # rule ids of the rows that take precedence
+
+
+class EditionInfo(TypedDict, total=False):
+    """What an edition that `extends` another changed (engine/core/_editions.py); empty for any other."""
+    base: str                        # the base's id@version
+    inherited_from: str              # "id@version (file)"
+    added: list[str]                 # rule, table and row ids
+    changed: list[str]
+    removed: list[str]
 
 
 @dataclass(eq=False)
@@ -53,7 +63,7 @@ class RuleSet:
     origins: list[Origin] = field(default_factory=list, repr=False)
     rows: dict[str, RowInfo] = field(default_factory=dict, repr=False)
     base: "RuleSet | None" = field(default=None, repr=False)
-    edition: dict = field(default_factory=dict, repr=False)    # added / changed / removed ids, inherited ids
+    edition: EditionInfo = field(default_factory=EditionInfo, repr=False)
     key: str = field(init=False, repr=False)                   # id@version
     cited_by_rule: dict[str, str] = field(init=False, default_factory=dict, repr=False)   # rendered citations
 
@@ -67,7 +77,7 @@ class RuleSet:
         ones)."""
         if self.stored_node is _rulecache.REREAD:
             self.stored_node = _reread_node(self)
-        return self.stored_node        # type: ignore[return-value]
+        return self.stored_node        # type: ignore[return-value]  # not REREAD: it was replaced just above
 
     @node.setter
     def node(self, node: yaml.Node | None) -> None:
@@ -102,7 +112,7 @@ class RuleSet:
             return self.origins[index]
         return Origin("rule", ["rules", index])
 
-    def at(self, index: int, *keys) -> tuple[int | None, int | None]:
+    def at(self, index: int, *keys: str | int) -> tuple[int | None, int | None]:
         """(line, column) in this file of a rule (or one of its keys). A table row's `when`/`then` is its
         row (or the cell / output key when it has one); an inherited rule points at `extends:`."""
         if self.node is None:

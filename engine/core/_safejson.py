@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 from ._errors import Problem
 from ._safeinput import CASE_FILE, INT64_MAX, INT64_MIN, SURROGATE, InputError, Limits, decode
@@ -36,12 +36,12 @@ def _json_int(s: str) -> int:
     return int(s)
 
 
-def _json_constant(s: str):
+def _json_constant(s: str) -> NoReturn:
     raise _JsonRefused("Y009", "numbers must be finite (1e400, NaN and Infinity are not allowed)")
 
 
-def _json_pairs(pairs: list) -> dict:
-    out: dict = {}
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for k, v in pairs:
         if k in out:
             shown = k if re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", k) else None

@@ -4,27 +4,34 @@ overlaps (two rows that match one input, for `unique` tables), found from the ce
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ._cells import Cell, cells, disjoint, fact_type, joint_pairs
 from ._rules import Table
 
 _OTHER = "\0other"
+# a representative value of a column: a set of words (a list fact or named conditions), a number, a word,
+# true/false, or None (unknown)
+Rep = frozenset[str] | int | float | str | None
+Shown = str | int | float | list[str]          # a representative value as an example shows it
+Parsed = list[dict[str, Cell | None]]          # the cells of each row
+# (rows by `==` value, rows by `in` member, rows to try one by one, rows with no cell, the `==` rows)
+_Index = tuple[dict[object, int], dict[str, int], list[int], int, list[int]]
 
 
-def _domain(t: Table, name: str, parsed: list[dict]) -> list:
+def _domain(t: Table, name: str, parsed: Parsed) -> Sequence[Rep]:
     """Representative values of a column: every value its cells name, one other value, unknown (None);
     for numbers, each bound and its neighbours; for lists, the empty list and each named value alone."""
     col = t.column(name)
     if col is not None:
         return [frozenset([v]) for v in col.values] + [frozenset()]
-    cs = [p[name] for p in parsed if p[name] is not None]
+    cs = [c for p in parsed if (c := p[name]) is not None]
     if any(c.is_list for c in cs) or fact_type(name) == "list":
         words = sorted({str(v) for c in cs for v in c.values}) + [_OTHER]
         return [frozenset()] + [frozenset([w]) for w in words]
     if any(c.tri for c in cs) or fact_type(name) == "tri":
         return [True, False, None]
-    nums: set = set()
+    nums: set[int | float] = set()
     word_set: set[str] = set()
     for c in cs:
         vals = list(c.values) + ([_num(c.text)] if c.kind == "cmp" else [])
@@ -33,17 +40,17 @@ def _domain(t: Table, name: str, parsed: list[dict]) -> list:
                 nums |= {v - 1, v - 0.5, v, v + 0.5, v + 1}
             elif v is not None and not (c.kind == "cmp" and c.text == "unknown"):
                 word_set.add(str(v).strip("'\""))
-    return sorted(nums) + sorted(word_set) + [_OTHER, None]
+    return [*sorted(nums), *sorted(word_set), _OTHER, None]
 
 
-def _num(text: str):
+def _num(text: str) -> int | float | str | None:
     try:
         return float(text) if "." in text else int(text)
     except ValueError:
         return text.strip("'\"") if text != "unknown" else None
 
 
-def holds(c: Cell | None, v) -> bool:
+def holds(c: Cell | None, v: Rep) -> bool:
     """Does a representative value satisfy a cell (None is unknown)?"""
     if c is None:
         return True
@@ -62,9 +69,9 @@ def holds(c: Cell | None, v) -> bool:
         rhs = _num(c.text)
         if c.tri:
             rhs = {"true": True, "false": False}.get(c.text, rhs)
-        try:
-            return {"<": v < rhs, "<=": v <= rhs, ">": v > rhs, ">=": v >= rhs, "==": v == rhs,
-                    "!=": v != rhs}[c.op]
+        try:        # a number against a word (or a set) raises TypeError: caught below, hence the ignore
+            return {"<": v < rhs, "<=": v <= rhs, ">": v > rhs, ">=": v >= rhs,  # type: ignore[operator]  # see above
+                    "==": v == rhs, "!=": v != rhs}[c.op]
         except TypeError:
             return c.op == "!="
     if v is None:
@@ -77,7 +84,7 @@ def holds(c: Cell | None, v) -> bool:
 MAX_COMBINATIONS = 50_000
 
 
-def analyse(t: Table) -> tuple[list[dict], list[tuple[int, int, dict]], bool]:
+def analyse(t: Table) -> tuple[list[dict[str, Shown]], list[tuple[int, int, dict[str, Shown]]], bool]:
     """(gaps, overlaps, exhaustive): input combinations no row covers (each as {column: value}), pairs of
     rows (i, j, example) that match one input together, and whether every combination was tried."""
     try:
@@ -89,7 +96,9 @@ def analyse(t: Table) -> tuple[list[dict], list[tuple[int, int, dict]], bool]:
     total = 1
     for d in domains:
         total *= len(d)
-    gaps, overlaps, seen_pairs = [], [], set()
+    gaps: list[dict[str, Shown]] = []
+    overlaps: list[tuple[int, int, dict[str, Shown]]] = []
+    seen_pairs: set[tuple[int, int]] = set()
     exhaustive = total <= MAX_COMBINATIONS
     if exhaustive:
         # the rows each value of each column lets through, as bit masks: a combination's rows are the AND of
@@ -121,7 +130,7 @@ def analyse(t: Table) -> tuple[list[dict], list[tuple[int, int, dict]], bool]:
     return gaps, overlaps, exhaustive
 
 
-def _rows_holding(parsed: list[dict], name: str, v, index: tuple) -> int:
+def _rows_holding(parsed: Parsed, name: str, v: Rep, index: _Index) -> int:
     """Bit mask of the rows whose cell for column `name` holds for the representative value v (holds()),
     with `==` and `in` cells looked up by value (in `index`, _column_index) instead of tried one by one."""
     eq, members, others, blank, _ = index
@@ -139,10 +148,10 @@ def _rows_holding(parsed: list[dict], name: str, v, index: tuple) -> int:
     return mask
 
 
-def _column_index(parsed: list[dict], name: str) -> tuple:
+def _column_index(parsed: Parsed, name: str) -> _Index:
     """(rows by `==` value, rows by `in` member, rows to try one by one, rows with no cell, the `==` rows) of
     one column, as bit masks and row numbers."""
-    eq: dict = {}
+    eq: dict[object, int] = {}
     members: dict[str, int] = {}
     others: list[int] = []
     eq_rows: list[int] = []
@@ -178,7 +187,7 @@ def _bits(mask: int) -> list[int]:
     return out
 
 
-def _candidate_pairs(parsed: list[dict], names: list[str]) -> Iterable[tuple[int, int]]:
+def _candidate_pairs(parsed: Parsed, names: list[str]) -> Iterable[tuple[int, int]]:
     """Pairs of rows (a < b), in order, less those joint_pairs leaves out."""
     candidates = joint_pairs(parsed, names)
     if candidates is None:
@@ -194,7 +203,7 @@ def _joint(a: Cell | None, b: Cell | None) -> bool:
     return not disjoint(a, b)
 
 
-def _joint_example(a: Cell | None, b: Cell | None):
+def _joint_example(a: Cell | None, b: Cell | None) -> Shown:
     if a is None and b is None:
         return "any"
     if a is not None and b is not None and a.is_list and a.kind == "in" and b.kind == "in":
@@ -204,7 +213,7 @@ def _joint_example(a: Cell | None, b: Cell | None):
     return list(map(str, c.values))[:1] if c.values else c.text
 
 
-def _show(v):
+def _show(v: Rep) -> Shown:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, frozenset):

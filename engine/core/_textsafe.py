@@ -25,7 +25,7 @@ REDACTED = "…"
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _escape(m: re.Match) -> str:
+def _escape(m: re.Match[str]) -> str:
     if m.group() in _NAMED:
         return _NAMED[m.group()]
     c = ord(m.group())
@@ -37,7 +37,7 @@ def printable(s: object) -> str:
     return _CONTROL.sub(_escape, str(s))
 
 
-def _keep_or_hide(m: re.Match) -> str:
+def _keep_or_hide(m: re.Match[str]) -> str:
     q = m.group()
     return q if _WORD.fullmatch(q[1:-1]) else q[0] + REDACTED + q[-1]
 

@@ -18,29 +18,25 @@ Public within the package:
 ``dotted``, ``node_at``, ``mark``, ``has``: a field path as text, and the node, line and column it names.
 
 The guards hold with pyyaml's C parser (used when available) and with the pure-Python one: events
-are composed here, without recursion, so nesting deeper than ``max_depth`` is refused before anything
-recursive runs; aliases are counted as full copies (``max_nodes``) and recursive aliases refused, so
-an alias bomb is refused in milliseconds; duplicate keys, non-scalar keys, unknown tags (``!!python/``
-and every other tag outside the YAML core schema), numbers that are not finite or beyond 64-bit
-integers, and impossible dates are errors with file:line:column. Messages never echo document content.
+are composed by engine/core/_yamlcompose.py, without recursion, so nesting deeper than ``max_depth`` is
+refused before anything recursive runs; aliases are counted as full copies (``max_nodes``) and recursive
+aliases refused, so an alias bomb is refused in milliseconds; duplicate keys, non-scalar keys, unknown
+tags (``!!python/`` and every other tag outside the YAML core schema), numbers that are not finite or
+beyond 64-bit integers, and impossible dates are errors with file:line:column. Messages never echo
+document content.
 """
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from ._errors import Problem
-from ._safeinput import CASE_FILE, INT64_MAX, INT64_MIN, RULE_FILE, SURROGATE, InputError, Limits, decode
-
-try:                                            # the C parser when pyyaml was built with libyaml
-    from yaml import CSafeLoader as _Loader
-except ImportError:                             # pragma: no cover - depends on the build
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+from ._safeinput import CASE_FILE, RULE_FILE, InputError, Limits, decode
+from ._yamlcompose import Loader as _Loader, Refused, compose, marked
 
 
 @dataclass
@@ -62,14 +58,14 @@ class Document:
 # positions
 
 
-def dotted(loc: Iterable) -> str:
+def dotted(loc: Iterable[str | int]) -> str:
     out = ""
     for p in loc:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
 
 
-def node_at(node: yaml.Node, loc: list, *, key: bool = False) -> yaml.Node:
+def node_at(node: yaml.Node, loc: Sequence[str | int], *, key: bool = False) -> yaml.Node:
     """The deepest node on loc; with key=True, the key node of the last mapping entry (for 'unknown key')."""
     cur = node
     for i, part in enumerate(loc):
@@ -87,12 +83,13 @@ def node_at(node: yaml.Node, loc: list, *, key: bool = False) -> yaml.Node:
     return cur
 
 
-def mark(node: yaml.Node, loc: list, *, key: bool = False) -> tuple[int, int]:
+def mark(node: yaml.Node, loc: Sequence[str | int], *, key: bool = False) -> tuple[int, int]:
     """(line, column), both 1-based."""
     n = node_at(node, loc, key=key)
     return n.start_mark.line + 1, n.start_mark.column + 1
 
-def has(node, loc: list) -> bool:
+
+def has(node: yaml.Node | None, loc: Sequence[str | int]) -> bool:
     """Does the node tree hold exactly this path?"""
     cur = node
     for part in loc:
@@ -107,7 +104,6 @@ def has(node, loc: list) -> bool:
     return True
 
 
-
 # ---------------------------------------------------------------------------------------------
 # YAML
 
@@ -115,27 +111,6 @@ def has(node, loc: list) -> bool:
 # so a stream can be cut there and each document read on its own.
 _DOC_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.M)
 _CONTENT_LINE = re.compile(r"^[ \t]*[^ \t\r\n#%]", re.M)
-
-_CORE = "tag:yaml.org,2002:"
-_SCALAR_TAGS = {_CORE + t for t in ("null", "bool", "int", "float", "str", "timestamp")}
-_SEQ, _MAP, _MERGE = _CORE + "seq", _CORE + "map", _CORE + "merge"
-_FLOAT12 = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
-_SAFE_TAG = re.compile(r"^[!A-Za-z0-9:/._-]{1,60}$")
-_DECIMAL_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
-_DECIMAL_FLOAT = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$")
-# how the resolver recognises each plain type: an explicitly tagged scalar must read as its tag's type
-_IMPLICIT: dict[str, list[re.Pattern]] = {}
-for _first in yaml.resolver.Resolver.yaml_implicit_resolvers.values():
-    for _tag, _rx in _first:
-        if _rx not in _IMPLICIT.setdefault(_tag, []):
-            _IMPLICIT[_tag].append(_rx)
-
-
-class _Refused(Exception):
-    def __init__(self, code: str, message: str, mk: Any):
-        super().__init__(message)
-        self.code, self.message, self.mark = code, message, mk
-
 
 def iter_yaml(data: str | bytes, source: str, limits: Limits = CASE_FILE) -> Iterator[Document]:
     """Every non-empty document of a YAML stream; see the module docstring."""
@@ -158,6 +133,7 @@ def load_yaml(data: str | bytes, source: str, limits: Limits = RULE_FILE) -> lis
     for doc in iter_yaml(data, source, limits):
         if doc.problem is not None:
             raise InputError(str(doc.problem), [doc.problem])
+        assert doc.node is not None                     # iter_yaml yields a problem or a node
         out.append((doc.node, doc.data))
     return out
 
@@ -179,6 +155,7 @@ def _chunks(text: str) -> Iterator[tuple[int, str]]:
 
 
 def _read_chunk(chunk: str, offset: int, index: int, source: str, limits: Limits) -> list[Document]:
+    """The documents of one chunk; the parser is _Loader (a test swaps in the pure-Python one here)."""
     docs: list[Document] = []
     loader = None
     try:
@@ -186,14 +163,13 @@ def _read_chunk(chunk: str, offset: int, index: int, source: str, limits: Limits
         while loader.check_event():
             ev = loader.get_event()
             if isinstance(ev, yaml.DocumentStartEvent):
-                line = ev.start_mark.line + offset + 1
-                docs.append(Document(index, line))
-                node, data = _compose(loader, source, offset, limits, chunk)
+                docs.append(Document(index, marked(ev.start_mark).line + offset + 1))
+                node, data = compose(loader, source, offset, limits, chunk)
                 docs[-1].node, docs[-1].data = node, data
                 if node is not None:                      # the document's first line of content
                     docs[-1].line = node.start_mark.line + 1
                 index += 1
-    except _Refused as r:
+    except Refused as r:
         line, col = (r.mark.line + offset + 1, r.mark.column + 1) if r.mark is not None else (None, None)
         docs = _failed(docs, index, offset, Problem(r.message, file=source, line=line, column=col, code=r.code))
     except yaml.MarkedYAMLError as e:
@@ -224,177 +200,3 @@ def _failed(docs: list[Document], index: int, offset: int, problem: Problem) -> 
         docs[-1].problem = problem
         return docs
     return docs + [Document(index, problem.line or offset + 1, problem=problem)]
-
-
-class _Frame:
-    __slots__ = ("node", "data", "size", "key", "anchor", "merges", "keys")
-
-    def __init__(self, node, data, anchor):
-        self.node, self.data, self.anchor = node, data, anchor
-        self.size, self.key, self.merges, self.keys = 1, None, None, None
-
-
-def _compose(loader, source: str, offset: int, limits: Limits, text: str = "") -> tuple[yaml.Node | None, Any]:
-    """Compose and construct one document from the event stream, iteratively, with every guard.
-
-    Returns (None, None) for an empty document."""
-    anchors: dict[str, tuple[yaml.Node, Any, int]] = {}
-    open_anchors: set[str] = set()
-    stack: list[_Frame] = []
-    result: list = []
-
-    def mk(m):
-        return yaml.Mark(source, m.index, m.line + offset, m.column, text or None, None)   # buffer: positions in scalars
-
-    def attach(node, value, size, ev):
-        if not stack:
-            result.append((node, value, size))
-            return
-        f = stack[-1]
-        f.size += size
-        if f.size > limits.max_nodes:
-            raise _Refused("Y005", f"document too large: more than {limits.max_nodes:,} values "
-                                   f"(aliases counted as copies) in a {limits.what}", ev.start_mark)
-        if isinstance(f.node, yaml.SequenceNode):
-            f.node.value.append(node)
-            f.data.append(value)
-            return
-        if f.key is None:
-            if not isinstance(node, yaml.ScalarNode):
-                raise _Refused("Y008", "a mapping key must be a plain value, not a list or mapping",
-                               ev.start_mark)
-            f.key = (node, value)
-            return
-        knode, kval = f.key
-        f.key = None
-        f.node.value.append((knode, node))
-        if knode.tag == _MERGE:
-            if not (isinstance(value, dict) or (isinstance(value, list) and all(isinstance(v, dict) for v in value))):
-                raise _Refused("Y001", "invalid YAML: a merge key '<<' needs a mapping or a list of mappings",
-                               knode.start_mark)
-            f.merges = (f.merges or []) + ([value] if isinstance(value, dict) else list(value))
-            return
-        if kval in f.data:
-            k = kval if isinstance(kval, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", kval) else None
-            first = next((kn for kn, _ in f.node.value[:-1] if kn.tag != _MERGE and _same_key(kn, knode)), None)
-            where = f" (first at line {first.start_mark.line + 1})" if first is not None else ""
-            raise _Refused("Y006", (f"duplicate key '{k}'" if k else "duplicate key") + where, knode.start_mark)
-        f.data[kval] = value
-
-    while True:
-        ev = loader.get_event()
-        if isinstance(ev, yaml.DocumentEndEvent):
-            break
-        if isinstance(ev, yaml.AliasEvent):
-            if ev.anchor in open_anchors:
-                raise _Refused("Y005", "recursive alias (an anchor used inside itself)", ev.start_mark)
-            if ev.anchor not in anchors:
-                raise _Refused("Y001", "invalid YAML: alias to an undefined anchor", ev.start_mark)
-            node, value, size = anchors[ev.anchor]
-            attach(node, value, size, ev)
-        elif isinstance(ev, yaml.ScalarEvent):
-            tag = ev.tag
-            if tag is None or tag == "!":
-                tag = loader.resolve(yaml.ScalarNode, ev.value, ev.implicit)
-            node = yaml.ScalarNode(tag, ev.value, mk(ev.start_mark), mk(ev.end_mark), style=ev.style)
-            if not stack and not result and ev.value == "" and ev.tag is None and ev.anchor is None \
-                    and not ev.style and loader.check_event(yaml.DocumentEndEvent):
-                loader.get_event()
-                return None, None                                   # an empty document
-            is_key = bool(stack) and isinstance(stack[-1].node, yaml.MappingNode) and stack[-1].key is None
-            value = _scalar(loader, node, ev, is_key)
-            if ev.anchor is not None:
-                anchors[ev.anchor] = (node, value, 1)
-            attach(node, value, 1, ev)
-        elif isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-            if len(stack) >= limits.max_depth:
-                raise _Refused("Y004", f"nesting deeper than {limits.max_depth} levels", ev.start_mark)
-            seq = isinstance(ev, yaml.SequenceStartEvent)
-            tag = ev.tag
-            if tag is None or tag == "!":
-                tag = loader.resolve(yaml.SequenceNode if seq else yaml.MappingNode, None, ev.implicit)
-            if tag != (_SEQ if seq else _MAP):
-                raise _Refused("Y007", _tag_message(tag), ev.start_mark)
-            node = (yaml.SequenceNode if seq else yaml.MappingNode)(
-                tag, [], mk(ev.start_mark), None, flow_style=ev.flow_style)
-            if ev.anchor is not None:
-                open_anchors.add(ev.anchor)
-            stack.append(_Frame(node, [] if seq else {}, ev.anchor))
-        elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-            f = stack.pop()
-            f.node.end_mark = mk(ev.end_mark)
-            if f.merges:
-                merged: dict = {}
-                for m in reversed(f.merges):
-                    merged.update(m)
-                merged.update(f.data)
-                f.data = merged
-            if f.anchor is not None:
-                open_anchors.discard(f.anchor)
-                anchors[f.anchor] = (f.node, f.data, f.size)
-            attach(f.node, f.data, f.size, ev)
-        else:                                                        # pragma: no cover - parser guarantees
-            raise _Refused("Y001", f"invalid YAML: unexpected {type(ev).__name__}", ev.start_mark)
-    node, value, _ = result[0]
-    return node, value
-
-
-def _same_key(a: yaml.Node, b: yaml.Node) -> bool:
-    return isinstance(a, yaml.ScalarNode) and a.tag == b.tag and a.value == b.value
-
-
-def _tag_message(tag: str) -> str:
-    shown = tag.replace("tag:yaml.org,2002:", "!!")
-    return (f"tag '{shown}' is not allowed" if _SAFE_TAG.match(shown) else "this tag is not allowed") + \
-        " (only plain YAML values: text, numbers, true/false, null, dates, lists and mappings)"
-
-
-def _scalar(loader, node: yaml.ScalarNode, ev, is_key: bool) -> Any:
-    tag = node.tag
-    if tag == _MERGE:
-        if is_key:
-            return "<<"
-        raise _Refused("Y007", _tag_message(tag), ev.start_mark)
-    if tag not in _SCALAR_TAGS:
-        raise _Refused("Y007", _tag_message(tag), ev.start_mark)
-    explicit = ev.tag is not None and ev.tag != "!"
-    if explicit and tag != _CORE + "str" and not any(rx.match(node.value) for rx in _IMPLICIT.get(tag, ())):
-        shown = tag.replace(_CORE, "!!")
-        raise _Refused("Y012", f"the value tagged {shown} is not written as a {_TYPE_WORDS.get(shown, shown)}; "
-                               "remove the tag or write the value as that type", ev.start_mark)
-    if tag == _CORE + "str" and not ev.style and _FLOAT12.match(node.value) \
-            and not math.isfinite(float(node.value.replace("_", ""))):
-        # '1e400' is text in YAML 1.1 but a number in YAML 1.2 and to every reader; refuse it as one
-        raise _Refused("Y009", "numbers must be finite (.inf, .nan and values beyond the float range "
-                               "are not allowed)", ev.start_mark)
-    if tag == _CORE + "int" and not _DECIMAL_INT.match(node.value):
-        raise _Refused("Y011", "write a whole number in plain decimal digits (a leading 0 is not octal, "
-                               "1:30 is not 90, no 0x/0o/0b prefixes or _ separators); quote it if it is text",
-                       ev.start_mark)
-    if tag == _CORE + "float" and not _DECIMAL_FLOAT.match(node.value):
-        raise _Refused("Y011", "write a number in plain decimal digits (no 1:30 sexagesimal form or _ "
-                               "separators); quote it if it is text", ev.start_mark)
-    try:
-        value = loader.yaml_constructors[tag](loader, node)
-    except (ValueError, OverflowError, yaml.constructor.ConstructorError, KeyError, AttributeError, TypeError):
-        if tag == _CORE + "timestamp":
-            raise _Refused("Y010", "not a valid date (no such day or month); quote it if it is text",
-                           ev.start_mark) from None
-        if tag in (_CORE + "int", _CORE + "float"):
-            raise _Refused("Y009", "a number that cannot be read (too many digits)", ev.start_mark) from None
-        raise _Refused("Y012", "a value that cannot be read as its type; quote it if it is text",
-                       ev.start_mark) from None
-    if isinstance(value, str) and SURROGATE.search(value):
-        raise _Refused("Y013", "text that is not valid Unicode (a lone surrogate escape such as \\ud800); "
-                               "write the character itself or a valid pair of escapes", ev.start_mark)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _Refused("Y009", "numbers must be finite (.inf, .nan and values beyond the float range "
-                               "are not allowed)", ev.start_mark)
-    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
-        raise _Refused("Y009", "integer beyond the 64-bit range", ev.start_mark)
-    return value
-
-
-_TYPE_WORDS = {"!!bool": "true/false", "!!int": "whole number", "!!float": "number", "!!null": "null",
-               "!!timestamp": "date (YYYY-MM-DD)"}
-
