@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import ast
 import bisect
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from . import _expr, _figures
-from ._certain import truth_fn
+from ._certain import Facts, Truth, truth_fn
 from ._compile import CompiledRuleSet
 from ._expr import KEYWORDS
+from ._ruleset import RuleSet
+
+ValueFn = Callable[[Any], Any]         # a side of a comparison: a function of the facts (anything with .get)
 
 # history facts whose `== unknown` test lets a rule decide on the unknown itself (engine/core/_decide.py)
 UNKNOWN_DECIDING = frozenset({"completed_visits", "total_visits", "visits_since_surgery", "postsurgical_total_visits",
@@ -41,15 +44,15 @@ class Leaf:
     giving those values; when those values are fixed for an item, the fact's place among them is the
     class (engine/core/_evaluate.py turns such comparisons into one threshold list per fact)."""
     names: frozenset[str]
-    cls: Callable[[dict], Hashable]
-    against: tuple[tuple[str, tuple[Callable[[dict], Any], ...]], ...] = ()
+    cls: Callable[[Facts], Hashable]
+    against: tuple[tuple[str, tuple[ValueFn, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
 class RuleShape:
     """One rule's condition (as a function: its certain truth on the fixed facts, see _definitely), the
     leaves it holds and the facts it holds exactly."""
-    truth: Callable[[dict, frozenset], bool | None]
+    truth: Truth
     leaves: frozenset[int]
     exact: frozenset[str]
 
@@ -64,7 +67,7 @@ class Analysis:
     exports: frozenset[str]
     rules: tuple[RuleShape, ...] = ()
 
-    def live(self, varying: frozenset[str], values: dict) -> tuple[frozenset[int], frozenset[str]]:
+    def live(self, varying: frozenset[str], values: Facts) -> tuple[frozenset[int], frozenset[str]]:
         """The leaves and exact facts of the rules that can still fire for some value of `varying`, the other
         facts being `values`: a rule with a comparison on the fixed facts that is false (by `_definitely`,
         which answers only where the compiled condition's truth is certain) is left out."""
@@ -115,7 +118,7 @@ def analyse(compiled: CompiledRuleSet) -> Analysis:
                     own_exact |= names - derived     # held exactly
                     continue
                 inputs = set().union(*(_names(e) for e in exprs)) if exprs else set()
-                against: tuple = ()
+                against: tuple[tuple[str, tuple[ValueFn, ...]], ...] = ()
                 if isinstance(left, ast.Name) and isinstance(right, ast.Name):     # fact vs d: against d's values
                     other = right.id if left.id == d else left.id
                     against = ((other, tuple(_value_fn(e) for e in exprs)),)
@@ -149,7 +152,9 @@ def analyse(compiled: CompiledRuleSet) -> Analysis:
                     tuple(leaves), frozenset(exact), frozenset(compiled.exports), tuple(shapes))
 
 
-def _add(leaves: list[Leaf], seen: dict[str, int], parts: tuple, names: frozenset[str], make, against=()) -> int:
+def _add(leaves: list[Leaf], seen: dict[str, int], parts: tuple[ast.expr | str, ...], names: frozenset[str],
+         make: Callable[[], Callable[[Facts], Hashable]], against: tuple[tuple[str, tuple[ValueFn, ...]], ...] = ()
+         ) -> int:
     key = repr([ast.dump(p) if isinstance(p, ast.AST) else p for p in parts])
     if key not in seen:
         seen[key] = len(leaves)
@@ -157,7 +162,7 @@ def _add(leaves: list[Leaf], seen: dict[str, int], parts: tuple, names: frozense
     return seen[key]
 
 
-def _against(left: ast.expr, op: str, right: ast.expr, types: dict[str, str]) -> tuple:
+def _against(left: ast.expr, op: str, right: ast.expr, types: dict[str, str]) -> tuple[tuple[str, tuple[ValueFn, ...]], ...]:
     """A numeric comparison's facts whose truth is their sign against the other side (see Leaf.against)."""
     if op in ("in", "not in") or not (_numeric(left, types) and _numeric(right, types)):
         return ()
@@ -169,7 +174,7 @@ def _against(left: ast.expr, op: str, right: ast.expr, types: dict[str, str]) ->
     return tuple(out)
 
 
-def _derived_values(rs, derived: set[str]) -> dict[str, list[ast.expr]]:
+def _derived_values(rs: RuleSet, derived: set[str]) -> dict[str, list[ast.expr]]:
     """For each internal derived fact, the expressions of the values its rules derive (None where one of
     them reads another derived fact: a chain the classes do not follow)."""
     out: dict[str, list[ast.expr] | None] = {}
@@ -182,7 +187,7 @@ def _derived_values(rs, derived: set[str]) -> dict[str, list[ast.expr]]:
             if isinstance(v, bool) or not isinstance(v, (int, float, str)):
                 out[name] = None
                 continue
-            node: ast.expr = ast.Constant(v) if isinstance(v, (int, float)) else _figures.figure_tree(v)    # type: ignore[assignment]
+            node: ast.expr = ast.Constant(v) if isinstance(v, (int, float)) else _figures.figure_tree(v)
             if _names(node) & derived or (isinstance(node, ast.Constant) and isinstance(node.value, str)):
                 out[name] = None
                 continue
@@ -190,35 +195,34 @@ def _derived_values(rs, derived: set[str]) -> dict[str, list[ast.expr]]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _joined_fn(left: ast.expr, right: ast.expr, d: str, exprs: list[ast.expr]) -> Callable[[dict], Hashable]:
+def _joined_fn(left: ast.expr, right: ast.expr, d: str, exprs: list[ast.expr]) -> Callable[[Facts], Hashable]:
     """The class of a comparison with an internal derived fact `d`: its sign against every value the rules
     can derive for d (each evaluated on the facts), so that whichever value durable_rules binds, facts in
     one class compare with it alike."""
     consts = [e.value for e in exprs if isinstance(e, ast.Constant)]
-    if len(consts) == len(exprs) and (isinstance(left, ast.Name) and left.id == d and isinstance(right, ast.Name)
-                                      or isinstance(right, ast.Name) and right.id == d and isinstance(left, ast.Name)):
-        other = right.id if left.id == d else left.id           # type: ignore[attr-defined]
-        return _position_fn(other, sorted(set(consts)))
+    if len(consts) == len(exprs) and isinstance(left, ast.Name) and isinstance(right, ast.Name) \
+            and d in (left.id, right.id):
+        return _position_fn(right.id if left.id == d else left.id, sorted(set(consts)))
     lf, rf = _value_fn(left), _value_fn(right)
     values = [_value_fn(e) for e in exprs]
 
-    def signs(v: dict) -> Hashable:
-        out = []
+    def signs(v: Facts) -> Hashable:
+        out: list[Hashable] = []
         for val in values:
             c = val(v)
             if c is None:
                 out.append(_ABSENT)
                 continue
             env = _With(v, d, c)
-            a, b = lf(env), rf(env)       # type: ignore[arg-type]
+            a, b = lf(env), rf(env)
             out.append(_ABSENT if a is None or b is None else (a > b) - (a < b))
         return tuple(out)
     return signs
 
 
-def _position_fn(name: str, points: list) -> Callable[[dict], Hashable]:
+def _position_fn(name: str, points: list[Any]) -> Callable[[Facts], Hashable]:
     """A fact's place among the fixed values a derived fact can take: its sign against each of them."""
-    def position(v: dict) -> Hashable:
+    def position(v: Facts) -> Hashable:
         x = v.get(name)
         if x is None:
             return _ABSENT
@@ -231,10 +235,10 @@ class _With:
     """The facts with one more name bound (a derived fact's candidate value)."""
     __slots__ = ("v", "name", "value")
 
-    def __init__(self, v: dict, name: str, value):
+    def __init__(self, v: Facts, name: str, value: Any):
         self.v, self.name, self.value = v, name, value
 
-    def get(self, key: str, default=None):
+    def get(self, key: str, default: Any = None, /) -> Any:
         return self.value if key == self.name else self.v.get(key, default)
 
 
@@ -242,7 +246,7 @@ def _names(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - KEYWORDS - {"min", "max"}
 
 
-def _number(v) -> set[int]:
+def _number(v: object) -> set[int]:
     """The flip point a number written in a rule gives: a whole number 0-999 (its whole part for a decimal)."""
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1000:
         return set()
@@ -254,7 +258,7 @@ def _numbers(tree: ast.AST) -> set[int]:
     return {k for n in ast.walk(tree) if isinstance(n, ast.Constant) and id(n) not in negated for k in _number(n.value)}
 
 
-def _comparisons(tree: ast.AST):
+def _comparisons(tree: ast.AST) -> Iterator[tuple[ast.expr, str, ast.expr]]:
     """Every pairwise comparison of a condition: (left, op, right)."""
     for n in ast.walk(tree):
         if isinstance(n, ast.Compare):
@@ -268,7 +272,7 @@ def _is_unknown(node: ast.AST) -> bool:
     return isinstance(node, ast.Name) and node.id == "unknown"
 
 
-def _class_fn(left: ast.expr, op: str, right: ast.expr, types: dict[str, str]) -> Callable[[dict], Hashable]:
+def _class_fn(left: ast.expr, op: str, right: ast.expr, types: dict[str, str]) -> Callable[[Facts], Hashable]:
     """A function of the facts whose value is the same for two sets of facts only if durable_rules gives
     the comparison the same truth on both: by sign for numbers, else by the operands' exact values."""
     if _is_unknown(right) or _is_unknown(left):
@@ -279,11 +283,11 @@ def _class_fn(left: ast.expr, op: str, right: ast.expr, types: dict[str, str]) -
     if op not in ("in", "not in") and _numeric(left, types) and _numeric(right, types):
         lf, rf = _value_fn(left), _value_fn(right)
 
-        def sign(v: dict) -> Hashable:
+        def sign(v: Facts) -> Hashable:
             a, b = lf(v), rf(v)
             if a is None or b is None:
                 return _ABSENT
-            return (a > b) - (a < b)
+            return int(a > b) - int(a < b)
         return sign
     names = tuple(sorted(_names(left) | _names(right)))
     if len(names) == 1:
@@ -304,7 +308,7 @@ def _numeric(node: ast.expr, types: dict[str, str]) -> bool:
     return False
 
 
-def _value_fn(node: ast.expr) -> Callable[[dict], Any]:
+def _value_fn(node: ast.expr) -> ValueFn:
     if isinstance(node, ast.Constant):
         c = node.value
         return lambda v: c
@@ -314,7 +318,7 @@ def _value_fn(node: ast.expr) -> Callable[[dict], Any]:
     return _figures.closure(node)
 
 
-def _frozen(x):
+def _frozen(x: Any) -> Hashable:
     return tuple(x) if isinstance(x, list) else x
 
 

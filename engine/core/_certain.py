@@ -6,8 +6,12 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable
+from typing import Any
 
 from . import _expr
+
+Facts = dict[str, Any]
+Truth = Callable[[Facts, frozenset[str]], bool | None]
 
 _ABSENT = ("absent",)
 
@@ -20,7 +24,7 @@ def _is_unknown(node: ast.AST) -> bool:
     return isinstance(node, ast.Name) and node.id == "unknown"
 
 
-def truth_fn(node: ast.AST, types: dict) -> Callable[[dict, frozenset], bool | None]:
+def truth_fn(node: ast.AST, types: dict[str, str]) -> Truth:
     """A condition's truth where it is certain from the facts that do not vary, as a function of (facts,
     varying facts); None where it depends on a varying fact or on anything this does not decide (then the
     rule is kept). Mirrors the compiled durable condition (engine/core/_expr.py ConditionCompiler) for the
@@ -29,7 +33,7 @@ def truth_fn(node: ast.AST, types: dict) -> Callable[[dict, frozenset], bool | N
     if isinstance(node, ast.BoolOp):
         parts = [truth_fn(v, types) for v in node.values]
         if isinstance(node.op, ast.And):
-            def all_of(v: dict, varying: frozenset) -> bool | None:
+            def all_of(v: Facts, varying: frozenset[str]) -> bool | None:
                 out: bool | None = True
                 for p in parts:
                     t = p(v, varying)
@@ -40,7 +44,7 @@ def truth_fn(node: ast.AST, types: dict) -> Callable[[dict, frozenset], bool | N
                 return out
             return all_of
 
-        def any_of(v: dict, varying: frozenset) -> bool | None:
+        def any_of(v: Facts, varying: frozenset[str]) -> bool | None:
             out: bool | None = False
             for p in parts:
                 t = p(v, varying)
@@ -51,13 +55,13 @@ def truth_fn(node: ast.AST, types: dict) -> Callable[[dict, frozenset], bool | N
             return out
         return any_of
     if isinstance(node, ast.Compare):
-        pairs = []
+        pairs: list[Truth] = []
         left = node.left
         for op, right in zip(node.ops, node.comparators):
             pairs.append(_leaf_truth_fn(left, _expr.OPS[type(op)], right, types))
             left = right
 
-        def chain(v: dict, varying: frozenset) -> bool | None:
+        def chain(v: Facts, varying: frozenset[str]) -> bool | None:
             out: bool | None = True
             for p in pairs:
                 t = p(v, varying)
@@ -70,7 +74,7 @@ def truth_fn(node: ast.AST, types: dict) -> Callable[[dict, frozenset], bool | N
     return lambda v, varying: None
 
 
-def _literal(node: ast.AST, ftype: str | None):
+def _literal(node: ast.AST, ftype: str | None) -> Any:
     """A literal as the fact holds it, or _ABSENT when it is not a plain one (dates and such: unsure)."""
     if isinstance(node, ast.Name) and node.id in ("true", "false") and ftype == "tri":
         return node.id
@@ -83,13 +87,14 @@ def _literal(node: ast.AST, ftype: str | None):
     return _ABSENT
 
 
-def _leaf_truth_fn(left, op: str, right, types: dict) -> Callable[[dict, frozenset], bool | None]:
+def _leaf_truth_fn(left: ast.expr, op: str, right: ast.expr, types: dict[str, str]) -> Truth:
     names = frozenset(_names(left) | _names(right))
-    unsure = lambda v, varying: None        # noqa: E731
+    def unsure(v: Facts, varying: frozenset[str]) -> bool | None:
+        return None
     if any(n not in types for n in names):
         return unsure                                     # a derived fact (a joined pattern)
 
-    def guarded(f):
+    def guarded(f: Callable[[Facts], bool | None]) -> Truth:
         return lambda v, varying: f(v) if varying.isdisjoint(names) else None
     if isinstance(right, ast.List | ast.Tuple) and isinstance(left, ast.Name) and op in ("in", "not in"):
         name, ftype = left.id, types.get(left.id)
@@ -116,10 +121,10 @@ def _leaf_truth_fn(left, op: str, right, types: dict) -> Callable[[dict, frozens
     if lit is _ABSENT or (ftype in ("str", "tri") and op not in ("==", "!=")):
         return unsure
     absent = None if ftype == "tri" else False
-    return guarded(lambda v: absent if name not in v else cmp(v[name], lit))
+    return guarded(lambda v: absent if name not in v else bool(cmp(v[name], lit)))
 
 
-_CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+_CMP: dict[str, Callable[[Any, Any], Any]] = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
         ">=": operator.ge}
 
 

@@ -9,7 +9,9 @@
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 from . import _documentation, _readings
 from ._cases import Case, Request
@@ -132,7 +134,7 @@ class Checker:
                    self.evaluator.deciding(plan, "non_certify"))
         return _Decided(d, variants, evs, [a[2] for a in answers])
 
-    def _shown(self, plan: ItemPlan, on, found: Found | None, d: "_Decided", render: bool) -> list[Shown]:
+    def _shown(self, plan: ItemPlan, on: dt.date | None, found: Found | None, d: "_Decided", render: bool) -> list[Shown]:
         """The findings of the variant the answer is shown on (composed with the readings' notes)."""
         ex = self.explainer
         base = ex.variant(plan, on, d.variants[0], d.evs[0], d.no_decision[0], render)
@@ -175,7 +177,7 @@ class _Decided:
     """An item's evaluations and the decision made on them."""
     __slots__ = ("answer", "variants", "evs", "no_decision")
 
-    def __init__(self, answer: ItemAnswer, variants: list[dict], evs: list[Evaluation], no_decision: list[bool]):
+    def __init__(self, answer: ItemAnswer, variants: list[dict[str, Any]], evs: list[Evaluation], no_decision: list[bool]):
         self.answer, self.variants, self.evs, self.no_decision = answer, variants, evs, no_decision
 
 

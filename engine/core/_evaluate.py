@@ -19,8 +19,10 @@ Nothing here decides: an Evaluation lists the rules that fired, with their effec
 from __future__ import annotations
 
 import bisect
-from collections.abc import Hashable
+import threading
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._analysis import Analysis, analyse
 from ._compile import compile_ruleset, exported_types
@@ -30,6 +32,13 @@ from ._figures import compile_figure, compile_value
 from ._library import Library
 from ._plan import MAX_PLANS, ItemPlan, Step
 from ._ruleset import RuleSet
+
+Facts = dict[str, Any]
+# per rule: its effect, its limit (a function of the facts, or None), the facts it exports (name, function)
+Action = tuple[str, Callable[[Any], Any] | None, tuple[tuple[str, Callable[[Any], Any]], ...]]
+PlanFacts = tuple[frozenset[str], frozenset[int], dict[str, frozenset[str]]]
+# what a class signature holds for one item and step: places of varying facts, class functions, exact facts
+Sensitive = tuple[tuple[tuple[str, tuple[Any, ...]], ...], tuple[Callable[[Facts], Hashable], ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +55,7 @@ class Run:
     """One durable_rules run of one rule set: its firings and the derived facts the session asserted; `hits`
     when no rule that fired has a limit or exports a fact (then every variant sharing the run has them)."""
     firings: tuple[Firing, ...]
-    derived: dict
+    derived: Mapping[str, object]
     hits: tuple[Hit, ...] | None = ()
 
 
@@ -67,9 +76,9 @@ _NO_RUN = Run((), {}, ())
 class Memo:
     """The runs of one item, by plan step: kept for as long as the item is being decided and explained (its
     readings, the flag variants of "what would change the answer", and the replay that renders messages)."""
-    exact: dict = field(default_factory=dict)        # (step, projection) -> Run
-    classes: dict = field(default_factory=dict)      # (step, class signature) -> Run
-    sensitive: dict = field(default_factory=dict)    # (step, varying facts) -> what a signature holds
+    exact: dict[tuple[int, tuple[str, ...], tuple[Any, ...]], Run] = field(default_factory=dict)   # by projection
+    classes: dict[tuple[Any, ...], Run] = field(default_factory=dict)    # (step, class signature) -> Run
+    sensitive: dict[tuple[int, frozenset[str]], Sensitive] = field(default_factory=dict)   # what a signature holds
     runs: int = 0                                    # durable_rules runs made for this item
 
 
@@ -78,10 +87,10 @@ class _Env:
     derived facts, then the item's facts (no dict is merged per firing)."""
     __slots__ = ("a", "b", "c")
 
-    def __init__(self, a: dict, b: dict, c: dict):
+    def __init__(self, a: Mapping[str, object], b: Mapping[str, object], c: Facts):
         self.a, self.b, self.c = a, b, c
 
-    def get(self, name: str, default=None):
+    def get(self, name: str, default: Any = None, /) -> Any:
         for d in (self.a, self.b, self.c):
             if name in d:
                 return d[name]
@@ -99,9 +108,9 @@ class Evaluator:
         self.policies = export_policies(library.rulesets)[0]
         self._registered: dict[RuleSet, Registered] = {}
         self._analysis: dict[RuleSet, Analysis] = {}
-        self._action_cache: dict[RuleSet, list[tuple]] = {}
-        self._proj_names: dict[tuple, tuple[str, ...]] = {}
-        self._plans: dict[tuple, tuple] = {}        # plan steps -> reads, numbers, unknown-deciding rules
+        self._action_cache: dict[RuleSet, list[Action]] = {}
+        self._proj_names: dict[tuple[RuleSet, frozenset[str]], tuple[str, ...]] = {}
+        self._plans: dict[tuple[Step, ...], PlanFacts] = {}     # plan steps -> reads, numbers, unknown-deciding rules
         self._tri_exports = tuple(n for n, t in self.exports.items() if t == "tri")
         self.sessions = 0                            # durable_rules runs, in all (bench/bench_sessions.py)
 
@@ -149,7 +158,7 @@ class Evaluator:
         return hit
 
     # -- evaluating --------------------------------------------------------------------------------
-    def evaluate(self, plan: ItemPlan, variants: list[dict], varying: frozenset[str], memo: Memo) -> list[Evaluation]:
+    def evaluate(self, plan: ItemPlan, variants: list[Facts], varying: frozenset[str], memo: Memo) -> list[Evaluation]:
         """Evaluate each variant of an item's facts. `varying`: the facts in which the variants may
         differ (any other fact is the same in all of them)."""
         values = [self._start(v) for v in variants]
@@ -166,7 +175,7 @@ class Evaluator:
                     if seq_at[k] is None:
                         seq_at[k] = len(hits[k])
             names = self._projected(step.ruleset, a, moving)
-            groups: dict[tuple, list[int]] = {}
+            groups: dict[tuple[Any, ...], list[int]] = {}
             for k in live:
                 v = values[k]
                 groups.setdefault(tuple(map(v.get, names)), []).append(k)       # None: absent
@@ -190,13 +199,13 @@ class Evaluator:
             hit = self._proj_names[key] = tuple(sorted(a.reads & moving))
         return hit
 
-    def _start(self, facts: dict) -> dict:
+    def _start(self, facts: Facts) -> Facts:
         values = dict(facts)
         for name in self._tri_exports:                 # an exported yes/no nobody set is unknown
             values.setdefault(name, "unknown")
         return values
 
-    def _run(self, i: int, step: Step, a: Analysis, values: dict, names: tuple[str, ...], proj: tuple,
+    def _run(self, i: int, step: Step, a: Analysis, values: Facts, names: tuple[str, ...], proj: tuple[Any, ...],
              moving: frozenset[str], memo: Memo) -> Run:
         key = (i, names, proj)
         run = memo.exact.get(key)
@@ -220,14 +229,14 @@ class Evaluator:
         memo.exact[key] = run
         return run
 
-    def _sensitive_of(self, rs: RuleSet, a: Analysis, moving: frozenset[str], values: dict) -> tuple:
+    def _sensitive_of(self, rs: RuleSet, a: Analysis, moving: frozenset[str], values: Facts) -> Sensitive:
         """What a class signature of this rule set holds when `moving` facts vary, for one item: the places of
         the varying facts among the values they are compared with, the class functions of the other
         comparisons that read them, and the facts held exactly, of the rules that can still fire
         (Analysis.live, from the facts that do not vary)."""
         live = a.live(moving, values)
         leaves, exact = a.sensitive(moving, live)
-        points: dict[str, set] = {}
+        points: dict[str, set[Any]] = {}
         classes = []
         for _, leaf in leaves:
             for name, fns in leaf.against:
@@ -240,7 +249,7 @@ class Evaluator:
         places = tuple((n, tuple(sorted(p))) for n, p in sorted(points.items()))
         return places, tuple(classes), exact
 
-    def _durable(self, i: int, rs: RuleSet, values: dict) -> Run:
+    def _durable(self, i: int, rs: RuleSet, values: Facts) -> Run:
         reg = self.registered(rs)
         if not reg.compiled.may_fire(values):
             return _NO_RUN
@@ -252,8 +261,8 @@ class Evaluator:
         return Run(ordered, derived, tuple(Hit(i, f.rule_index, actions[f.rule_index][0], None) for f in ordered)
                    if plain else None)
 
-    def _apply(self, i: int, step: Step, run: Run, values: dict, out: list[Hit],
-               envs: list[dict] | None = None) -> None:
+    def _apply(self, i: int, step: Step, run: Run, values: Facts, out: list[Hit],
+               envs: list[Facts] | None = None) -> None:
         """One variant's hits from a run, in rule order: limits computed, exports merged into its values.
         With `envs`, also each hit's names for its message (the values as that firing saw them)."""
         if not run.firings:
@@ -280,7 +289,7 @@ class Evaluator:
             if envs is not None and env is not None:
                 envs.append(env)
 
-    def _actions(self, rs: RuleSet) -> list[tuple]:
+    def _actions(self, rs: RuleSet) -> list[Action]:
         """Per rule of a rule set: its effect, its limit (a function of the facts, or None), and the facts it
         exports (name, function of the facts)."""
         hit = self._action_cache.get(rs)
@@ -292,12 +301,12 @@ class Evaluator:
                 for r in rs.spec.rules]
         return hit
 
-    def env(self, plan: ItemPlan, facts: dict, evaluation: Evaluation) -> list[dict]:
+    def env(self, plan: ItemPlan, facts: Facts, evaluation: Evaluation) -> list[Facts]:
         """For each hit of an evaluation of `facts`, the names its message and figures read (the item's facts
         as that firing saw them, the session's derived facts, its bound values, `limit`): from the
         evaluation's own runs, no durable_rules session."""
         values = self._start(facts)
-        envs: list[dict] = []
+        envs: list[Facts] = []
         for i, step in enumerate(plan.steps):
             run = evaluation.runs[i]
             if run is not None:
@@ -308,16 +317,12 @@ class Evaluator:
 _ABSENT = ("absent",)
 
 
-def _place(x, points: tuple) -> Hashable:
+def _place(x: Any, points: tuple[Any, ...]) -> Hashable:
     """A number's place among sorted values: its sign against each of them (absent: a place of its own)."""
     if x is None:
         return _ABSENT
     i = bisect.bisect_left(points, x)
     return 2 * i + (i < len(points) and points[i] == x)
-
-
-def _frozen(x):
-    return tuple(x) if isinstance(x, list) else x
 
 
 def _register(rs: RuleSet, exports: dict[str, str]) -> Registered:
@@ -333,9 +338,7 @@ def _register(rs: RuleSet, exports: dict[str, str]) -> Registered:
     return reg
 
 
-import threading  # noqa: E402
-
-_REGISTERED: dict[tuple, Registered] = {}
+_REGISTERED: dict[tuple[str, str, tuple[tuple[str, str], ...]], Registered] = {}
 _REGISTER_LOCK = threading.Lock()       # first use from several threads registers each rule set once
 
 

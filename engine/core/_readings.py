@@ -23,9 +23,11 @@ are the item's other facts with its own history facts. Nothing here decides.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from ._cases import Case
+from ._cases import Case, Request
 from ._facts import FAMILIES, HISTORY_FACTS, Course, history_facts, may_overlap, regions_overlap
 
 MAX_READINGS = 256          # beyond this many combinations the item pends ("too many unknowns")
@@ -39,14 +41,23 @@ _REQUEST_FACTS = frozenset({"request_visits", "total_visits", "postsurgical_tota
 assert _COUNT_FACTS | _SURGERY_FACTS | _REQUEST_FACTS <= HISTORY_FACTS
 
 
+Value = int | str                # a value a reading gives an unknown: a count, or a word (none, given, before ...)
+
+
+class HasValues(Protocol):
+    """A reading, or anything carrying one's values (engine/core/_decide.py Answered)."""
+    @property
+    def values(self) -> dict[tuple[str, str], Value]: ...
+
+
 @dataclass(frozen=True)
 class Unknown:
     """One fact the records leave open, and the values the records allow for it."""
     kind: str                        # prior_therapy | course_visits | course_dates | request_range
     key: str                         # which course or request (for filling it in)
     label: str                       # what is unknown, in words, for the rationale
-    values: tuple                    # the values tried
-    facts: frozenset                 # the rule facts it moves (only these make it worth evaluating)
+    values: tuple[Value, ...]        # the values tried
+    facts: frozenset[str]            # the rule facts it moves (only these make it worth evaluating)
     short: str = ""                  # a short name for listing values ("visits of prior course 1")
     need: str = ""                   # the documentation that would settle it
 
@@ -61,10 +72,10 @@ class History:
 
 @dataclass
 class Reading:
-    values: dict                     # (Unknown.kind, Unknown.key) -> value
+    values: dict[tuple[str, str], Value]     # (Unknown.kind, Unknown.key) -> value
     labels: list[str]                # "4 visits in prior course 1", ...
     history: History | None = None
-    facts: dict = field(default_factory=dict)      # the item's facts under this reading
+    facts: dict[str, Any] = field(default_factory=dict)      # the item's facts under this reading
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,7 @@ class Item:
     surgery: dt.date | None          # the most recent dated surgery on the item's regions, if any
 
 
-def item_of(case: Case, req, regions) -> Item:
+def item_of(case: Case, req: Request, regions: Sequence[str]) -> Item:
     return Item(case, req.service, tuple(regions), getattr(req, "visits_range", None), _surgery_date(case, regions))
 
 
@@ -95,7 +106,7 @@ def courses_of(case: Case) -> tuple[Course, ...] | None:
                  for c in therapy)
 
 
-def unknowns(item: Item, h: History, numbers: frozenset, high: int, requested: int | None = None) -> list[Unknown]:
+def unknowns(item: Item, h: History, numbers: frozenset[int], high: int, requested: int | None = None) -> list[Unknown]:
     """The unknowns of one item under a history, in a fixed order. `numbers` are the numbers the rule
     sets in force compare, `high` a count beyond all of them; `requested` the visits as requested."""
     family = FAMILIES.get(item.service)
@@ -132,14 +143,14 @@ def unknowns(item: Item, h: History, numbers: frozenset, high: int, requested: i
     return out
 
 
-def _surgery_date(case: Case, regions) -> dt.date | None:
+def _surgery_date(case: Case, regions: Sequence[str]) -> dt.date | None:
     review = case.review.date
     dated = [s.date for s in case.history.surgeries if s.date and (s.region is None or not regions or
              regions_overlap([s.region], regions)) and (review is None or s.date <= review)]
     return max(dated) if dated else None
 
 
-def _points(lo: int, hi: int, numbers: frozenset, requested: int) -> tuple:
+def _points(lo: int, hi: int, numbers: frozenset[int], requested: int) -> tuple[int, ...]:
     """lo, hi and every point between them where a rule's number can flip the outcome."""
     pts = {lo, hi}
     for n in numbers:
@@ -149,9 +160,10 @@ def _points(lo: int, hi: int, numbers: frozenset, requested: int) -> tuple:
     return tuple(sorted(pts))
 
 
-def fill(item: Item, h: History, u: Unknown, value) -> tuple[History, str]:
+def fill(item: Item, h: History, u: Unknown, value: Value) -> tuple[History, str]:
     """The history with one unknown filled in, and the words for that reading."""
     if u.kind == "request_range":
+        assert isinstance(value, int)                  # a count
         return History(h.courses, value), f"{value} visits requested"
     if u.kind == "prior_therapy":
         if value == "none":
@@ -164,8 +176,10 @@ def fill(item: Item, h: History, u: Unknown, value) -> tuple[History, str]:
     courses = list(h.courses or ())
     c = courses[i]
     if u.kind == "course_visits":
+        assert isinstance(value, int)                  # a count
         courses[i] = Course(c.service, c.body_regions, value, c.start_date, c.end_date)
-        words = course_words(value, i + 1, "more than any number its rules state" if value == max(u.values) else None)
+        words = course_words(value, i + 1, "more than any number its rules state" if value == max(u.values, key=order)
+                             else None)
     else:
         assert item.surgery is not None
         day = item.surgery - dt.timedelta(days=1) if value == "before" else item.surgery
@@ -174,7 +188,7 @@ def fill(item: Item, h: History, u: Unknown, value) -> tuple[History, str]:
     return History(tuple(courses), h.visits), words
 
 
-def find(item: Item, given: History, base: dict, numbers: frozenset, reads: frozenset) -> Found | None:
+def find(item: Item, given: History, base: dict[str, Any], numbers: frozenset[int], reads: frozenset[str]) -> Found | None:
     """Every combination of the values of the unknowns that the rules in force read, each with its facts
     (`base` updated with the reading's history facts); None when there are no such unknowns. Filling in
     one unknown can reveal another (a course assumed given has no count and no dates): they are found
@@ -183,11 +197,11 @@ def find(item: Item, given: History, base: dict, numbers: frozenset, reads: froz
     first = [u for u in unknowns(item, given, numbers, high, given.visits) if u.facts & reads]
     if not first:
         return None
-    seen: dict[tuple, Unknown] = {}
+    seen: dict[tuple[str, str], Unknown] = {}
     out: list[Reading] = []
     regions = list(item.regions)
 
-    def walk(h: History, values: dict, labels: list[str], todo: list[Unknown] | None) -> None:
+    def walk(h: History, values: dict[tuple[str, str], Value], labels: list[str], todo: list[Unknown] | None) -> None:
         if len(out) > MAX_READINGS:
             return
         if todo is None:
@@ -224,7 +238,7 @@ def answer_words(outcome: str, certified: int | None = None) -> str:
     return f"modify to {certified}" if outcome == "modify" else outcome.replace("_", "-")
 
 
-def summarize_answers(answers) -> str:
+def summarize_answers(answers: Iterable[tuple[str, int | None]]) -> str:
     """Answers in words, consecutive modifications run together: 'modify to 1-9 or non-certify'."""
     answers = sorted(set(answers), key=lambda a: (a[0] != "modify", a[0], a[1] or 0))
     mods = [c for o, c in answers if o == "modify" and c is not None]
@@ -241,11 +255,11 @@ def summarize_answers(answers) -> str:
     return " or ".join(words)
 
 
-def order(v):
+def order(v: Value) -> tuple[int, int | str]:
     return (0, v) if isinstance(v, int) else (1, str(v))
 
 
-def describe(unknown_list: list[Unknown], rs) -> str:
+def describe(unknown_list: list[Unknown], rs: Sequence[HasValues]) -> str:
     """The values of each unknown over some readings (anything with `values`), compactly: 'visits of prior
     course 1: 1-5, 7'."""
     parts = []
