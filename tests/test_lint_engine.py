@@ -75,3 +75,15 @@ def test_audit_with_a_rule_set_that_cannot_run_is_exit_2_before_any_case(tmp_pat
 
 def test_the_shipped_rules_lint_clean_with_the_engine_check():
     assert errors(lint_paths()) == []
+
+
+def test_a_negated_word_is_a_lint_problem_at_its_column(tmp_path):
+    """`service == -'a'` crashed lint (TypeError, 'internal error'); it is R110 at the negation."""
+    import shutil
+
+    from ptcheck.authoring import lint
+    from tests.conftest import HEAD, ROOT, rule
+    shutil.copy(ROOT / "rules/diagnoses.yaml", tmp_path)
+    (tmp_path / "neg.yaml").write_text(HEAD.format(name="neg") + rule("a", "service == -'a'"))
+    (p,) = [p for p in lint([tmp_path]) if p.code == "R110"]
+    assert "only a number can be negated" in p.message and p.line == 9

@@ -132,8 +132,10 @@ def to_literal(node: ast.AST, ftype: str) -> LiteralValue:
             return node.id
         raise _expr.ExprError(f"'{node.id}' is not a value here", node.col_offset)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
-        # a negated word (-'a') raises TypeError here (found while typing; left as it is, reported)
-        return -to_literal(node.operand, ftype)         # type: ignore[operator]  # see the line above
+        negated = to_literal(node.operand, ftype)
+        if isinstance(negated, bool) or not isinstance(negated, (int, float)):
+            raise _expr.ExprError(f"only a number can be negated, not {ast.unparse(node.operand)}", node.col_offset)
+        return -negated
     if not isinstance(node, ast.Constant):
         raise _expr.ExprError(f"not a literal: {ast.unparse(node)}", getattr(node, "col_offset", 0))
     _expr.check_literals(node)
